@@ -1,0 +1,24 @@
+// One line per system. A new system is one folder, one line here and its integration test.
+import { UsageError } from "../errors.js";
+import type { SystemDefinition } from "./contract.js";
+import { directoryDefinition } from "./directory/directory-system.js";
+import { duckdbDefinition } from "./duckdb/duckdb-system.js";
+import { sqliteDefinition } from "./sqlite/sqlite-system.js";
+
+const definitions: SystemDefinition<any>[] = [
+  sqliteDefinition,
+  duckdbDefinition,
+  directoryDefinition,
+];
+
+export const EMBEDDED_SYSTEMS = ["sqlite", "duckdb", "directory"];
+
+export function systemDefinition(name: string): SystemDefinition<unknown> {
+  const def = definitions.find((d) => d.name === name);
+  if (!def) throw new UsageError(`unknown system "${name}"`, `use one of: ${systemNames().join(", ")}`);
+  return def;
+}
+
+export function systemNames(): string[] {
+  return definitions.map((d) => d.name);
+}
