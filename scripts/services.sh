@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Local real servers for tests and examples, on 127.0.0.1 only, state under a temp dir.
+#   scripts/services.sh up|down|status [NAME…]     (no name = all)
+# Each service is one file scripts/services/<name>.sh defining svc_install, svc_up,
+# svc_down and svc_status (exit 0 when running). Endpoints and generated lab credentials
+# are written as shell assignments to .services/env (git-ignored), which tests and
+# examples/local-services.yaml read. Idempotent: `up` on a running service does nothing.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+export STATE="${DEDUP_LAB_STATE:-/tmp/dedup-lab-services}"
+export ENV_DIR="$ROOT/.services"
+export ENV_FILE="$ENV_DIR/env"
+export TOOLS="${DEDUP_LAB_TOOLS:-$HOME/.cache/dedup-lab/tools}"
+mkdir -p "$STATE" "$ENV_DIR" "$TOOLS"
+touch "$ENV_FILE"
+chmod 600 "$ENV_FILE"
+
+# shellcheck source=scripts/services/lib.sh
+source "$ROOT/scripts/services/lib.sh"
+
+ALL=()
+for f in "$ROOT"/scripts/services/*.sh; do
+  n="$(basename "$f" .sh)"
+  [ "$n" = lib ] || ALL+=("$n")
+done
+
+action="${1:-}"
+shift || true
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
+
+case "$action" in
+  up|down|status) ;;
+  *) echo "usage: scripts/services.sh up|down|status [${ALL[*]}]" >&2; exit 2 ;;
+esac
+
+rc=0
+for name in "${names[@]}"; do
+  file="$ROOT/scripts/services/$name.sh"
+  if [ ! -f "$file" ]; then
+    echo "unknown service '$name' — use one of: ${ALL[*]}" >&2
+    exit 2
+  fi
+  (
+    unset -f svc_install svc_up svc_down svc_status
+    # shellcheck disable=SC1090
+    source "$file"
+    SVC_STATE="$STATE/$name"
+    export SVC_STATE
+    case "$action" in
+      up)
+        if svc_status >/dev/null 2>&1; then echo "$name: running"; exit 0; fi
+        svc_install
+        mkdir -p "$SVC_STATE"
+        svc_up
+        echo "$name: up"
+        ;;
+      down) svc_down || true; echo "$name: down" ;;
+      status) if svc_status; then echo "$name: running"; else echo "$name: stopped"; exit 1; fi ;;
+    esac
+  ) || rc=$?
+done
+exit $rc

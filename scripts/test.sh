@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The one test command (npm test): brings up the local servers the integration tests
+# need (installing them on first run), builds, then runs every vitest suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -d node_modules ] || npm ci
+npm run -s build
+bash scripts/services.sh up
+exec npx vitest run "$@"
