@@ -3,12 +3,14 @@ import { UsageError } from "../errors.js";
 import type { SystemDefinition } from "./contract.js";
 import { directoryDefinition } from "./directory/directory-system.js";
 import { duckdbDefinition } from "./duckdb/duckdb-system.js";
+import { redisDefinition } from "./redis/redis-system.js";
 import { sqliteDefinition } from "./sqlite/sqlite-system.js";
 
 const definitions: SystemDefinition<any>[] = [
   sqliteDefinition,
   duckdbDefinition,
   directoryDefinition,
+  redisDefinition,
 ];
 
 export const EMBEDDED_SYSTEMS = ["sqlite", "duckdb", "directory"];
