@@ -1,8 +1,10 @@
 // One line per system. A new system is one folder, one line here and its integration test.
 import { UsageError } from "../errors.js";
 import type { SystemDefinition } from "./contract.js";
+import { cockroachDefinition } from "./cockroach/cockroach-system.js";
 import { directoryDefinition } from "./directory/directory-system.js";
 import { duckdbDefinition } from "./duckdb/duckdb-system.js";
+import { postgresDefinition } from "./postgres/postgres-system.js";
 import { redisDefinition } from "./redis/redis-system.js";
 import { sqliteDefinition } from "./sqlite/sqlite-system.js";
 
@@ -10,6 +12,8 @@ const definitions: SystemDefinition<any>[] = [
   sqliteDefinition,
   duckdbDefinition,
   directoryDefinition,
+  postgresDefinition,
+  cockroachDefinition,
   redisDefinition,
 ];
 

@@ -73,6 +73,7 @@ pg_setup() {
   admin_pw="$(env_secret "${PG_ENV}_ADMIN_PASSWORD")"
   LAB_PW="$lab_pw" ADMIN_PW="$admin_pw" pg_psql_admin -d postgres <<'SQL'
 SET log_statement = 'none';
+SET client_min_messages = warning;
 \getenv lab_pw LAB_PW
 \getenv admin_pw ADMIN_PW
 ALTER ROLE postgres PASSWORD :'admin_pw';
