@@ -108,9 +108,9 @@ class DuckdbSystem implements LabSystem {
     await this.conn!.run("FORCE CHECKPOINT");
   }
 
+  /** A fresh database file, so the next stage's file-system baseline is not reused free blocks. */
   async reset(): Promise<void> {
-    for (let c = 0; c < this.cell!.containers; c++) await this.conn!.run(`DROP TABLE IF EXISTS ${this.table(c)}`);
-    await this.createTables();
+    await this.prepare(this.cell!);
   }
 
   private async databaseSize(): Promise<DatabaseSize> {

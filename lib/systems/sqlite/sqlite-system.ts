@@ -89,9 +89,9 @@ class SqliteSystem implements LabSystem {
     if (this.cell?.variant === "wal") this.db!.pragma("wal_checkpoint(TRUNCATE)");
   }
 
+  /** A fresh database file, so the next stage's file-system baseline is not a reused free list. */
   async reset(): Promise<void> {
-    for (let c = 0; c < this.cell!.containers; c++) this.db!.exec(`DROP TABLE IF EXISTS ${this.table(c)}`);
-    this.createTables();
+    await this.prepare(this.cell!);
   }
 
   private pragmaNumber(name: string): number {

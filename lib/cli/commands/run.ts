@@ -1,0 +1,85 @@
+// `dedup-lab run` and `dedup-lab plan`.
+import type { Command } from "commander";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { formatSummary, summaryLines } from "../../analysis/summary.js";
+import { UsageError } from "../../errors.js";
+import { loadBundles } from "../../results/bundle.js";
+import { loadConfig, resolveConfig, type RunConfig } from "../../runner/config.js";
+import { formatPlan, planRun } from "../../runner/plan.js";
+import { runMatrix } from "../../runner/run.js";
+import { matrixFlags, overridesFrom, type MatrixFlagValues } from "../options.js";
+import { progressReporter } from "../progress.js";
+
+
+interface RunFlags extends MatrixFlagValues {
+  out?: string;
+  dryRun?: boolean;
+  resume?: string;
+  quiet?: boolean;
+}
+
+function hasMatrixFlags(o: RunFlags): boolean {
+  return ["config", "systems", "payloads", "grades", "granularities", "placements", "stages", "units", "unitSize", "blockSize", "repeats", "seed", "labPrefix"]
+    .some((k) => (o as Record<string, unknown>)[k] !== undefined);
+}
+
+/** Config for --resume: the one stored in the bundle, unless flags say otherwise (then they must agree). */
+function resumeConfig(dir: string, o: RunFlags): RunConfig {
+  const path = join(dir, "config.json");
+  if (!existsSync(path)) throw new UsageError(`${dir} is not a dedup-lab run bundle (no config.json)`, "pass a directory written by `dedup-lab run`");
+  if (hasMatrixFlags(o)) return loadConfig(o.config, overridesFrom(o));
+  const stored = JSON.parse(readFileSync(path, "utf8")) as { resolved: unknown };
+  return resolveConfig(stored.resolved, {}, `config of ${dir}`);
+}
+
+export function registerRun(program: Command): void {
+  matrixFlags(
+    program
+      .command("run")
+      .description("run a slice of the experiment matrix and write a run bundle (default: the embedded slice)")
+      .option("--out <dir>", "write the bundle into this (new or empty) directory instead of results/<run_id>")
+      .option("--dry-run", "print the cells, bytes and a duration estimate; open no connection, write nothing")
+      .option("--resume <dir>", "continue an interrupted run: finished cells are kept, the rest run")
+      .option("--quiet", "no progress output"),
+  ).action(async (o: RunFlags) => {
+    if (o.resume && o.out) throw new UsageError("--resume and --out both name a bundle directory", "pass only --resume DIR");
+    if (o.resume && !existsSync(o.resume)) throw new UsageError(`resume directory ${o.resume} does not exist`, "pass the results/<run_id> directory of the run to continue");
+    const cfg = o.resume ? resumeConfig(o.resume, o) : loadConfig(o.config, overridesFrom(o));
+    if (o.dryRun) {
+      process.stdout.write(formatPlan(planRun(cfg)) + "\n");
+      return;
+    }
+    const controller = new AbortController();
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(130);
+      process.stderr.write(`\n${sig}: finishing the current operation, cleaning up and saving results (again to force quit)\n`);
+      controller.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      const result = await runMatrix(cfg, {
+        dir: o.resume ?? o.out,
+        resume: !!o.resume,
+        signal: controller.signal,
+        events: o.quiet ? [] : [progressReporter(process.stderr)],
+      });
+      const bundle = await loadBundles([result.dir]);
+      if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle.results)) + "\n");
+      process.stdout.write(`\nbundle: ${result.dir}  (${result.done} cells done, ${result.failed} failed${result.skipped ? `, ${result.skipped} kept from before` : ""})\n`);
+      if (result.interrupted) process.stdout.write(`interrupted — continue with: npx dedup-lab run --resume ${result.dir}\n`);
+      process.exitCode = result.interrupted ? 130 : result.failed > 0 ? 1 : 0;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  });
+
+  matrixFlags(program.command("plan").description("what a run would do: cells, bytes, duration estimate (opens no connection)")).action(
+    async (o: MatrixFlagValues) => {
+      process.stdout.write(formatPlan(planRun(loadConfig(o.config, overridesFrom(o)))) + "\n");
+    },
+  );
+}

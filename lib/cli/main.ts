@@ -1,0 +1,47 @@
+// The only place that knows argv, TTY and exit codes. Exit status: 0 ok, 1 a cell or
+// check failed, 2 bad input (nothing written), 130 interrupted.
+import { Command, CommanderError } from "commander";
+import { SystemError, UsageError, errorMessage } from "../errors.js";
+import { registerCleanup } from "./commands/cleanup.js";
+import { registerDatasets } from "./commands/datasets.js";
+import { registerReport } from "./commands/report.js";
+import { registerRun } from "./commands/run.js";
+import { registerSystems } from "./commands/systems.js";
+
+export function buildProgram(): Command {
+  const program = new Command("dedup-lab")
+    .description("Where does deduplication happen — in the database, in the storage layer, or nowhere?")
+    .showHelpAfterError("(add --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerRun(program);
+  registerDatasets(program);
+  registerReport(program);
+  registerCleanup(program);
+  registerSystems(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`dedup-lab: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof SystemError) {
+      process.stderr.write(`dedup-lab: ${e.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`dedup-lab: ${errorMessage(e)}\n`);
+    if (process.env.DEDUP_LAB_DEBUG) console.error(e);
+    return 1;
+  }
+}

@@ -1,0 +1,54 @@
+// Matrix flags shared by `run` and `plan`.
+import type { Command } from "commander";
+import type { ConfigOverrides } from "../runner/config.js";
+
+export function matrixFlags(cmd: Command): Command {
+  return cmd
+    .option("--config <file>", "YAML or JSON config (see examples/)")
+    .option("--systems <list>", "comma-separated systems (default: sqlite,duckdb,directory)")
+    .option("--payloads <list>", "comma-separated payload types")
+    .option("--grades <list>", "duplicate grades: U0,U50,U90,U95,U99 or fractions like 0.3")
+    .option("--granularities <list>", "file and/or block")
+    .option("--placements <list>", "within and/or across")
+    .option("--stages <list>", "bulk_insert,perfile_insert,perfile_delete,maintenance")
+    .option("--units <n>", "units per dataset", (v) => intArg(v, "--units"))
+    .option("--unit-size <size>", "unit size, e.g. 16KiB or a range 4KiB..1MiB")
+    .option("--block-size <size>", "block size for block granularity (default 4KiB)")
+    .option("--repeats <n>", "repeats per cell", (v) => intArg(v, "--repeats"))
+    .option("--seed <seed>", "base seed (default 1)")
+    .option("--lab-prefix <prefix>", "lab prefix every object name derives from (default dedup)");
+}
+
+function intArg(v: string, flag: string): number {
+  if (!/^\d+$/.test(v)) {
+    // Parsed again in config validation, which produces the one-line error.
+    return Number.NaN;
+  }
+  return Number(v);
+  void flag;
+}
+
+export interface MatrixFlagValues {
+  config?: string;
+  systems?: string;
+  payloads?: string;
+  grades?: string;
+  granularities?: string;
+  placements?: string;
+  stages?: string;
+  units?: number;
+  unitSize?: string;
+  blockSize?: string;
+  repeats?: number;
+  seed?: string;
+  labPrefix?: string;
+}
+
+export function overridesFrom(o: MatrixFlagValues): ConfigOverrides {
+  const list = (s?: string) => (s === undefined ? undefined : [s]);
+  return {
+    systems: list(o.systems), payloads: list(o.payloads), grades: list(o.grades), granularities: list(o.granularities),
+    placements: list(o.placements), stages: list(o.stages), units: o.units, unitSize: o.unitSize, blockSize: o.blockSize,
+    repeats: o.repeats, seed: o.seed, labPrefix: o.labPrefix,
+  };
+}

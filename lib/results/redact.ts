@@ -1,0 +1,44 @@
+// Credentials never reach a bundle, a log or a notebook: configs name environment
+// variables (`passwordEnv: DEDUP_PG_PASSWORD`), and every string we persist passes
+// through a Redactor that knows the values of those variables.
+
+const SECRET_KEY = /(pass(word)?|secret|token|credential|private[-_]?key|access[-_]?key)$/i;
+
+/** Collect the env var names a config references through `…Env` keys. */
+export function secretEnvNames(value: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) value.forEach((v) => secretEnvNames(v, out));
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (/Env$/.test(k) && typeof v === "string") out.add(v);
+      else secretEnvNames(v, out);
+    }
+  }
+  return out;
+}
+
+export class Redactor {
+  private readonly secrets: string[];
+
+  constructor(envNames: Iterable<string>, env: NodeJS.ProcessEnv = process.env) {
+    this.secrets = [...envNames].map((n) => env[n]).filter((v): v is string => !!v && v.length >= 4);
+  }
+
+  text(s: string): string {
+    let out = s.replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, "$1***@"); // user:password@ in URLs
+    for (const secret of this.secrets) out = out.split(secret).join("***");
+    return out;
+  }
+
+  /** Deep copy with secret-looking keys masked and every string scrubbed. */
+  value<T>(v: T): T {
+    const walk = (x: unknown, key = ""): unknown => {
+      if (typeof x === "string") return SECRET_KEY.test(key) ? "[redacted]" : this.text(x);
+      if (Array.isArray(x)) return x.map((e) => walk(e));
+      if (x && typeof x === "object") {
+        return Object.fromEntries(Object.entries(x).map(([k, e]) => [k, walk(e, k)]));
+      }
+      return x;
+    };
+    return walk(v) as T;
+  }
+}

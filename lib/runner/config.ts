@@ -1,0 +1,240 @@
+// Run configuration: a YAML/JSON file, flags on top, validated in one place. Anything
+// unknown or inconsistent is refused with one line naming the problem and the fix, before
+// any connection opens (the original silently fell back to defaults on a missing file).
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { UsageError } from "../errors.js";
+import { SYNTHETIC_PAYLOADS, payloadType } from "../generators/payloads.js";
+import { COPY_POLICIES, gradeLabel, parseGrade } from "../generators/plan.js";
+import { parseBytes, parseSizeSpec, type SizeSpec } from "../generators/sizes.js";
+import { STAGES, type Stage } from "../systems/contract.js";
+import { EMBEDDED_SYSTEMS, systemDefinition } from "../systems/registry.js";
+import { LabNamespace } from "./namespace.js";
+
+const SystemSettingsSchema = z
+  .object({
+    variants: z.array(z.string()).min(1).optional(),
+    maintenance: z.string().optional(),
+    replication: z
+      .object({ app: z.number().int().min(1).default(1), storage: z.number().int().min(1).default(1) })
+      .strict()
+      .default({ app: 1, storage: 1 }),
+    /** Shell command run before every cell of this system (e.g. fstrim, recreate a PVC). */
+    preCellHook: z.string().optional(),
+    /** Storage-layer (L3) source: "local" allocated blocks, "none", or a Prometheus mapping. */
+    l3: z.unknown().optional(),
+    options: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+const sizeLike = z.union([z.string(), z.number()]);
+
+export const ConfigFileSchema = z
+  .object({
+    lab: z.object({ prefix: z.string().default("dedup") }).strict().prefault({}),
+    matrix: z
+      .object({
+        systems: z.array(z.string()).min(1).default([...EMBEDDED_SYSTEMS]),
+        payloads: z.array(z.string()).min(1).default([...SYNTHETIC_PAYLOADS]),
+        grades: z.array(z.union([z.string(), z.number()])).min(1).default(["U0", "U50", "U90"]),
+        granularities: z.array(z.enum(["file", "block"])).min(1).default(["file"]),
+        placements: z.array(z.enum(["within", "across"])).min(1).default(["within"]),
+        stages: z.array(z.enum(STAGES)).min(1).default([...STAGES]),
+        repeats: z.number().int().min(1).max(1000).default(1),
+        cacheState: z.enum(["warm"]).default("warm"),
+      })
+      .strict()
+      .prefault({}),
+    dataset: z
+      .object({
+        units: z.number().int().min(1).max(100_000_000).default(100),
+        unitSize: sizeLike.default("16KiB"),
+        blockSize: sizeLike.default("4KiB"),
+        containers: z.number().int().min(1).max(1000).default(4),
+        policy: z.enum(COPY_POLICIES).default("uniform"),
+        seed: sizeLike.default("1"),
+        batchSize: sizeLike.default("4MiB"),
+      })
+      .strict()
+      .prefault({}),
+    systems: z.record(z.string(), SystemSettingsSchema).default({}),
+    /** Where embedded systems keep their per-cell files (default: the OS temp dir). */
+    workDir: z.string().optional(),
+    /** Prometheus connection for storage-layer sizes (see README, "Storage layer"). */
+    prometheus: z.unknown().optional(),
+    /** Live run metrics: `listen` serves /metrics, `pushgateway` receives a push per cell. */
+    metrics: z.unknown().optional(),
+    /** Optional per-stage event stream (Kafka topic <prefix>-lab-events). */
+    events: z.unknown().optional(),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+export interface SystemPlan {
+  name: string;
+  variants: string[];
+  maintenance: string;
+  replication: { app: number; storage: number };
+  preCellHook?: string;
+  l3?: unknown;
+  options: unknown;
+  endpoint: string;
+}
+
+export interface RunConfig {
+  lab: LabNamespace;
+  systems: SystemPlan[];
+  payloads: string[];
+  grades: number[];
+  granularities: ("file" | "block")[];
+  placements: ("within" | "across")[];
+  stages: Stage[];
+  repeats: number;
+  cacheState: "warm";
+  units: number;
+  unitSize: SizeSpec;
+  blockSize: number;
+  containers: number;
+  policy: (typeof COPY_POLICIES)[number];
+  seed: string;
+  batchBytes: number;
+  workDir?: string;
+  prometheus?: unknown;
+  metrics?: unknown;
+  events?: unknown;
+  /** The validated file-level config, for config.json (redacted there). */
+  source: ConfigFile;
+}
+
+/** Flags that override the config file (all optional). */
+export interface ConfigOverrides {
+  systems?: string[];
+  payloads?: string[];
+  grades?: string[];
+  granularities?: string[];
+  placements?: string[];
+  stages?: string[];
+  repeats?: number;
+  units?: number;
+  unitSize?: string;
+  blockSize?: string;
+  seed?: string;
+  labPrefix?: string;
+}
+
+function zodProblem(where: string, error: z.ZodError): UsageError {
+  const issue = error.issues[0]!;
+  const path = issue.path.join(".");
+  return new UsageError(`${where}${path ? ` ${path}` : ""}: ${issue.message}`, "fix that entry (see README, Configuration)");
+}
+
+/** `${VAR}` in strings → environment value; a string that is only a number-valued `${VAR}` becomes a number. */
+export function expandEnv(value: unknown, where: string, env: NodeJS.ProcessEnv = process.env): unknown {
+  if (typeof value === "string") {
+    const expanded = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) {
+        throw new UsageError(`${where}: environment variable ${name} is not set`, "export it (for local servers: set -a; . .services/env; set +a)");
+      }
+      return v;
+    });
+    return /^\$\{[A-Za-z0-9_]+\}$/.test(value) && /^\d+$/.test(expanded) ? Number(expanded) : expanded;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, `${where}[${i}]`, env));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, `${where}.${k}`, env)]));
+  }
+  return value;
+}
+
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read config ${path} (${(e as NodeJS.ErrnoException).code})`, "check the --config path");
+  }
+  try {
+    return path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new UsageError(`config ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`, "fix the syntax");
+  }
+}
+
+function csv(list: string[] | undefined): string[] | undefined {
+  return list?.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean);
+}
+
+export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, where = "config"): RunConfig {
+  const parsed = ConfigFileSchema.safeParse(expandEnv(raw ?? {}, where));
+  if (!parsed.success) throw zodProblem(where, parsed.error);
+  const file = parsed.data;
+  const m = file.matrix;
+  const d = file.dataset;
+
+  const lab = new LabNamespace(overrides.labPrefix ?? file.lab.prefix);
+  const systemNames = csv(overrides.systems) ?? m.systems;
+  const payloads = csv(overrides.payloads) ?? m.payloads;
+  const grades = (csv(overrides.grades) ?? m.grades).map((g) => parseGrade(g));
+  const stages = (csv(overrides.stages) ?? m.stages) as Stage[];
+  const granularities = (csv(overrides.granularities) ?? m.granularities) as RunConfig["granularities"];
+  const placements = (csv(overrides.placements) ?? m.placements) as RunConfig["placements"];
+
+  for (const s of stages) if (!STAGES.includes(s)) throw new UsageError(`unknown stage "${s}"`, `use ${STAGES.join(", ")}`);
+  for (const g of granularities) if (g !== "file" && g !== "block") throw new UsageError(`unknown granularity "${g}"`, "use file or block");
+  for (const p of placements) if (p !== "within" && p !== "across") throw new UsageError(`unknown placement "${p}"`, "use within or across");
+  if (stages.includes("perfile_delete") && !stages.includes("perfile_insert")) {
+    throw new UsageError("stage perfile_delete needs perfile_insert (it deletes what that stage wrote)", "add perfile_insert to the stages");
+  }
+  for (const p of payloads) payloadType(p);
+  if (new Set(grades).size !== grades.length) throw new UsageError("a grade is listed twice", "list each grade once");
+  const repeats = overrides.repeats ?? m.repeats;
+  if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`repeats must be a whole number ≥ 1 (got ${repeats})`, "pass --repeats 3");
+  const units = overrides.units ?? d.units;
+  if (!Number.isInteger(units) || units < 1) throw new UsageError(`units must be a whole number ≥ 1 (got ${units})`, "pass --units 100");
+
+  const systems: SystemPlan[] = systemNames.map((name) => {
+    const def = systemDefinition(name);
+    const settings = SystemSettingsSchema.parse(file.systems[name] ?? {});
+    const known = Object.keys(def.capabilities.variants);
+    const variants = settings.variants ?? [known[0]!];
+    for (const v of variants) {
+      if (!known.includes(v)) throw new UsageError(`${where} systems.${name}.variants: unknown variant "${v}"`, `use one of: ${known.join(", ")}`);
+    }
+    const maint = Object.keys(def.capabilities.maintenance);
+    const maintenance = settings.maintenance ?? maint[0]!;
+    if (!maint.includes(maintenance)) {
+      throw new UsageError(`${where} systems.${name}.maintenance: unknown maintenance "${maintenance}"`, `use one of: ${maint.join(", ")}`);
+    }
+    const opts = def.options.safeParse(settings.options);
+    if (!opts.success) throw zodProblem(`${where} systems.${name}.options`, opts.error);
+    const problem = def.checkNamespace?.(opts.data, lab);
+    if (problem) throw new UsageError(problem, "only lab-namespaced objects may be used");
+    return {
+      name, variants, maintenance, replication: settings.replication, preCellHook: settings.preCellHook,
+      l3: settings.l3, options: opts.data, endpoint: def.endpoint(opts.data),
+    };
+  });
+  for (const name of Object.keys(file.systems)) systemDefinition(name); // typos in the systems block
+
+  const unitSize = parseSizeSpec(overrides.unitSize ?? d.unitSize);
+  const blockSize = typeof (overrides.blockSize ?? d.blockSize) === "number" ? (d.blockSize as number) : parseBytes(String(overrides.blockSize ?? d.blockSize), "block size");
+  if (granularities.includes("block") && (unitSize.min % blockSize !== 0 || unitSize.max % blockSize !== 0)) {
+    throw new UsageError(`unit size ${overrides.unitSize ?? d.unitSize} is not a multiple of the ${blockSize} B block size`, "choose a unit size that is a multiple of the block size");
+  }
+  const batchBytes = typeof d.batchSize === "number" ? d.batchSize : parseBytes(d.batchSize, "batch size");
+
+  return {
+    lab, systems, payloads, grades, granularities, placements, stages, repeats, cacheState: m.cacheState,
+    units, unitSize, blockSize, containers: d.containers, policy: d.policy, seed: String(overrides.seed ?? d.seed),
+    batchBytes, workDir: file.workDir, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source: file,
+  };
+}
+
+export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}): RunConfig {
+  return path ? resolveConfig(readConfigFile(path), overrides, `config ${path}`) : resolveConfig({}, overrides);
+}
+
+export { gradeLabel };

@@ -1,0 +1,91 @@
+// The experiment matrix: repeat × system × variant × payload × grade × granularity × placement.
+// Every system in a repeat sees the identical dataset (fair comparison); repeats get fresh
+// data because the dataset seed includes the repeat. Seeds are hashes, never s, s+1, s+2.
+import { createHash } from "node:crypto";
+import { Dataset, DatasetSpecSchema, type DatasetSpec } from "../generators/dataset.js";
+import { gradeLabel } from "../generators/plan.js";
+import { formatSizeSpec } from "../generators/sizes.js";
+import type { CellDims } from "../results/schema.js";
+import type { RunConfig, SystemPlan } from "./config.js";
+
+export interface Cell {
+  /** Stable, readable id: system.variant.payload.grade.granularity.placement.rN */
+  id: string;
+  /** Short name-safe key for per-cell objects (topics, buckets, directories). */
+  key: string;
+  system: SystemPlan;
+  variant: string;
+  payload: string;
+  fraction: number;
+  grade: string;
+  granularity: "file" | "block";
+  placement: "within" | "across";
+  repeat: number;
+  dataset: DatasetSpec;
+}
+
+export function expandMatrix(cfg: RunConfig, runId: string): Cell[] {
+  const cells: Cell[] = [];
+  for (let repeat = 1; repeat <= cfg.repeats; repeat++)
+    for (const system of cfg.systems)
+      for (const variant of system.variants)
+        for (const payload of cfg.payloads)
+          for (const fraction of cfg.grades)
+            for (const granularity of cfg.granularities)
+              for (const placement of cfg.placements) {
+                const grade = gradeLabel(fraction);
+                const id = [system.name, variant, payload, grade, granularity, placement, `r${repeat}`].join(".");
+                cells.push({
+                  id,
+                  key: "c" + createHash("sha256").update(`${runId}/${id}`).digest("hex").slice(0, 10),
+                  system, variant, payload, fraction, grade, granularity, placement, repeat,
+                  dataset: DatasetSpecSchema.parse({
+                    payload, units: cfg.units, size: cfg.unitSize, fraction, granularity, blockSize: cfg.blockSize,
+                    placement, containers: cfg.containers, policy: cfg.policy, seed: `${cfg.seed}/r${repeat}`,
+                  }),
+                });
+              }
+  return cells;
+}
+
+export function cellDims(cell: Cell, runId: string, cfg: RunConfig): CellDims {
+  return {
+    run_id: runId, cell_id: cell.id, system: cell.system.name, variant: cell.variant, payload: cell.payload,
+    unit_size: formatSizeSpec(cfg.unitSize), n_units: cfg.units, dup_fraction: cell.fraction, grade: cell.grade,
+    granularity: cell.granularity, placement: cell.placement, cache_state: cfg.cacheState, repeat: cell.repeat,
+  };
+}
+
+export interface CellPlan {
+  cell: Cell;
+  /** Bytes the cell writes to its system over all insert stages. */
+  bytesWritten: number;
+  logicalBytes: number;
+  uniqueBytes: number;
+  idealRatio: number;
+  operations: number;
+}
+
+/** What a cell will do, computed from the plan alone (no data generated, nothing opened). */
+export function planCell(cell: Cell, cfg: RunConfig): CellPlan {
+  const ds = new Dataset(cell.dataset);
+  ds.close();
+  const inserts = (cfg.stages.includes("bulk_insert") ? 1 : 0) + (cfg.stages.includes("perfile_insert") ? 1 : 0);
+  const operations = (cfg.stages.includes("perfile_insert") ? cfg.units : 0) + (cfg.stages.includes("perfile_delete") ? cfg.units : 0);
+  return {
+    cell, bytesWritten: ds.totals.logical_bytes * inserts, logicalBytes: ds.totals.logical_bytes,
+    uniqueBytes: ds.totals.unique_bytes, idealRatio: ds.totals.dedup_ratio, operations,
+  };
+}
+
+/** A fingerprint of everything that defines the matrix: --resume refuses a different one. */
+export function configFingerprint(cfg: RunConfig): string {
+  const defining = {
+    lab: cfg.lab.prefix,
+    systems: cfg.systems.map((s) => ({ name: s.name, variants: s.variants, maintenance: s.maintenance, replication: s.replication })),
+    payloads: cfg.payloads, grades: cfg.grades, granularities: cfg.granularities, placements: cfg.placements,
+    stages: cfg.stages, repeats: cfg.repeats, units: cfg.units, unitSize: cfg.unitSize, blockSize: cfg.blockSize,
+    containers: cfg.containers, policy: cfg.policy, seed: cfg.seed,
+  };
+  return createHash("sha256").update(JSON.stringify(defining)).digest("hex").slice(0, 16);
+}

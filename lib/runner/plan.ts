@@ -1,0 +1,46 @@
+// The dry run: everything a run would do, computed from the config alone. It creates no
+// system object, opens no connection and writes nothing (tested by watching sockets).
+import { formatBytes } from "../generators/sizes.js";
+import { systemDefinition } from "../systems/registry.js";
+import type { RunConfig } from "./config.js";
+import { expandMatrix, planCell, type CellPlan } from "./matrix.js";
+
+export interface RunPlan {
+  cells: CellPlan[];
+  bytes: number;
+  operations: number;
+  estimateSeconds: number;
+  endpoints: Record<string, string>;
+}
+
+// Rough rates for the estimate only (2-core machine, local servers): bulk B/s and seconds per unit operation.
+const RATES = { embedded: { bulk: 150e6, op: 0.0005, cell: 0.3 }, server: { bulk: 60e6, op: 0.003, cell: 1.5 } };
+
+export function planRun(cfg: RunConfig): RunPlan {
+  const cells = expandMatrix(cfg, "plan").map((c) => planCell(c, cfg));
+  let estimate = 0;
+  for (const c of cells) {
+    const r = systemDefinition(c.cell.system.name).capabilities.embedded ? RATES.embedded : RATES.server;
+    estimate += r.cell + c.bytesWritten / r.bulk + c.operations * r.op;
+  }
+  return {
+    cells,
+    bytes: cells.reduce((a, c) => a + c.bytesWritten, 0),
+    operations: cells.reduce((a, c) => a + c.operations, 0),
+    estimateSeconds: estimate,
+    endpoints: Object.fromEntries(cfg.systems.map((s) => [s.name, s.endpoint])),
+  };
+}
+
+export function formatPlan(plan: RunPlan): string {
+  const lines = plan.cells.map((c) => `  ${c.cell.id.padEnd(60)} ${formatBytes(c.bytesWritten).padStart(10)}  ideal ${c.idealRatio.toFixed(2)}`);
+  const mins = plan.estimateSeconds / 60;
+  return [
+    `dry run — nothing was opened or written`,
+    `cells (${plan.cells.length}):`,
+    ...lines,
+    `systems: ${Object.entries(plan.endpoints).map(([n, e]) => `${n} @ ${e}`).join(", ")}`,
+    `bytes to write: ${formatBytes(plan.bytes)} (${plan.bytes} B); unit operations: ${plan.operations}`,
+    `rough duration: ${mins >= 1 ? `${mins.toFixed(1)} min` : `${plan.estimateSeconds.toFixed(0)} s`} (an estimate, not a promise)`,
+  ].join("\n");
+}
