@@ -21,7 +21,8 @@ const options = z
     ...wireOptionsShape,
     port: wireOptionsShape.port.default(26257),
     database: wireOptionsShape.database.default("defaultdb"),
-    ssl: sslOptions.default({ mode: "verify-full" }),
+    // prefault: the default goes through validation, so a missing caFile is reported.
+    ssl: sslOptions.prefault({ mode: "verify-full" }),
     /** Optional; when set it must be the lab database name (checked before connecting). */
     labDatabase: z.string().optional(),
     /** gc.ttlseconds of the lab database's zone, set in prepare so deleted versions become collectable soon. */

@@ -52,6 +52,8 @@ export class PostgresSystem implements LabSystem {
   /** Things skipped or degraded, with reasons; recorded in every snapshot. */
   protected notes: string[] = [];
   protected reconnects: { doing: string; error: string }[] = [];
+  /** Why the current connection was lost (set by its error/end events), until reopened. */
+  private lost?: string;
 
   constructor(protected readonly o: WireOptions, protected readonly lab: LabNamespace) {}
 
@@ -68,8 +70,10 @@ export class PostgresSystem implements LabSystem {
   protected async newClient(): Promise<pg.Client> {
     const c = new pg.Client(clientConfig(this.name, this.o));
     // An idle client that loses its socket emits 'error'; without a listener that would crash the run.
-    c.on("error", () => {
-      if (c === this.conn) this.broken = true;
+    c.on("error", (e) => {
+      if (c !== this.conn) return;
+      this.broken = true;
+      this.lost = wireError(this.name, this.o, "", e).message;
     });
     await c.connect();
     return c;
@@ -89,7 +93,9 @@ export class PostgresSystem implements LabSystem {
       throw e;
     }
     c.on("end", () => {
-      if (c === this.conn) this.broken = true;
+      if (c !== this.conn) return;
+      this.broken = true;
+      this.lost ??= "connection ended";
     });
     this.conn = c;
     this.broken = false;
@@ -98,6 +104,8 @@ export class PostgresSystem implements LabSystem {
   /** A live client: reopens a dropped connection with bounded exponential backoff. */
   protected async client(doing: string): Promise<pg.Client> {
     if (this.conn && !this.broken) return this.conn;
+    if (this.lost) this.reconnects.push({ doing, error: this.lost });
+    this.lost = undefined;
     const { attempts, baseDelayMs } = this.o.reconnect;
     for (let k = 0; ; k++) {
       try {
@@ -121,7 +129,7 @@ export class PostgresSystem implements LabSystem {
       } catch (e) {
         if (!isConnectionLost(e) || k >= attempts) throw wireError(this.name, this.o, doing, e);
         this.broken = true;
-        this.reconnects.push({ doing, error: wireError(this.name, this.o, "", e).message });
+        this.lost = wireError(this.name, this.o, "", e).message;
         await sleep(baseDelayMs * 2 ** k);
       }
     }
@@ -133,9 +141,15 @@ export class PostgresSystem implements LabSystem {
     try {
       return await fn(c);
     } catch (e) {
-      if (isConnectionLost(e)) this.broken = true;
+      this.noteIfLost(e);
       throw wireError(this.name, this.o, doing, e);
     }
+  }
+
+  protected noteIfLost(err: unknown): void {
+    if (!isConnectionLost(err)) return;
+    this.broken = true;
+    this.lost ??= wireError(this.name, this.o, "", err).message;
   }
 
   async connect(): Promise<void> {
@@ -240,7 +254,7 @@ export class PostgresSystem implements LabSystem {
       await Promise.all([...streams.values()].map((s) => finished(s.stream)));
     } catch (e) {
       for (const s of streams.values()) s.stream.destroy();
-      if (isConnectionLost(e)) this.broken = true;
+      this.noteIfLost(e);
       throw wireError(this.name, this.o, "bulk insert (COPY)", e);
     } finally {
       for (const s of streams.values()) if (s.client !== main) await s.client.end().catch(() => {});
