@@ -4,6 +4,7 @@ import type { SystemDefinition } from "./contract.js";
 import { cockroachDefinition } from "./cockroach/cockroach-system.js";
 import { directoryDefinition } from "./directory/directory-system.js";
 import { duckdbDefinition } from "./duckdb/duckdb-system.js";
+import { kafkaDefinition } from "./kafka/kafka-system.js";
 import { postgresDefinition } from "./postgres/postgres-system.js";
 import { redisDefinition } from "./redis/redis-system.js";
 import { sqliteDefinition } from "./sqlite/sqlite-system.js";
@@ -15,6 +16,7 @@ const definitions: SystemDefinition<any>[] = [
   postgresDefinition,
   cockroachDefinition,
   redisDefinition,
+  kafkaDefinition,
 ];
 
 export const EMBEDDED_SYSTEMS = ["sqlite", "duckdb", "directory"];

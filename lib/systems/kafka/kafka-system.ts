@@ -1,0 +1,456 @@
+// Apache Kafka through kafkajs (produce, topics, metadata) and @platformatic/kafka (the admin
+// calls kafkajs lacks: DescribeLogDirs, DeleteRecords, IncrementalAlterConfigs). One topic per
+// container; the record key is the payload's hex SHA-256, so a compacted topic can dedup by key.
+import { Admin as LogDirsAdmin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
+import kafkajs, { type Admin, type Message, type Producer } from "kafkajs";
+import { join } from "node:path";
+import { SystemError } from "../../errors.js";
+import type { LabNamespace } from "../../runner/namespace.js";
+import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
+import { kafkajsCompression, registerKafkaCodecs } from "./kafka-codecs.js";
+import { kafkaSystemError } from "./kafka-errors.js";
+import { KafkaLedger } from "./kafka-ledger.js";
+import { kafkaEndpoint, kafkajsConfig, KafkaOptionsSchema, platformaticConfig, type KafkaOptions } from "./kafka-options.js";
+import { jsonSafe, kafkaSizeReadings, logDirTotals, type LogDirsAnswer } from "./kafka-sizes.js";
+import {
+  cellTopicPattern, compactionOverrides, KAFKA_VARIANTS, parseVariant, ROLL_MARKER_KEY, ROLL_SEGMENT_MS, settleWindowMs, topicConfigs,
+  type TopicVariant,
+} from "./kafka-topics.js";
+
+const { Kafka, ConfigResourceTypes: KafkajsResourceTypes } = kafkajs;
+const SYSTEM = "kafka";
+const ACKS_ALL = -1;
+/** How long topic creation/deletion may take to show in metadata before we give up. */
+const TOPIC_WAIT_MS = 30_000;
+
+const capabilities = {
+  variants: KAFKA_VARIANTS,
+  maintenance: {
+    compact_wait:
+      "roll every partition's active segment (short segment.ms + a marker record), let the log cleaner / retention check run, and poll DescribeLogDirs until sizes settle (bounded)",
+  },
+  layers: ["L1", "L2"],
+  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
+  embedded: false,
+} satisfies SystemDefinition["capabilities"];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class KafkaSystem implements LabSystem {
+  readonly name = SYSTEM;
+  readonly capabilities = capabilities;
+  private kafka?: InstanceType<typeof Kafka>;
+  private admin?: Admin;
+  private producer?: Producer;
+  private logDirsAdmin?: LogDirsAdmin;
+  private cell?: CellContext;
+  private variant?: TopicVariant;
+  private topics: string[] = [];
+  private readonly ledger = new KafkaLedger();
+
+  constructor(
+    private readonly options: KafkaOptions,
+    private readonly lab: LabNamespace,
+  ) {
+    registerKafkaCodecs();
+  }
+
+  private get endpoint(): string {
+    return kafkaEndpoint(this.options);
+  }
+
+  private fail(doing: string, e: unknown): SystemError {
+    return kafkaSystemError(SYSTEM, this.options, doing, e);
+  }
+
+  private async call<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw this.fail(doing, e);
+    }
+  }
+
+  private clients(): { admin: Admin; producer: Producer; logDirs: LogDirsAdmin } {
+    if (!this.admin || !this.producer || !this.logDirsAdmin) throw new SystemError(SYSTEM, this.endpoint, "not connected (call connect() first)");
+    return { admin: this.admin, producer: this.producer, logDirs: this.logDirsAdmin };
+  }
+
+  async connect(): Promise<void> {
+    await this.close();
+    this.kafka = new Kafka(kafkajsConfig(SYSTEM, this.options, "dedup-lab"));
+    this.admin = this.kafka.admin({ retry: { retries: this.options.retries } });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: this.options.retries } });
+    await this.call("connect", async () => {
+      await this.admin!.connect();
+      await this.producer!.connect();
+    });
+    this.logDirsAdmin = new LogDirsAdmin(platformaticConfig(SYSTEM, this.options, "dedup-lab-logdirs"));
+  }
+
+  async close(): Promise<void> {
+    const { admin, producer, logDirsAdmin } = this;
+    this.admin = this.producer = this.logDirsAdmin = this.kafka = undefined;
+    await Promise.allSettled([admin?.disconnect(), producer?.disconnect(), logDirsAdmin?.close()]);
+  }
+
+  private topic(container: number): string {
+    return this.topics[container] ?? this.lab.objectName(this.cell!.cellKey, `c${container}`);
+  }
+
+  async prepare(cell: CellContext): Promise<void> {
+    const variant = parseVariant(cell.variant);
+    if (!variant) throw new SystemError(SYSTEM, this.endpoint, `unknown variant "${cell.variant}" — use one of: ${Object.keys(KAFKA_VARIANTS).join(", ")}`);
+    this.cell = cell;
+    this.variant = variant;
+    this.topics = Array.from({ length: cell.containers }, (_, k) => this.lab.objectName(cell.cellKey, `c${k}`));
+    const { admin } = this.clients();
+    const cluster = await this.call("describe cluster", () => admin.describeCluster());
+    if (this.options.replicationFactor > cluster.brokers.length) {
+      throw new SystemError(
+        SYSTEM, this.endpoint,
+        `replicationFactor ${this.options.replicationFactor} exceeds the ${cluster.brokers.length} broker(s) in the cluster — set options.replicationFactor to at most ${cluster.brokers.length}`,
+      );
+    }
+    const pattern = cellTopicPattern(this.lab.objectName(cell.cellKey));
+    const leftovers = (await this.listLabTopics()).filter((t) => pattern.test(t));
+    await this.deleteTopics(leftovers);
+    await this.createTopics();
+    this.ledger.clear();
+  }
+
+  private async listLabTopics(): Promise<string[]> {
+    const all = await this.call("list topics", () => this.clients().admin.listTopics());
+    return all.filter((t) => this.lab.isLabObject(t));
+  }
+
+  private async deleteTopics(topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    for (const t of topics) if (!this.lab.isLabObject(t)) throw new SystemError(SYSTEM, this.endpoint, `refusing to delete non-lab topic ${t}`);
+    const { admin } = this.clients();
+    await this.call(`delete topics ${topics.join(",")}`, () => admin.deleteTopics({ topics, timeout: TOPIC_WAIT_MS }));
+    const deadline = Date.now() + TOPIC_WAIT_MS;
+    for (;;) {
+      const left = new Set(await this.call("list topics", () => admin.listTopics()));
+      if (!topics.some((t) => left.has(t))) return;
+      if (Date.now() > deadline) throw new SystemError(SYSTEM, this.endpoint, `topics still listed ${TOPIC_WAIT_MS / 1000}s after deletion: ${topics.filter((t) => left.has(t)).join(",")}`);
+      await sleep(100);
+    }
+  }
+
+  private async createTopics(): Promise<void> {
+    const { admin } = this.clients();
+    const configs = topicConfigs(this.variant!, this.options.maxMessageBytes);
+    const deadline = Date.now() + TOPIC_WAIT_MS;
+    for (;;) {
+      // false = a topic of that name still exists (a deletion not yet finished): retry.
+      const created = await this.call(`create topics ${this.topics.join(",")}`, () =>
+        admin.createTopics({
+          waitForLeaders: true,
+          timeout: TOPIC_WAIT_MS,
+          topics: this.topics.map((topic) => ({
+            topic,
+            numPartitions: this.options.partitions,
+            replicationFactor: this.options.replicationFactor,
+            configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
+          })),
+        }),
+      );
+      if (created) return;
+      const existing = new Set(await this.call("list topics", () => admin.listTopics()));
+      if (this.topics.every((t) => existing.has(t))) {
+        // All exist: they can only be ours from this prepare/reset (leftovers were deleted). Check their settings.
+        await this.checkTopicConfigs(configs);
+        return;
+      }
+      if (Date.now() > deadline) throw new SystemError(SYSTEM, this.endpoint, `could not create topics ${this.topics.join(",")} within ${TOPIC_WAIT_MS / 1000}s`);
+      await sleep(200);
+    }
+  }
+
+  private async checkTopicConfigs(expected: Record<string, string>): Promise<void> {
+    const actual = await this.topicConfigs();
+    for (const t of this.topics) {
+      for (const [k, v] of Object.entries(expected)) {
+        if (actual[t]?.[k] !== v) throw new SystemError(SYSTEM, this.endpoint, `topic ${t} exists with ${k}=${actual[t]?.[k]}, expected ${v}`);
+      }
+    }
+  }
+
+  private async topicConfigs(): Promise<Record<string, Record<string, string>>> {
+    const { admin } = this.clients();
+    const res = await this.call("describe topic configs", () =>
+      admin.describeConfigs({ includeSynonyms: false, resources: this.topics.map((name) => ({ type: KafkajsResourceTypes.TOPIC, name })) }),
+    );
+    const out: Record<string, Record<string, string>> = {};
+    for (const r of res.resources) {
+      out[r.resourceName] = Object.fromEntries(r.configEntries.filter((c) => !c.isDefault).map((c) => [c.configName, c.configValue]));
+    }
+    return out;
+  }
+
+  private message(u: Pick<Unit, "sha256" | "payload">): Message {
+    return { key: u.sha256.toString("hex"), value: u.payload };
+  }
+
+  private get compression(): number {
+    return kafkajsCompression(this.variant!.compression);
+  }
+
+  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<void> {
+    const { producer } = this.clients();
+    const limit = this.options.produceBatchBytes;
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    const dispatch = (chunk: Map<number, Message[]>, bytes: number) => {
+      const p = producer
+        .sendBatch({
+          acks: ACKS_ALL,
+          timeout: this.options.requestTimeoutMs,
+          compression: this.compression,
+          topicMessages: [...chunk].map(([c, messages]) => ({ topic: this.topic(c), messages })),
+        })
+        .then(
+          () => this.ledger.addBulk(bytes),
+          (e) => { failure ??= e; },
+        )
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    };
+    let chunk = new Map<number, Message[]>();
+    let bytes = 0;
+    for await (const batch of batches) {
+      for (const u of batch) {
+        const m = this.message(u);
+        let list = chunk.get(u.container);
+        if (!list) chunk.set(u.container, (list = []));
+        list.push(m);
+        bytes += 64 + u.payload.length;
+        if (bytes >= limit) {
+          dispatch(chunk, bytes);
+          chunk = new Map();
+          bytes = 0;
+          while (inFlight.size >= this.options.inFlight) await Promise.race(inFlight);
+          if (failure) break;
+        }
+      }
+      if (failure) break;
+    }
+    if (!failure && bytes > 0) dispatch(chunk, bytes);
+    await Promise.all(inFlight);
+    if (failure) throw this.fail("bulk produce (acks=all)", failure);
+  }
+
+  async insert(u: Unit): Promise<void> {
+    const { producer } = this.clients();
+    const m = this.message(u);
+    const topic = this.topic(u.container);
+    // Resolves when the broker has acknowledged the write to all in-sync replicas.
+    const [meta] = await this.call(`produce ${u.id} (acks=all)`, () =>
+      producer.send({ topic, acks: ACKS_ALL, timeout: this.options.requestTimeoutMs, compression: this.compression, messages: [m] }),
+    );
+    if (!meta || meta.baseOffset === undefined) throw new SystemError(SYSTEM, this.endpoint, `produce ${u.id}: no offset in the acknowledgement`);
+    this.ledger.add({ id: u.id, container: u.container, key: m.key as string, partition: meta.partition, offset: Number(meta.baseOffset), bytes: 64 + u.payload.length });
+  }
+
+  async delete(u: UnitRef): Promise<void> {
+    const key = u.sha256.toString("hex");
+    const topic = this.topic(u.container);
+    if (this.variant!.cleanupPolicy === "compact") {
+      // A tombstone: the cleaner drops every record with this key (and later the tombstone).
+      await this.call(`tombstone ${u.id}`, () =>
+        this.clients().producer.send({ topic, acks: ACKS_ALL, timeout: this.options.requestTimeoutMs, compression: this.compression, messages: [{ key, value: null }] }),
+      );
+      this.ledger.removeKey(u.container, key);
+      return;
+    }
+    // A delete-policy topic cannot drop one record: DeleteRecords moves the partition's start
+    // offset past this unit's record (records before it, if any are left, go with it).
+    const placed = this.ledger.get(u.id);
+    if (!placed) {
+      throw new SystemError(SYSTEM, this.endpoint, `delete ${u.id}: no offset recorded for it in ${topic} (only units written by insert() in this cell can be deleted on a delete-policy topic)`);
+    }
+    const target = placed.offset + 1;
+    if (target > this.ledger.startOffset(u.container, placed.partition)) {
+      await this.call(`DeleteRecords ${topic}/${placed.partition} before offset ${target}`, () =>
+        this.clients().logDirs.deleteRecords({ topics: [{ name: topic, partitions: [{ partition: placed.partition, offset: BigInt(target) }] }] }),
+      );
+    }
+    this.ledger.removeBelow(u.container, placed.partition, target);
+  }
+
+  async maintenance(name: string): Promise<void> {
+    if (name !== "compact_wait") throw new SystemError(SYSTEM, this.endpoint, `unknown maintenance "${name}" — use compact_wait`);
+    const overrides = compactionOverrides(this.variant!);
+    const before = await this.topicConfigs();
+    await this.alterTopicConfigs(Object.fromEntries(this.topics.map((t) => [t, overrides])));
+    try {
+      await this.waitForTopicConfig("segment.ms", String(ROLL_SEGMENT_MS));
+      // Compacted topics take two rounds: the first pass drops superseded records and stamps
+      // tombstones with their delete horizon; only a later pass (which needs a dirty segment
+      // again: the second marker) drops the tombstones themselves.
+      const rounds = this.variant!.cleanupPolicy === "compact" ? 2 : 1;
+      for (let round = 0; round < rounds; round++) {
+        await sleep(ROLL_SEGMENT_MS + 200);
+        await this.produceRollMarkers();
+        await this.waitUntilSizesSettle();
+      }
+    } finally {
+      // Put back what the topics had before (an override they did not have is removed).
+      const restore: Record<string, Record<string, string | null>> = {};
+      for (const t of this.topics) restore[t] = Object.fromEntries(Object.keys(overrides).map((k) => [k, before[t]?.[k] ?? null]));
+      await this.alterTopicConfigs(restore);
+    }
+  }
+
+  private async alterTopicConfigs(byTopic: Record<string, Record<string, string | null>>): Promise<void> {
+    const { logDirs } = this.clients();
+    await this.call("alter topic configs", () =>
+      logDirs.incrementalAlterConfigs({
+        resources: Object.entries(byTopic).map(([topic, configs]) => ({
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: topic,
+          configs: Object.entries(configs).map(([name, value]) =>
+            value === null
+              ? { name, configOperation: IncrementalAlterConfigOperationTypes.DELETE }
+              : { name, configOperation: IncrementalAlterConfigOperationTypes.SET, value },
+          ),
+        })),
+      }),
+    );
+  }
+
+  private async waitForTopicConfig(name: string, value: string): Promise<void> {
+    const deadline = Date.now() + TOPIC_WAIT_MS;
+    for (;;) {
+      const configs = await this.topicConfigs();
+      if (this.topics.every((t) => configs[t]?.[name] === value)) return;
+      if (Date.now() > deadline) throw new SystemError(SYSTEM, this.endpoint, `topic config ${name}=${value} not visible after ${TOPIC_WAIT_MS / 1000}s`);
+      await sleep(100);
+    }
+  }
+
+  /** A null-valued record in every partition: the append rolls the (now old) active segment. */
+  private async produceRollMarkers(): Promise<void> {
+    const { producer } = this.clients();
+    await this.call("produce segment-roll markers", () =>
+      producer.sendBatch({
+        acks: ACKS_ALL,
+        timeout: this.options.requestTimeoutMs,
+        compression: this.compression,
+        topicMessages: this.topics.map((topic) => ({
+          topic,
+          messages: Array.from({ length: this.options.partitions }, (_, partition) => ({ key: ROLL_MARKER_KEY, value: null, partition })),
+        })),
+      }),
+    );
+  }
+
+  private async brokerConfig(): Promise<Record<string, string | undefined>> {
+    const { admin } = this.clients();
+    const cluster = await this.call("describe cluster", () => admin.describeCluster());
+    const names = ["log.cleaner.backoff.ms", "log.retention.check.interval.ms", "log.cleaner.enable"];
+    const res = await this.call("describe broker configs", () =>
+      admin.describeConfigs({ includeSynonyms: false, resources: [{ type: KafkajsResourceTypes.BROKER, name: String(cluster.brokers[0]!.nodeId), configNames: names }] }),
+    );
+    return Object.fromEntries(res.resources[0]!.configEntries.map((c) => [c.configName, c.configValue]));
+  }
+
+  private async waitUntilSizesSettle(): Promise<void> {
+    const broker = await this.brokerConfig();
+    if (this.variant!.cleanupPolicy === "compact" && broker["log.cleaner.enable"] === "false") {
+      throw new SystemError(SYSTEM, this.endpoint, "log.cleaner.enable=false on the broker: compacted topics are never cleaned — enable the log cleaner");
+    }
+    const window = settleWindowMs(broker);
+    const deadline = Date.now() + this.options.settleTimeoutMs;
+    let last = -1;
+    let since = Date.now();
+    for (;;) {
+      const totals = await this.logDirTotals();
+      if (totals.allReplicas !== last) {
+        last = totals.allReplicas;
+        since = Date.now();
+      } else if (Date.now() - since >= window) {
+        this.cell?.log(`kafka compact_wait: sizes unchanged for ${window} ms at ${last} bytes`);
+        return;
+      }
+      if (Date.now() > deadline) {
+        throw new SystemError(SYSTEM, this.endpoint, `log sizes did not settle within ${this.options.settleTimeoutMs / 1000}s (still changing, last ${last} bytes) — raise options.settleTimeoutMs`);
+      }
+      await sleep(250);
+    }
+  }
+
+  async reset(): Promise<void> {
+    await this.deleteTopics(this.topics);
+    await this.createTopics();
+    this.ledger.clear();
+  }
+
+  private async describeLogDirs(): Promise<LogDirsAnswer[]> {
+    const { logDirs } = this.clients();
+    const partitions = Array.from({ length: this.options.partitions }, (_, p) => p);
+    return (await logDirs.describeLogDirs({ topics: this.topics.map((name) => ({ name, partitions })) })) as LogDirsAnswer[];
+  }
+
+  private async logDirTotals() {
+    try {
+      return logDirTotals(await this.describeLogDirs(), new Set(this.topics));
+    } catch (e) {
+      throw this.fail("DescribeLogDirs", e);
+    }
+  }
+
+  async sizes(): Promise<SizeReading[]> {
+    let totals: ReturnType<typeof logDirTotals> | { error: string };
+    try {
+      totals = await this.logDirTotals();
+    } catch (e) {
+      totals = { error: e instanceof Error ? e.message : String(e) };
+    }
+    return kafkaSizeReadings(this.ledger.bytes, totals);
+  }
+
+  async snapshot(): Promise<unknown> {
+    const { admin } = this.clients();
+    const cluster = await this.call("describe cluster", () => admin.describeCluster());
+    const metadata = await this.call("fetch topic metadata", () => admin.fetchTopicMetadata({ topics: this.topics }));
+    const configs = await this.topicConfigs();
+    const offsets: Record<string, unknown> = {};
+    for (const t of this.topics) offsets[t] = await this.call(`fetch offsets of ${t}`, () => admin.fetchTopicOffsets(t));
+    const logDirs = await this.call("DescribeLogDirs", () => this.describeLogDirs());
+    return jsonSafe({
+      cluster: { clusterId: cluster.clusterId, controller: cluster.controller, brokers: cluster.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })) },
+      variant: this.cell?.variant,
+      topics: metadata.topics.map((t) => ({
+        name: t.name,
+        configs: configs[t.name],
+        partitions: t.partitions.map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: p.replicas, isr: p.isr })),
+        offsets: offsets[t.name],
+      })),
+      logDirs,
+      producedLiveBytes: this.ledger.bytes,
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    // Every lab topic but the event stream's, which outlives cells by design (see lib/metrics/kafka-events.ts).
+    const events = this.lab.objectName("events");
+    await this.deleteTopics((await this.listLabTopics()).filter((t) => t !== events));
+    this.ledger.clear();
+  }
+
+  storagePaths(): string[] {
+    const dirs = this.options.localLogDirs ?? [];
+    return dirs.flatMap((d) => this.topics.flatMap((t) => Array.from({ length: this.options.partitions }, (_, p) => join(d, `${t}-${p}`))));
+  }
+}
+
+export const kafkaDefinition: SystemDefinition<KafkaOptions> = {
+  name: SYSTEM,
+  description: "Apache Kafka (kafkajs + @platformatic/kafka): one topic per container, key = SHA-256; cleanup.policy × compression variants",
+  capabilities,
+  options: KafkaOptionsSchema,
+  endpoint: (o) => kafkaEndpoint(o),
+  create: (o, lab) => new KafkaSystem(o, lab),
+};
