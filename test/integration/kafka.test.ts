@@ -195,7 +195,8 @@ describe("kafka connector, behaviour", () => {
 async function consumeAll(topic: string, n: number): Promise<{ key: string; value: Buffer | null }[]> {
   registerKafkaCodecs();
   const kafka = new kafkajs.Kafka({ clientId: "dedup-lab-test", brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: lab.objectName("test", Math.random().toString(36).slice(2, 8)) });
+  const groupId = lab.objectName("test", Math.random().toString(36).slice(2, 8));
+  const consumer = kafka.consumer({ groupId });
   const got: { key: string; value: Buffer | null }[] = [];
   await consumer.connect();
   try {
@@ -214,6 +215,7 @@ async function consumeAll(topic: string, n: number): Promise<{ key: string; valu
     });
   } finally {
     await consumer.disconnect();
+    await observer.deleteGroups([groupId]);
   }
   return got;
 }

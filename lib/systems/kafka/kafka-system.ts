@@ -84,6 +84,8 @@ class KafkaSystem implements LabSystem {
     await this.call("connect", async () => {
       await this.admin!.connect();
       await this.producer!.connect();
+      // A SASL listener still answers ApiVersions without SASL: ask for metadata to be sure.
+      await this.admin!.describeCluster();
     });
     this.logDirsAdmin = new LogDirsAdmin(platformaticConfig(SYSTEM, this.options, "dedup-lab-logdirs"));
   }
