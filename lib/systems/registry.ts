@@ -5,6 +5,7 @@ import { cockroachDefinition } from "./cockroach/cockroach-system.js";
 import { directoryDefinition } from "./directory/directory-system.js";
 import { duckdbDefinition } from "./duckdb/duckdb-system.js";
 import { kafkaDefinition } from "./kafka/kafka-system.js";
+import { mariadbDefinition } from "./mariadb/mariadb-system.js";
 import { postgresDefinition } from "./postgres/postgres-system.js";
 import { redisDefinition } from "./redis/redis-system.js";
 import { sqliteDefinition } from "./sqlite/sqlite-system.js";
@@ -15,6 +16,7 @@ const definitions: SystemDefinition<any>[] = [
   directoryDefinition,
   postgresDefinition,
   cockroachDefinition,
+  mariadbDefinition,
   redisDefinition,
   kafkaDefinition,
 ];
