@@ -31,7 +31,13 @@ pg_install() {
 pg_init() {
   local extra="$1" bin data="$SVC_STATE/data"
   bin="$(pg_bin)"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$SVC_STATE"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres:postgres "$SVC_STATE"
+    runuser -u postgres -- test -w "$SVC_STATE" || {
+      echo "postgres: the postgres OS user cannot reach $SVC_STATE — set DEDUP_LAB_STATE to a directory under /tmp" >&2
+      return 1
+    }
+  fi
   chmod 700 "$SVC_STATE"
   [ -f "$data/PG_VERSION" ] && return 0
   pg_as_owner "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-locale >/dev/null

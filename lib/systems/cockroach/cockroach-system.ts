@@ -102,7 +102,11 @@ class CockroachSystem extends PostgresSystem {
   override async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<void> {
     for await (const batch of batches) {
       const byContainer = new Map<number, Unit[]>();
-      for (const u of batch) byContainer.set(u.container, [...(byContainer.get(u.container) ?? []), u]);
+      for (const u of batch) {
+        const list = byContainer.get(u.container);
+        if (list) list.push(u);
+        else byContainer.set(u.container, [u]);
+      }
       for (const [container, units] of byContainer) {
         for (const chunk of chunkForInsert(units, this.co.insertMaxRows, this.co.insertMaxBytes)) {
           await this.once("bulk insert (multi-row INSERT)", (c) => c.query(multiRowInsertSql(this.table(container), chunk.length), multiRowInsertValues(chunk)));
@@ -131,8 +135,16 @@ class CockroachSystem extends PostgresSystem {
 
   /** Poll span stats until garbage (total − live) is gone, or give up after gcWaitSeconds and record it. */
   private async waitForGc(): Promise<void> {
-    const read = () => this.retrying("waiting for MVCC GC", async (c) => (await c.query(SPAN_STATS_SQL, [this.lab.sqlName])).rows[0] as Row);
-    const first = await read();
+    const read = () => this.retrying("waiting for MVCC GC", (c) => this.tryCrdb(c, SPAN_STATS_SQL, [this.lab.sqlName]));
+    const probe = await read();
+    if (!probe.rows) {
+      // Without span stats GC cannot be observed: wait out the TTL (bounded) and say so.
+      const secs = Math.min(this.co.gcTtlSeconds, this.co.gcWaitSeconds);
+      this.notes.push(`gc_wait could not observe GC (${probe.reason}); waited gc.ttlseconds = ${secs} s instead`);
+      await sleep(secs * 1000);
+      return;
+    }
+    const first = probe.rows[0]!;
     const initial = Math.max(0, num(first.total_bytes) - num(first.live_bytes));
     const deadline = Date.now() + this.co.gcWaitSeconds * 1000;
     let cur = first;
@@ -144,7 +156,9 @@ class CockroachSystem extends PostgresSystem {
         return;
       }
       await sleep(this.co.gcPollSeconds * 1000);
-      cur = await read();
+      const next = await read();
+      if (!next.rows) throw this.fail(`gc_wait: span statistics became unavailable: ${next.reason}`);
+      cur = next.rows[0]!;
     }
     this.notes.push(`gc_wait: garbage ${initial} → ${Math.max(0, num(cur.total_bytes) - num(cur.live_bytes))} bytes`);
   }
