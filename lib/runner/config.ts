@@ -7,6 +7,7 @@ import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { SYNTHETIC_PAYLOADS, payloadType } from "../generators/payloads.js";
 import { COPY_POLICIES, gradeLabel, parseGrade } from "../generators/plan.js";
+import { PrometheusConfigSchema, StorageLayerSpecSchema } from "../metrics/prometheus-config.js";
 import { parseBytes, parseSizeSpec, type SizeSpec } from "../generators/sizes.js";
 import { STAGES, type Stage } from "../systems/contract.js";
 import { EMBEDDED_SYSTEMS, systemDefinition } from "../systems/registry.js";
@@ -23,7 +24,7 @@ const SystemSettingsSchema = z
     /** Shell command run before every cell of this system (e.g. fstrim, recreate a PVC). */
     preCellHook: z.string().optional(),
     /** Storage-layer (L3) source: "local" allocated blocks, "none", or a Prometheus mapping. */
-    l3: z.unknown().optional(),
+    l3: StorageLayerSpecSchema.optional(),
     options: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
@@ -62,7 +63,7 @@ export const ConfigFileSchema = z
     /** Where embedded systems keep their per-cell files (default: the OS temp dir). */
     workDir: z.string().optional(),
     /** Prometheus connection for storage-layer sizes (see README, "Storage layer"). */
-    prometheus: z.unknown().optional(),
+    prometheus: PrometheusConfigSchema.optional(),
     /** Live run metrics: `listen` serves /metrics, `pushgateway` receives a push per cell. */
     metrics: z.unknown().optional(),
     /** Optional per-stage event stream (Kafka topic <prefix>-lab-events). */
@@ -218,6 +219,10 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
     };
   });
   for (const name of Object.keys(file.systems)) systemDefinition(name); // typos in the systems block
+  const promUser = systems.find((s) => (s.l3 as { kind?: string } | undefined)?.kind === "prometheus");
+  if (promUser && !file.prometheus) {
+    throw new UsageError(`${where} systems.${promUser.name}.l3 reads Prometheus but there is no prometheus block`, "add prometheus: { url: http://127.0.0.1:9090, scrapeInterval: 15s }");
+  }
 
   const unitSize = parseSizeSpec(overrides.unitSize ?? d.unitSize);
   const blockSize = typeof (overrides.blockSize ?? d.blockSize) === "number" ? (d.blockSize as number) : parseBytes(String(overrides.blockSize ?? d.blockSize), "block size");
@@ -226,10 +231,18 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   }
   const batchBytes = typeof d.batchSize === "number" ? d.batchSize : parseBytes(d.batchSize, "batch size");
 
+  const seed = String(overrides.seed ?? d.seed);
+  // The effective config (file + flags): stored in config.json and enough to --resume the run.
+  const source: ConfigFile = {
+    ...file,
+    lab: { prefix: lab.prefix },
+    matrix: { ...m, systems: systemNames, payloads, grades, granularities, placements, stages, repeats },
+    dataset: { ...d, units, unitSize: overrides.unitSize ?? d.unitSize, blockSize, seed },
+  };
   return {
     lab, systems, payloads, grades, granularities, placements, stages, repeats, cacheState: m.cacheState,
-    units, unitSize, blockSize, containers: d.containers, policy: d.policy, seed: String(overrides.seed ?? d.seed),
-    batchBytes, workDir: file.workDir, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source: file,
+    units, unitSize, blockSize, containers: d.containers, policy: d.policy, seed,
+    batchBytes, workDir: file.workDir, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source,
   };
 }
 
