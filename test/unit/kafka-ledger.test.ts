@@ -10,7 +10,7 @@ it("counts bulk and per-unit bytes, and clears", () => {
   expect(l.bytes).toBe(1100);
   l.clear();
   expect(l.bytes).toBe(0);
-  expect(l.get("u1")).toBeUndefined();
+  expect(l.placement("u1")).toBeUndefined();
 });
 
 it("a tombstone removes every live record with that key in that container", () => {
@@ -21,8 +21,10 @@ it("a tombstone removes every live record with that key in that container", () =
   l.add(rec("u4", "k1", 0, 0, 100, 1)); // same key, other container (topic)
   l.removeKey(0, "k1");
   expect(l.bytes).toBe(200);
-  expect(l.get("u2")).toBeUndefined();
-  expect(l.get("u4")).toBeDefined();
+  expect(l.isLive("u2")).toBe(false);
+  expect(l.isLive("u4")).toBe(true);
+  // where u2 went is still known: deleting it by id later sends its (second) tombstone
+  expect(l.placement("u2")).toMatchObject({ key: "k1", partition: 0, offset: 1 });
   l.removeKey(0, "k1"); // idempotent
   expect(l.bytes).toBe(200);
 });
@@ -39,6 +41,8 @@ it("DeleteRecords removes everything below the new start offset of that partitio
   expect(l.startOffset(0, 0)).toBe(3);
   l.removeBelow(0, 0, 4);
   expect(l.bytes).toBe(200);
+  expect(l.isLive("a0")).toBe(false);
+  expect(l.placement("a0")).toMatchObject({ partition: 0, offset: 0 });
 });
 
 it("re-adding a unit id replaces its earlier record", () => {
@@ -46,5 +50,5 @@ it("re-adding a unit id replaces its earlier record", () => {
   l.add(rec("u1", "k1", 0, 0, 100));
   l.add(rec("u1", "k1", 0, 5, 120));
   expect(l.bytes).toBe(120);
-  expect(l.get("u1")!.offset).toBe(5);
+  expect(l.placement("u1")!.offset).toBe(5);
 });

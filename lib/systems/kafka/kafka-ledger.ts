@@ -16,7 +16,10 @@ export interface PlacedRecord {
 export class KafkaLedger {
   private bulkBytes = 0;
   private liveBytes = 0;
+  /** Live records by unit id. */
   private readonly byId = new Map<string, PlacedRecord>();
+  /** Where every unit written one by one went, removed or not (a duplicate's delete needs it after its twin's). */
+  private readonly placements = new Map<string, PlacedRecord>();
   /** container/key → ids of live records with that key. */
   private readonly byKey = new Map<string, Set<string>>();
   /** container/partition → records in offset order, with the index of the first live one. */
@@ -36,6 +39,7 @@ export class KafkaLedger {
   add(r: PlacedRecord): void {
     if (this.byId.has(r.id)) this.removeIds([r.id]);
     this.byId.set(r.id, r);
+    this.placements.set(r.id, r);
     this.liveBytes += r.bytes;
     const k = `${r.container}/${r.key}`;
     let ids = this.byKey.get(k);
@@ -47,8 +51,13 @@ export class KafkaLedger {
     q.records.push(r);
   }
 
-  get(id: string): PlacedRecord | undefined {
-    return this.byId.get(id);
+  /** Where a unit written by insert() in this cell went (also after it was removed). */
+  placement(id: string): PlacedRecord | undefined {
+    return this.placements.get(id);
+  }
+
+  isLive(id: string): boolean {
+    return this.byId.has(id);
   }
 
   /** A tombstone for `key` in `container`: every live record with that key is gone. */
@@ -91,6 +100,7 @@ export class KafkaLedger {
     this.bulkBytes = 0;
     this.liveBytes = 0;
     this.byId.clear();
+    this.placements.clear();
     this.byKey.clear();
     this.byPartition.clear();
     this.startOffsets.clear();

@@ -256,9 +256,12 @@ class KafkaSystem implements LabSystem {
   }
 
   async delete(u: UnitRef): Promise<void> {
-    const key = u.sha256.toString("hex");
     const topic = this.topic(u.container);
+    const placed = this.ledger.placement(u.id);
     if (this.variant!.cleanupPolicy === "compact") {
+      // The key this unit was written with; a ref may come without its hash (the runner does not rehash for deletes).
+      const key = placed?.key ?? (u.sha256.length === 32 ? u.sha256.toString("hex") : undefined);
+      if (!key) throw new SystemError(SYSTEM, this.endpoint, `delete ${u.id}: its key is unknown (not written by insert() in this cell, and the ref has no SHA-256)`);
       // A tombstone: the cleaner drops every record with this key (and later the tombstone).
       await this.call(`tombstone ${u.id}`, () =>
         this.clients().producer.send({ topic, acks: ACKS_ALL, timeout: this.options.requestTimeoutMs, compression: this.compression, messages: [{ key, value: null }] }),
@@ -268,7 +271,6 @@ class KafkaSystem implements LabSystem {
     }
     // A delete-policy topic cannot drop one record: DeleteRecords moves the partition's start
     // offset past this unit's record (records before it, if any are left, go with it).
-    const placed = this.ledger.get(u.id);
     if (!placed) {
       throw new SystemError(SYSTEM, this.endpoint, `delete ${u.id}: no offset recorded for it in ${topic} (only units written by insert() in this cell can be deleted on a delete-policy topic)`);
     }
