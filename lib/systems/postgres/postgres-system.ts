@@ -39,6 +39,8 @@ const capabilities = {
   appReplicas: 1,
 } satisfies Capabilities;
 
+const COPY_BUFFER_BYTES = 1 << 20;
+
 type Row = Record<string, unknown>;
 const num = (v: unknown): number => Number(v ?? 0);
 
@@ -239,7 +241,8 @@ export class PostgresSystem implements LabSystem {
           let s = streams.get(u.container);
           if (!s) {
             const client = streams.size === 0 ? main : await this.newClient();
-            const stream = client.query(copyFrom(copyBinarySql(this.table(u.container))));
+            // A 1 MiB buffer lets the next row queue while the socket drains; memory stays bounded by it.
+            const stream = client.query(copyFrom(copyBinarySql(this.table(u.container)), { highWaterMark: COPY_BUFFER_BYTES }));
             s = { client, stream };
             const entry = s;
             stream.on("error", (e) => (entry.error ??= e));
