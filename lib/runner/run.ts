@@ -15,6 +15,7 @@ import { encodeHistogram } from "../metrics/histogram.js";
 import { MeasuredSystem, StageFailure, type StageMeasurement } from "../metrics/measured-system.js";
 import { summarize } from "../metrics/stats.js";
 import { storageLayerFor, type L3Reading, type PhaseWindow, type StorageLayerSource } from "../metrics/storage-layer.js";
+import "../metrics/prometheus-storage.js"; // registers the "prometheus" (Longhorn) storage-layer source
 import { RunBundle, type CellRecord } from "../results/bundle.js";
 import { Redactor, secretEnvNames } from "../results/redact.js";
 import type { CellDims, ResultRow } from "../results/schema.js";

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatSummary, summaryLines } from "../../analysis/summary.js";
 import { UsageError } from "../../errors.js";
+import { liveMetricsConfig, startLiveMetrics } from "../../metrics/live-metrics.js";
 import { loadBundles } from "../../results/bundle.js";
 import { loadConfig, resolveConfig, type RunConfig } from "../../runner/config.js";
 import { formatPlan, planRun } from "../../runner/plan.js";
@@ -46,6 +47,7 @@ export function registerRun(program: Command): void {
     if (o.resume && o.out) throw new UsageError("--resume and --out both name a bundle directory", "pass only --resume DIR");
     if (o.resume && !existsSync(o.resume)) throw new UsageError(`resume directory ${o.resume} does not exist`, "pass the results/<run_id> directory of the run to continue");
     const cfg = o.resume ? resumeConfig(o.resume, o) : loadConfig(o.config, overridesFrom(o));
+    liveMetricsConfig(cfg.metrics); // a bad metrics block is bad input, also for --dry-run
     if (o.dryRun) {
       process.stdout.write(formatPlan(planRun(cfg)) + "\n");
       return;
@@ -59,12 +61,13 @@ export function registerRun(program: Command): void {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    const live = await startLiveMetrics(cfg.metrics);
     try {
       const result = await runMatrix(cfg, {
         dir: o.resume ?? o.out,
         resume: !!o.resume,
         signal: controller.signal,
-        events: o.quiet ? [] : [progressReporter(process.stderr)],
+        events: [...(o.quiet ? [] : [progressReporter(process.stderr)]), ...(live ? [live] : [])],
       });
       const bundle = await loadBundles([result.dir]);
       if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle.results)) + "\n");
@@ -72,6 +75,7 @@ export function registerRun(program: Command): void {
       if (result.interrupted) process.stdout.write(`interrupted — continue with: npx dedup-lab run --resume ${result.dir}\n`);
       process.exitCode = result.interrupted ? 130 : result.failed > 0 ? 1 : 0;
     } finally {
+      await live?.close();
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
