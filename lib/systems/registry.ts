@@ -1,34 +1,45 @@
 // One line per system. A new system is one folder, one line here and its integration test.
+// Connectors load on demand: a run of the embedded systems never pays for every database client.
 import { UsageError } from "../errors.js";
 import type { SystemDefinition } from "./contract.js";
-import { cockroachDefinition } from "./cockroach/cockroach-system.js";
-import { directoryDefinition } from "./directory/directory-system.js";
-import { duckdbDefinition } from "./duckdb/duckdb-system.js";
-import { kafkaDefinition } from "./kafka/kafka-system.js";
-import { mariadbDefinition } from "./mariadb/mariadb-system.js";
-import { postgresDefinition } from "./postgres/postgres-system.js";
-import { redisDefinition } from "./redis/redis-system.js";
-import { sqliteDefinition } from "./sqlite/sqlite-system.js";
 
-const definitions: SystemDefinition<any>[] = [
-  sqliteDefinition,
-  duckdbDefinition,
-  directoryDefinition,
-  postgresDefinition,
-  cockroachDefinition,
-  mariadbDefinition,
-  redisDefinition,
-  kafkaDefinition,
-];
+type Loader = () => Promise<SystemDefinition<any>>;
+
+const LOADERS: Record<string, Loader> = {
+  sqlite: () => import("./sqlite/sqlite-system.js").then((m) => m.sqliteDefinition),
+  duckdb: () => import("./duckdb/duckdb-system.js").then((m) => m.duckdbDefinition),
+  directory: () => import("./directory/directory-system.js").then((m) => m.directoryDefinition),
+  postgres: () => import("./postgres/postgres-system.js").then((m) => m.postgresDefinition),
+  cockroach: () => import("./cockroach/cockroach-system.js").then((m) => m.cockroachDefinition),
+  mariadb: () => import("./mariadb/mariadb-system.js").then((m) => m.mariadbDefinition),
+  clickhouse: () => import("./clickhouse/clickhouse-system.js").then((m) => m.clickhouseDefinition),
+  redis: () => import("./redis/redis-system.js").then((m) => m.redisDefinition),
+  kafka: () => import("./kafka/kafka-system.js").then((m) => m.kafkaDefinition),
+};
 
 export const EMBEDDED_SYSTEMS = ["sqlite", "duckdb", "directory"];
 
-export function systemDefinition(name: string): SystemDefinition<unknown> {
-  const def = definitions.find((d) => d.name === name);
-  if (!def) throw new UsageError(`unknown system "${name}"`, `use one of: ${systemNames().join(", ")}`);
-  return def;
-}
+const loaded = new Map<string, SystemDefinition<unknown>>();
 
 export function systemNames(): string[] {
-  return definitions.map((d) => d.name);
+  return Object.keys(LOADERS);
+}
+
+function known(name: string): void {
+  if (!(name in LOADERS)) throw new UsageError(`unknown system "${name}"`, `use one of: ${systemNames().join(", ")}`);
+}
+
+/** Load the named connectors (default: all). Must precede systemDefinition() for those names. */
+export async function loadSystems(names: string[] = systemNames()): Promise<void> {
+  for (const name of names) {
+    known(name);
+    if (!loaded.has(name)) loaded.set(name, await LOADERS[name]!());
+  }
+}
+
+export function systemDefinition(name: string): SystemDefinition<unknown> {
+  known(name);
+  const def = loaded.get(name);
+  if (!def) throw new Error(`internal: system ${name} used before loadSystems()`);
+  return def;
 }
