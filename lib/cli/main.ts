@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { SystemError, UsageError, errorMessage } from "../errors.js";
 import { registerCleanup } from "./commands/cleanup.js";
+import { registerData } from "./commands/data.js";
 import { registerDatasets } from "./commands/datasets.js";
 import { registerReport } from "./commands/report.js";
 import { registerRun } from "./commands/run.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   registerRun(program);
   registerDatasets(program);
+  registerData(program);
   registerReport(program);
   registerCleanup(program);
   registerSystems(program);

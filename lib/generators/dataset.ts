@@ -89,13 +89,19 @@ export class Dataset {
           "choose a unit size that is a multiple of --block-size",
         );
       }
-      this.source = type.open({ seed: this.seed, size: { min: b, max: b } });
+      this.source = type.open({ seed: this.seed, size: { min: b, max: b }, granularity: "block" });
       this.blockStart = new Float64Array(n + 1);
       for (let i = 0; i < n; i++) {
         this.sizes[i] = Math.floor(sizeForKey(spec.size, this.seed, i) / b) * b;
         this.blockStart[i + 1] = this.blockStart[i]! + this.sizes[i]! / b;
       }
       this.plan = planDuplicates(this.blockStart[n]!, spec.fraction, spec.policy, this.seed);
+      if (this.plan.uniques > this.source.available) {
+        throw new UsageError(
+          `payload ${spec.payload} has ${this.source.available} distinct ${b}-byte blocks, the plan needs ${this.plan.uniques}`,
+          "use fewer or smaller units, or a higher duplicate grade",
+        );
+      }
       // A unit's group is the first unit with the same block sequence (usually itself).
       const firstBySequence = new Map<string, number>();
       for (let i = 0; i < n; i++) {

@@ -22,6 +22,11 @@ export interface PayloadOpenParams {
   /** 32-byte dataset seed. */
   seed: Buffer;
   size: SizeSpec;
+  /**
+   * "block": every key is one block of exactly size.min bytes (block granularity). A real
+   * type then serves distinct blocks instead of its own units; synthetic types ignore it.
+   */
+  granularity?: "file" | "block";
 }
 
 export interface PayloadType {

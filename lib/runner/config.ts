@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
+import { DataConfigSchema } from "../data/location.js";
+import { prepareRealPayloads } from "../data/payload.js"; // also registers the real-data payload types
 import { SYNTHETIC_PAYLOADS, payloadType } from "../generators/payloads.js";
 import { COPY_POLICIES, gradeLabel, parseGrade } from "../generators/plan.js";
 import { PrometheusConfigSchema, StorageLayerSpecSchema } from "../metrics/prometheus-config.js";
@@ -60,6 +62,8 @@ export const ConfigFileSchema = z
       .strict()
       .prefault({}),
     systems: z.record(z.string(), SystemSettingsSchema).default({}),
+    /** Real data: data root (read-only sources), scratch (staged units), manifest dir (see README, Real data). */
+    data: DataConfigSchema.optional(),
     /** Where embedded systems keep their per-cell files (default: the OS temp dir). */
     workDir: z.string().optional(),
     /** Prometheus connection for storage-layer sizes (see README, "Storage layer"). */
@@ -189,6 +193,7 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   if (stages.includes("perfile_delete") && !stages.includes("perfile_insert")) {
     throw new UsageError("stage perfile_delete needs perfile_insert (it deletes what that stage wrote)", "add perfile_insert to the stages");
   }
+  prepareRealPayloads(file.data, payloads);
   for (const p of payloads) payloadType(p);
   if (new Set(grades).size !== grades.length) throw new UsageError("a grade is listed twice", "list each grade once");
   const repeats = overrides.repeats ?? m.repeats;
