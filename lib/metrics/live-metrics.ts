@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Pushgateway, Registry } from "prom-client";
 import { z } from "zod";
 import { errorMessage, UsageError } from "../errors.js";
 import type { RunEvents } from "../runner/run.js";
+import { withoutCredentials } from "./prometheus-config.js";
 
 export const LiveMetricsConfigSchema = z
   .object({
@@ -16,7 +17,7 @@ export const LiveMetricsConfigSchema = z
     /** Pushgateway base URL, e.g. http://127.0.0.1:9091. */
     pushgateway: z
       .url({ protocol: /^https?$/, message: "expected an http(s) URL like http://127.0.0.1:9091" })
-      .refine((u) => !new URL(u).username && !new URL(u).password, { message: "credentials do not belong in the URL" })
+      .refine(withoutCredentials, { message: "credentials do not belong in the URL" })
       .optional(),
     /** Pushgateway job name. */
     job: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/).default("dedup-lab"),

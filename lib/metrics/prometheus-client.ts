@@ -200,6 +200,7 @@ function networkProblem(e: unknown, timeoutMs: number): Attempt {
     return new Attempt(`no answer within ${timeoutMs / 1000}s — raise prometheus.timeout or check the server load`, true);
   }
   const code = err.cause?.code ?? "";
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") return new Attempt("TLS handshake failed: the server does not speak TLS — use http:// in prometheus.url", false);
   if (TLS_CODES.test(code)) {
     return new Attempt(`TLS: ${oneLine(err.cause?.message ?? code)} (${code}) — set prometheus.caFile to the CA that signed the server certificate`, false);
   }

@@ -15,6 +15,16 @@ export function durationMs(value: string | number): number {
   return Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
 }
 
+/** True unless the URL carries user:password (an unparsable URL is the url check's business). */
+export function withoutCredentials(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return !url.username && !url.password;
+  } catch {
+    return true;
+  }
+}
+
 const duration = z.union([
   z.number().nonnegative(),
   z.string().regex(DURATION_RE, { message: 'expected a duration like "500ms", "15s", "2m" (or a number of seconds)' }),
@@ -32,7 +42,7 @@ export const PrometheusConfigSchema = z
     /** Base URL of the Prometheus HTTP API, e.g. http://127.0.0.1:9090 (a kubectl port-forward on a cluster). */
     url: z
       .url({ protocol: /^https?$/, message: "expected an http(s) URL like http://127.0.0.1:9090" })
-      .refine((u) => !new URL(u).username && !new URL(u).password, {
+      .refine(withoutCredentials, {
         message: "credentials do not belong in the URL — use auth: { user, passwordEnv } or { bearerTokenEnv }",
       }),
     /** Scrape interval of the job that scrapes Longhorn (or the local exporter). */

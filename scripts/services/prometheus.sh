@@ -6,7 +6,9 @@
 # exporters there). TSDB under $SVC_STATE/tsdb, kept one day.
 PROM_PORT=59090
 
-svc_install() { apt_need prometheus curl; }
+# apache2-utils (htpasswd -B) and openssl: the integration tests start a second, TLS + basic-auth
+# Prometheus to test the client's CA and auth handling against the real server.
+svc_install() { apt_need prometheus curl apache2-utils openssl; }
 
 svc_up() {
   mkdir -p "$SVC_STATE/tsdb" "$SVC_STATE/targets"
