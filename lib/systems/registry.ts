@@ -15,6 +15,7 @@ const LOADERS: Record<string, Loader> = {
   clickhouse: () => import("./clickhouse/clickhouse-system.js").then((m) => m.clickhouseDefinition),
   redis: () => import("./redis/redis-system.js").then((m) => m.redisDefinition),
   kafka: () => import("./kafka/kafka-system.js").then((m) => m.kafkaDefinition),
+  minio: () => import("./minio/minio-system.js").then((m) => m.minioDefinition),
 };
 
 export const EMBEDDED_SYSTEMS = ["sqlite", "duckdb", "directory"];

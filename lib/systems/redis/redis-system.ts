@@ -55,8 +55,13 @@ const capabilities = {
 
 /** Keys per SCAN page and per sizing pipeline. */
 const SCAN_COUNT = 1000;
-/** Pipelines in flight during bulk insert: replies of one are read while the next is sent. */
-const BULK_WINDOW = 4;
+/**
+ * Bulk insert sends pipelines of at most PIPELINE_BYTES and keeps BULK_WINDOW of them in
+ * flight, so replies of one are read while the next is sent (one 4 MiB pipeline at a time
+ * was about half as fast as redis-cli --pipe).
+ */
+const PIPELINE_BYTES = 512 * 1024;
+const BULK_WINDOW = 16;
 const MAINTENANCE_TIMEOUT_MS = 30 * 60_000;
 const POLL_MS = 50;
 
@@ -201,10 +206,12 @@ class RedisSystem implements LabSystem {
     const track = (p: Promise<void>): Promise<void> => p.catch((e) => void (failure ??= e));
     try {
       for await (const batch of batches) {
+        for (const part of splitByBytes(batch, PIPELINE_BYTES)) {
+          if (failure) break;
+          inflight.push(track(this.setBatch(part)));
+          if (inflight.length >= BULK_WINDOW) await inflight.shift();
+        }
         if (failure) break;
-        if (!batch.length) continue;
-        inflight.push(track(this.setBatch(batch)));
-        if (inflight.length >= BULK_WINDOW) await inflight.shift();
       }
     } finally {
       await Promise.all(inflight);
@@ -370,6 +377,22 @@ class RedisSystem implements LabSystem {
     const f = this.persistenceFiles();
     return f ? [f.rdb, f.aof] : [];
   }
+}
+
+/** Consecutive runs of units of at most maxBytes payload (at least one unit each). */
+function* splitByBytes(units: Unit[], maxBytes: number): Generator<Unit[]> {
+  let part: Unit[] = [];
+  let bytes = 0;
+  for (const u of units) {
+    if (part.length && bytes + u.payload.length > maxBytes) {
+      yield part;
+      part = [];
+      bytes = 0;
+    }
+    part.push(u);
+    bytes += u.payload.length;
+  }
+  if (part.length) yield part;
 }
 
 function firstLine(s: string): string {
