@@ -12,7 +12,7 @@ import { COPY_POLICIES, gradeLabel, parseGrade } from "../generators/plan.js";
 import { PrometheusConfigSchema, StorageLayerSpecSchema } from "../metrics/prometheus-config.js";
 import { parseBytes, parseSizeSpec, type SizeSpec } from "../generators/sizes.js";
 import { STAGES, type Stage } from "../systems/contract.js";
-import { EMBEDDED_SYSTEMS, systemDefinition } from "../systems/registry.js";
+import { EMBEDDED_SYSTEMS, loadSystems, systemDefinition, systemNames as knownSystems } from "../systems/registry.js";
 import { LabNamespace } from "./namespace.js";
 
 const SystemSettingsSchema = z
@@ -223,7 +223,9 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
       l3: settings.l3, options: opts.data, endpoint: def.endpoint(opts.data),
     };
   });
-  for (const name of Object.keys(file.systems)) systemDefinition(name); // typos in the systems block
+  for (const name of Object.keys(file.systems)) {
+    if (!knownSystems().includes(name)) throw new UsageError(`${where} systems.${name}: unknown system "${name}"`, `use one of: ${knownSystems().join(", ")}`);
+  }
   const promUser = systems.find((s) => (s.l3 as { kind?: string } | undefined)?.kind === "prometheus");
   if (promUser && !file.prometheus) {
     throw new UsageError(`${where} systems.${promUser.name}.l3 reads Prometheus but there is no prometheus block`, "add prometheus: { url: http://127.0.0.1:9090, scrapeInterval: 15s }");
@@ -251,8 +253,23 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   };
 }
 
-export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}): RunConfig {
-  return path ? resolveConfig(readConfigFile(path), overrides, `config ${path}`) : resolveConfig({}, overrides);
+/** Names of the systems a raw config + flags select (before validation), to load their connectors. */
+function selectedSystems(raw: unknown, overrides: ConfigOverrides): string[] {
+  const fromFlags = csv(overrides.systems);
+  const fromFile = (raw as { matrix?: { systems?: unknown } } | null)?.matrix?.systems;
+  const names = fromFlags ?? (Array.isArray(fromFile) ? fromFile.map(String) : EMBEDDED_SYSTEMS);
+  return names.filter((n) => knownSystems().includes(n)); // unknown names get their error in resolveConfig
+}
+
+/** Read, load the selected connectors, validate. */
+export async function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}): Promise<RunConfig> {
+  const raw = path ? readConfigFile(path) : {};
+  return loadAndResolve(raw, overrides, path ? `config ${path}` : "config");
+}
+
+export async function loadAndResolve(raw: unknown, overrides: ConfigOverrides = {}, where = "config"): Promise<RunConfig> {
+  await loadSystems(selectedSystems(raw, overrides));
+  return resolveConfig(raw, overrides, where);
 }
 
 export { gradeLabel };

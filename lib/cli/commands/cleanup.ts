@@ -15,7 +15,7 @@ export function registerCleanup(program: Command): void {
     .option("--config <file>", "config naming the systems and endpoints")
     .option("--systems <list>", "comma-separated systems")
     .action(async (o: { config?: string; systems?: string }) => {
-      const cfg = loadConfig(o.config, { systems: o.systems ? [o.systems] : undefined });
+      const cfg = await loadConfig(o.config, { systems: o.systems ? [o.systems] : undefined });
       let failed = 0;
       for (const s of cfg.systems) {
         const system = systemDefinition(s.name).create(s.options, cfg.lab);

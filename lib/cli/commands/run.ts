@@ -6,7 +6,7 @@ import { formatSummary, summaryLines } from "../../analysis/summary.js";
 import { UsageError } from "../../errors.js";
 import { liveMetricsConfig, startLiveMetrics } from "../../metrics/live-metrics.js";
 import { loadBundles } from "../../results/bundle.js";
-import { loadConfig, resolveConfig, type RunConfig } from "../../runner/config.js";
+import { loadAndResolve, loadConfig, type RunConfig } from "../../runner/config.js";
 import { formatPlan, planRun } from "../../runner/plan.js";
 import { runMatrix } from "../../runner/run.js";
 import { matrixFlags, overridesFrom, type MatrixFlagValues } from "../options.js";
@@ -26,12 +26,12 @@ function hasMatrixFlags(o: RunFlags): boolean {
 }
 
 /** Config for --resume: the one stored in the bundle, unless flags say otherwise (then they must agree). */
-function resumeConfig(dir: string, o: RunFlags): RunConfig {
+async function resumeConfig(dir: string, o: RunFlags): Promise<RunConfig> {
   const path = join(dir, "config.json");
   if (!existsSync(path)) throw new UsageError(`${dir} is not a dedup-lab run bundle (no config.json)`, "pass a directory written by `dedup-lab run`");
   if (hasMatrixFlags(o)) return loadConfig(o.config, overridesFrom(o));
   const stored = JSON.parse(readFileSync(path, "utf8")) as { resolved: unknown };
-  return resolveConfig(stored.resolved, {}, `config of ${dir}`);
+  return loadAndResolve(stored.resolved, {}, `config of ${dir}`);
 }
 
 export function registerRun(program: Command): void {
@@ -46,7 +46,7 @@ export function registerRun(program: Command): void {
   ).action(async (o: RunFlags) => {
     if (o.resume && o.out) throw new UsageError("--resume and --out both name a bundle directory", "pass only --resume DIR");
     if (o.resume && !existsSync(o.resume)) throw new UsageError(`resume directory ${o.resume} does not exist`, "pass the results/<run_id> directory of the run to continue");
-    const cfg = o.resume ? resumeConfig(o.resume, o) : loadConfig(o.config, overridesFrom(o));
+    const cfg = o.resume ? await resumeConfig(o.resume, o) : await loadConfig(o.config, overridesFrom(o));
     liveMetricsConfig(cfg.metrics); // a bad metrics block is bad input, also for --dry-run
     if (o.dryRun) {
       process.stdout.write(formatPlan(planRun(cfg)) + "\n");
@@ -83,7 +83,7 @@ export function registerRun(program: Command): void {
 
   matrixFlags(program.command("plan").description("what a run would do: cells, bytes, duration estimate (opens no connection)")).action(
     async (o: MatrixFlagValues) => {
-      process.stdout.write(formatPlan(planRun(loadConfig(o.config, overridesFrom(o)))) + "\n");
+      process.stdout.write(formatPlan(planRun(await loadConfig(o.config, overridesFrom(o)))) + "\n");
     },
   );
 }

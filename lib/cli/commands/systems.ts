@@ -1,12 +1,13 @@
 // `dedup-lab systems`: what can be measured, with variants and maintenance operations.
 import type { Command } from "commander";
-import { systemDefinition, systemNames } from "../../systems/registry.js";
+import { loadSystems, systemDefinition, systemNames } from "../../systems/registry.js";
 
 export function registerSystems(program: Command): void {
   program
     .command("systems")
     .description("list systems with their variants, maintenance operations and size layers")
-    .action(() => {
+    .action(async () => {
+      await loadSystems();
       for (const name of systemNames()) {
         const d = systemDefinition(name);
         const c = d.capabilities;

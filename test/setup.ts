@@ -1,0 +1,4 @@
+// Every connector loaded up front, so tests may call resolveConfig() synchronously.
+import { loadSystems } from "../lib/systems/registry.js";
+
+await loadSystems();
