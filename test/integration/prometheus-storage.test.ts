@@ -16,6 +16,7 @@ import type { ResultRow, TimeseriesRow } from "../../lib/results/schema.js";
 import { resolveConfig } from "../../lib/runner/config.js";
 import { runMatrix } from "../../lib/runner/run.js";
 import type { LabSystem } from "../../lib/systems/contract.js";
+import { loadSystems } from "../../lib/systems/registry.js";
 import { promUrl, registeredExporter, uniq, type RegisteredExporter } from "../helpers/prometheus-targets.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 
@@ -38,8 +39,9 @@ function source(pvcs: string[], extra: Record<string, unknown> = {}): StorageLay
 
 const phase = (stage: string, start: number, end?: number): PhaseWindow => ({ cellId: "test", system: "directory", stage, start, end });
 
-beforeAll(() => {
+beforeAll(async () => {
   loadServicesEnv();
+  await loadSystems(["directory"]);
 });
 
 afterAll(async () => {

@@ -1,12 +1,17 @@
 // Pure parts of the Prometheus storage layer: config validation, PromQL text, PVC → volume
 // mapping, replica ids, sample parsing, the live-metrics config block.
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../lib/errors.js";
 import { liveMetricsConfig } from "../../lib/metrics/live-metrics.js";
 import { parseSampleValue } from "../../lib/metrics/prometheus-client.js";
 import { durationMs, prometheusSettings, StorageLayerSpecSchema } from "../../lib/metrics/prometheus-config.js";
 import { anyOf, mapVolumes, promql, replicaId } from "../../lib/metrics/prometheus-storage.js";
 import { resolveConfig } from "../../lib/runner/config.js";
+import { loadSystems } from "../../lib/systems/registry.js";
+
+beforeAll(async () => {
+  await loadSystems(["directory"]);
+});
 
 const sample = (metric: Record<string, string>) => ({ metric, t: 0, value: 1 });
 
