@@ -145,10 +145,10 @@ class KafkaSystem implements LabSystem {
     const configs = topicConfigs(this.variant!, this.options.maxMessageBytes);
     const deadline = Date.now() + TOPIC_WAIT_MS;
     for (;;) {
-      // false = a topic of that name still exists (a deletion not yet finished): retry.
-      const created = await this.call(`create topics ${this.topics.join(",")}`, () =>
-        admin.createTopics({
-          waitForLeaders: true,
+      let created: boolean | undefined;
+      try {
+        created = await admin.createTopics({
+          waitForLeaders: false,
           timeout: TOPIC_WAIT_MS,
           topics: this.topics.map((topic) => ({
             topic,
@@ -156,17 +156,43 @@ class KafkaSystem implements LabSystem {
             replicationFactor: this.options.replicationFactor,
             configEntries: Object.entries(configs).map(([name, value]) => ({ name, value })),
           })),
-        }),
-      );
-      if (created) return;
-      const existing = new Set(await this.call("list topics", () => admin.listTopics()));
-      if (this.topics.every((t) => existing.has(t))) {
-        // All exist: they can only be ours from this prepare/reset (leftovers were deleted). Check their settings.
-        await this.checkTopicConfigs(configs);
-        return;
+        });
+      } catch (e) {
+        // A broker just (re)started or a deletion still settling answers with retriable errors for a while.
+        if (!(e as { retriable?: boolean }).retriable || Date.now() > deadline) throw this.fail(`create topics ${this.topics.join(",")}`, e);
+      }
+      if (created === true) break;
+      if (created === false) {
+        // false = a topic of that name exists: a deletion not finished yet, or all ours already.
+        const existing = new Set(await this.call("list topics", () => admin.listTopics()));
+        if (this.topics.every((t) => existing.has(t))) {
+          await this.checkTopicConfigs(configs);
+          break;
+        }
       }
       if (Date.now() > deadline) throw new SystemError(SYSTEM, this.endpoint, `could not create topics ${this.topics.join(",")} within ${TOPIC_WAIT_MS / 1000}s`);
       await sleep(200);
+    }
+    await this.waitForLeaders(deadline);
+  }
+
+  /** Until every partition of the cell's topics has a leader in the metadata. */
+  private async waitForLeaders(deadline: number): Promise<void> {
+    const { admin } = this.clients();
+    for (;;) {
+      let lastError: unknown;
+      try {
+        const md = await admin.fetchTopicMetadata({ topics: this.topics });
+        const ready = md.topics.length === this.topics.length &&
+          md.topics.every((t) => t.partitions.length === this.options.partitions && t.partitions.every((p) => p.leader >= 0));
+        if (ready) return;
+      } catch (e) {
+        lastError = e;
+      }
+      if (Date.now() > deadline) {
+        throw lastError ? this.fail("wait for partition leaders", lastError) : new SystemError(SYSTEM, this.endpoint, `partitions of ${this.topics.join(",")} have no leader after ${TOPIC_WAIT_MS / 1000}s`);
+      }
+      await sleep(100);
     }
   }
 

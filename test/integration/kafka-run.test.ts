@@ -1,0 +1,168 @@
+// The runner end to end on Kafka: the shipped config through the CLI writes every stage and
+// size layer (L1 produced bytes, L2 DescribeLogDirs, L3 local partition dirs) to the bundle,
+// over the SCRAM listener; and a broker stopped mid-stage fails that cell with its reason, the
+// run goes on, and --resume after the restart completes the matrix keeping finished cells.
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import kafkajs from "kafkajs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBundles, readMeta } from "../../lib/results/bundle.js";
+import { resolveConfig } from "../../lib/runner/config.js";
+import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
+import { loadSystems } from "../../lib/systems/registry.js";
+import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "dedup-lab-kafkarun-"));
+  dirs.push(d);
+  return d;
+};
+
+interface Row {
+  cell_id: string;
+  system: string;
+  stage: string;
+  metric: string;
+  value: number | null;
+  layer: string;
+  phase: string;
+  reason: string;
+}
+
+async function rowsOf(dir: string): Promise<Row[]> {
+  return (await loadBundles([dir])).results.toArray().map((r: { toJSON(): Row }) => r.toJSON());
+}
+
+function services(action: "up" | "down", name: string): void {
+  execFileSync("bash", [join(ROOT, "scripts/services.sh"), action, name], { stdio: "ignore" });
+}
+
+function bundleText(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else out.push(readFileSync(join(d, e.name)).toString("latin1"));
+    }
+  };
+  walk(dir);
+  return out.join("\n");
+}
+
+async function labTopics(): Promise<string[]> {
+  const admin = new kafkajs.Kafka({ clientId: "dedup-lab-run-test", brokers: [process.env.DEDUP_KAFKA_BROKERS!], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).filter((t) => t.startsWith("dedup-lab-"));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+beforeAll(async () => {
+  loadServicesEnv();
+  await loadSystems(["kafka"]);
+});
+afterAll(() => {
+  services("up", "kafka"); // whatever happened above, leave the broker running
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("dedup-lab run --systems kafka --config examples/local-services.yaml", () => {
+  it("writes all stages and size layers to the bundle", async () => {
+    const out = join(tempDir(), "bundle");
+    const { stdout } = await run(process.execPath, [
+      join(ROOT, "bin/dedup-lab.js"), "run", "--systems", "kafka", "--config", join(ROOT, "examples/local-services.yaml"),
+      "--payloads", "random_binary", "--units", "12", "--out", out, "--quiet",
+    ], { cwd: ROOT, env: process.env, timeout: 300_000 });
+    expect(stdout).toMatch(/4 cells done, 0 failed/);
+    expect(await readMeta(out)).toMatchObject({ status: "complete", cells_done: 4, cells_failed: 0 });
+
+    const rows = await rowsOf(out);
+    const cells = [...new Set(rows.map((r) => r.cell_id))].sort();
+    expect(cells).toEqual([
+      "kafka.compact_zstd.random_binary.U0.file.within.r1", "kafka.compact_zstd.random_binary.U90.file.within.r1",
+      "kafka.delete_none.random_binary.U0.file.within.r1", "kafka.delete_none.random_binary.U90.file.within.r1",
+    ]);
+    for (const cell of cells) {
+      for (const stage of ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"]) {
+        expect(rows.some((r) => r.cell_id === cell && r.stage === stage && r.metric === "stage_end"), `${cell} ${stage}`).toBe(true);
+        for (const layer of ["L1", "L2", "L3"]) {
+          const sizes = rows.filter((r) => r.cell_id === cell && r.stage === stage && r.metric === "size_bytes" && r.layer === layer);
+          expect(sizes.length, `${cell} ${stage} ${layer}`).toBeGreaterThan(0);
+          for (const s of sizes) expect(s.value, `${cell} ${stage} ${layer} ${s.phase}: ${s.reason}`).not.toBeNull();
+        }
+      }
+    }
+    // the broker's own numbers made it in: bulk on a delete topic stores every byte, U90 under zstd far fewer
+    const after = (cell: string, metric: string, stage = "bulk_insert") =>
+      rows.find((r) => r.cell_id === cell && r.stage === stage && r.metric === metric && r.phase === "after")!.value!;
+    expect(after("kafka.delete_none.random_binary.U90.file.within.r1", "kafka_logdirs_partition_bytes")).toBeGreaterThan(12 * 16384);
+    expect(after("kafka.compact_zstd.random_binary.U90.file.within.r1", "kafka_logdirs_partition_bytes")).toBeLessThan(12 * 16384 * 0.3);
+    expect(after("kafka.delete_none.random_binary.U0.file.within.r1", "kafka_produced_live_bytes")).toBe(12 * (16384 + 64));
+    expect(after("kafka.compact_zstd.random_binary.U0.file.within.r1", "kafka_logdirs_partition_bytes", "maintenance")).toBeLessThan(400);
+    expect(bundleText(out)).not.toContain(process.env.DEDUP_KAFKA_PASSWORD);
+    expect(await labTopics()).toEqual([]);
+  }, 300_000);
+});
+
+describe("kafka broker stopped mid-stage, then --resume", () => {
+  it("fails that cell with the reason, goes on, and resume completes the matrix keeping finished cells", async () => {
+    const cfg = resolveConfig({
+      matrix: { systems: ["kafka"], payloads: ["random_binary"], grades: ["U0", "U50", "U90"] },
+      dataset: { units: 800, unitSize: "4KiB", containers: 1, seed: "fault" },
+      systems: {
+        kafka: { variants: ["delete_none"], options: { brokers: process.env.DEDUP_KAFKA_BROKERS, retries: 2, connectionTimeoutMs: 1000, requestTimeoutMs: 5000 } },
+      },
+    });
+    const dir = join(tempDir(), "bundle");
+    let cellIndex = -1;
+    let stopped: Promise<unknown> | undefined;
+    const fault: RunEvents = {
+      cellStart: (_cell, index) => {
+        cellIndex = index;
+      },
+      // In the second cell, stop the broker while per-unit inserts are running (not awaited here).
+      stageStart: (_cell, stage) => {
+        if (cellIndex === 1 && stage === "perfile_insert" && !stopped) {
+          stopped = run("bash", [join(ROOT, "scripts/services.sh"), "down", "kafka"]);
+        }
+      },
+      cellEnd: async (_cell, record) => {
+        if (record.status === "failed") {
+          await stopped;
+          services("up", "kafka");
+        }
+      },
+    };
+    const first = await runMatrix(cfg, { dir, events: [fault] });
+    expect(first).toMatchObject({ done: 2, failed: 1 });
+    const failedCell = "kafka.delete_none.random_binary.U50.file.within.r1";
+    const failed = JSON.parse(readFileSync(join(dir, "cells", `${failedCell}.json`), "utf8")) as { status: string; error: string };
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/^(perfile_insert|perfile_delete|maintenance): kafka at 127\.0\.0\.1:59092: .*(broker not reachable|closed the connection|Connection error|not connected)/);
+    expect(failed.error).not.toMatch(/\n/);
+    expect((await readMeta(dir)).status).toBe("partial");
+
+    const doneBefore = Object.fromEntries(
+      ["U0", "U90"].map((g) => {
+        const id = `kafka.delete_none.random_binary.${g}.file.within.r1`;
+        return [id, readFileSync(join(dir, "cells", `${id}.json`), "utf8")];
+      }),
+    );
+
+    const second = await runMatrix(cfg, { dir, resume: true });
+    expect(second).toMatchObject({ done: 1, failed: 0, skipped: 2 });
+    expect(await readMeta(dir)).toMatchObject({ status: "complete", cells_done: 3, cells_failed: 0 });
+    for (const [id, text] of Object.entries(doneBefore)) expect(readFileSync(join(dir, "cells", `${id}.json`), "utf8")).toBe(text);
+    const rows = await rowsOf(dir);
+    expect(rows.filter((r) => r.cell_id === failedCell && r.metric === "stage_end")).toHaveLength(4);
+    expect(rows.filter((r) => r.metric === "error")).toHaveLength(0);
+    expect(await labTopics()).toEqual([]);
+  }, 600_000); // a broker restart takes ~10 s, much longer on a loaded machine
+});
