@@ -1,0 +1,53 @@
+// EDR per configuration and insert stage, over repeats: what the thesis plots as figure (a)
+// and tabulates. EDR_cluster = logical / Δ(Σ L3), EDR_replica = EDR_cluster × R (see
+// lib/metrics/edr.ts); the ideal ratio 1/(1 − realized fraction) comes from the manifest.
+import * as aq from "arquero";
+import type { Table } from "apache-arrow";
+import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
+import { overRepeats } from "./repeats.js";
+
+export const EDR_METRICS = ["edr_cluster", "edr_replica"] as const;
+export type EdrMetric = (typeof EDR_METRICS)[number];
+export const INSERT_STAGES = ["bulk_insert", "perfile_insert"] as const;
+
+export interface EdrRow {
+  system: string;
+  variant: string;
+  payload: string;
+  granularity: string;
+  placement: string;
+  unit_size: string;
+  n_units: number;
+  grade: string;
+  dup_fraction: number;
+  stage: string;
+  metric: EdrMetric;
+  n: number;
+  mean: number;
+  sd: number;
+  ci95: number;
+  /** Ideal (manifest) dedup ratio of the dataset. */
+  ideal: number;
+  replication: number;
+  /** Why there is no value, when n = 0 (e.g. no L3 reading for this system). */
+  reason: string;
+}
+
+const KEYS = [...CONFIG_DIMS, "stage"];
+
+/** EDR_cluster and EDR_replica per configuration × insert stage: n, mean, sd, ci95, ideal. */
+export function edrTable(results: Table | Frame): Frame {
+  const f = frame(results).filter(aq.escape((d: { stage: string }) => (INSERT_STAGES as readonly string[]).includes(d.stage)));
+  const valid = f.filter(aq.escape((d: { metric: string; valid: boolean }) => (EDR_METRICS as readonly string[]).includes(d.metric) && d.valid));
+  const stats = overRepeats(valid, [...KEYS, "metric"]);
+  const ideal = overRepeats(f.filter((d: { metric: string }) => d.metric === "ideal_ratio"), KEYS).select(...KEYS, { mean: "ideal" });
+  const repl = overRepeats(f.filter((d: { metric: string }) => d.metric === "replication_factor"), KEYS).select(...KEYS, { mean: "replication" });
+  // Configurations where no repeat gave a valid EDR still get a row (n = 0) with the reason.
+  const reasons = f
+    .filter(aq.escape((d: { metric: string; valid: boolean }) => (EDR_METRICS as readonly string[]).includes(d.metric) && !d.valid))
+    .groupby(...KEYS, "metric")
+    .rollup({ reason: aq.op.any("reason") });
+  const missing = reasons.antijoin(stats, [[...KEYS, "metric"]]).derive({ n: () => 0, mean: () => NaN, sd: () => NaN, ci95: () => NaN });
+  const all = missing.numRows() ? stats.derive({ reason: () => "" }).concat(missing) : stats.derive({ reason: () => "" });
+  return all.join_left(ideal, [KEYS]).join_left(repl, [KEYS]);
+}

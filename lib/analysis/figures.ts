@@ -1,0 +1,380 @@
+// The thesis figures (a)–(e) as Plotly specs. Each builder takes frames of ONE workload
+// slice (see slices.ts) and returns plain JSON: shown interactively in notebooks,
+// exported to SVG/PDF/PNG by render.ts. Error bars are 95 % Student-t intervals over
+// repeats (lib/metrics/stats.ts), drawn only where n ≥ 2.
+import { UsageError } from "../errors.js";
+import { EDR_METRICS, INSERT_STAGES, type EdrMetric, type EdrRow } from "./edr.js";
+import {
+  axisIds, axisStyle, baseLayout, byteUnit, fmt3, gridDomains, gridTop, MARGIN, panelTitle, spansDecades, valueAxis, type FigureSpec,
+} from "./figure-style.js";
+import { distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
+import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
+import { LAYER_STYLE, outlineFor, PERCENTILE_SYMBOLS, systemColor, VARIANT_DASHES, VARIANT_PATTERNS } from "./palette.js";
+import { slicesOf, systemSeries, type Slice, type SystemSeries } from "./slices.js";
+import { LAYER_LABELS, LAYERS, type SizeRow } from "./sizes.js";
+import { THROUGHPUT_METRICS, type ThroughputRow } from "./throughput.js";
+import type { TimeseriesPoint } from "./timeseries.js";
+
+type Trace = Record<string, unknown>;
+
+function oneSlice(f: Frame, what: string, given?: Slice): Slice {
+  if (given) return given;
+  const slices = slicesOf(f);
+  if (slices.length !== 1) {
+    throw new UsageError(`${what} needs the rows of one workload slice, got ${slices.length}`, "filter with inSlice(frame, slice) or use thesisFigures()");
+  }
+  return slices[0]!;
+}
+
+const finite = (v: number) => (Number.isFinite(v) ? v : null);
+const seriesKey = (s: { system: string; variant: string }) => `${s.system}\u0000${s.variant}`;
+
+function barStyle(s: SystemSeries): Record<string, unknown> {
+  const color = systemColor(s.system);
+  return {
+    color,
+    line: { color: outlineFor(color), width: 1 },
+    pattern: { shape: VARIANT_PATTERNS[s.variantIndex % VARIANT_PATTERNS.length], fgcolor: "#ffffff", size: 7, solidity: 0.35 },
+  };
+}
+
+function errorBars(rows: { n: number; ci95: number }[]): Record<string, unknown> {
+  const any = rows.some((r) => r.n >= 2 && Number.isFinite(r.ci95));
+  return { type: "data", array: rows.map((r) => (r.n >= 2 && Number.isFinite(r.ci95) ? r.ci95 : 0)), visible: any, color: "#222", thickness: 1.3, width: 4 };
+}
+
+function repeatsNote(ns: number[]): string {
+  const valid = ns.filter((n) => n > 0);
+  if (!valid.length) return "no valid repeats";
+  const lo = Math.min(...valid);
+  const hi = Math.max(...valid);
+  const n = lo === hi ? `n = ${lo}` : `n = ${lo}–${hi}`;
+  return hi >= 2 ? `mean over ${n} repeats; error bars: 95 % Student-t CI` : `${n} repeat (no error bars)`;
+}
+
+// ---------------------------------------------------------------- (a) EDR
+
+/** Every builder accepts the slice it draws (for names and captions); by default it is read from the rows. */
+export interface SliceOption {
+  slice?: Slice;
+}
+
+export interface EdrFigureOptions extends SliceOption {
+  metric?: EdrMetric;
+}
+
+/** (a) EDR by system × grade, grouped bars, ideal ratio marked, error bars over repeats. */
+export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
+  const metric = opts.metric ?? "edr_cluster";
+  if (!(EDR_METRICS as readonly string[]).includes(metric)) throw new UsageError(`unknown EDR metric "${metric}"`, `use ${EDR_METRICS.join(" or ")}`);
+  const slice = oneSlice(edr, "edrFigure", opts.slice);
+  const rows = rowsOf<EdrRow>(edr).filter((r) => r.metric === metric);
+  const stages = INSERT_STAGES.filter((s) => rows.some((r) => r.stage === s));
+  const grades = distinct<string>(edr, "grade", gradeOrder);
+  const series = systemSeries(edr);
+  const width = 260 + 420 * Math.max(stages.length, 1);
+  const height = 560;
+  const domains = gridDomains({ rows: 1, cols: Math.max(stages.length, 1), xgap: 0.07, top: gridTop(height) });
+  const data: Trace[] = [];
+  const layout = baseLayout(
+    `Effective data reduction by system and duplicate grade`,
+    slice.label,
+  );
+  const annotations: Record<string, unknown>[] = [];
+  const shapes: Record<string, unknown>[] = [];
+  const allValues: number[] = [];
+  const missing: string[] = [];
+  stages.forEach((stage, i) => {
+    const ax = axisIds(i);
+    const d = domains[i]!;
+    for (const s of series) {
+      const byGrade = grades.map((g) => rows.find((r) => r.stage === stage && r.grade === g && seriesKey(r) === seriesKey(s)));
+      const present = byGrade.map((r) => r ?? { n: 0, mean: NaN, sd: NaN, ci95: NaN, reason: "" });
+      present.forEach((r, gi) => {
+        if (r.n === 0 && byGrade[gi]) missing.push(`${s.label} ${grades[gi]} ${STAGE_LABELS[stage]}: ${r.reason || "no valid value"}`);
+        if (Number.isFinite(r.mean)) allValues.push(r.mean + (Number.isFinite(r.ci95) ? r.ci95 : 0));
+      });
+      data.push({
+        type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
+        x: grades, y: present.map((r) => finite(r.mean)), marker: barStyle(s), error_y: errorBars(present),
+        customdata: present.map((r) => [r.n, fmt3(r.sd), fmt3(r.ci95)]),
+        hovertemplate: `${s.label} %{x}<br>mean %{y:.3f}<br>n = %{customdata[0]}, SD %{customdata[1]}, ±CI %{customdata[2]}<extra></extra>`,
+      });
+    }
+    const ideal = grades.map((g) => rows.find((r) => r.stage === stage && r.grade === g)?.ideal ?? NaN);
+    allValues.push(...ideal.filter(Number.isFinite));
+    const groupPx = ((d.x[1] - d.x[0]) * (width - MARGIN.l - MARGIN.r)) / Math.max(grades.length, 1);
+    data.push({
+      type: "scatter", mode: "markers", name: "ideal ratio 1/(1 − f)", legendgroup: "ideal", showlegend: i === 0,
+      xaxis: ax.x, yaxis: ax.y, x: grades, y: ideal.map(finite), cliponaxis: false,
+      marker: { symbol: "line-ew", size: Math.max(12, Math.round(groupPx * 0.42)), color: "#000", line: { color: "#000", width: 3 } },
+      hovertemplate: "ideal ratio %{y:.3f}<extra></extra>",
+    });
+    // EDR = 1: no reduction (below: the system stores more than was written).
+    shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: 1, y1: 1, line: { color: "#777", width: 1.2, dash: "dot" }, layer: "below" });
+    layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: grades, domain: d.x, anchor: ax.y, title: { text: "duplicate grade", standoff: 6 } });
+    annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
+  });
+  const label = metric === "edr_cluster" ? "EDR<sub>cluster</sub>" : "EDR<sub>replica</sub>";
+  stages.forEach((_, i) => {
+    const ax = axisIds(i);
+    // Linear from 0: bars on a log axis would exaggerate small EDRs; the range here is ~0.5–20.
+    layout[ax.yaxis] = valueAxis(allValues, i === 0 ? `${label} (logical / ΔL3)` : "", { log: false, extra: { domain: domains[i]!.y, anchor: ax.x, matches: i === 0 ? undefined : "y" } });
+  });
+  Object.assign(layout, { annotations, shapes });
+  const ns = rows.map((r) => r.n);
+  return {
+    name: `${metric.replace("_", "-")}${slice.suffix ? `-${slice.suffix}` : ""}`,
+    title: `${metric === "edr_cluster" ? "EDR_cluster" : "EDR_replica"} by system and grade`,
+    caption:
+      `${metric === "edr_cluster" ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3, summed over storage replicas)" : "EDR_replica = EDR_cluster × R (application × storage replicas)"} ` +
+      `per insert stage; bars: ${repeatsNote(ns)}; black bars: ideal ratio 1/(1 − f) of the dataset (manifest); dotted line: EDR = 1 (no reduction). ` +
+      `Workload: ${slice.label}.${missing.length ? ` No value: ${missing.join("; ")}.` : ""}`,
+    data, layout, width, height,
+  };
+}
+
+// ---------------------------------------------------------------- (b) sizes
+
+export interface DatasetSizeRow {
+  grade: string;
+  logical: number;
+  unique: number;
+}
+
+/** (b) Size after each stage per layer (L1/L2/L3); panels: grade (rows) × system (columns). */
+export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: SliceOption = {}): FigureSpec {
+  const slice = oneSlice(sizes, "sizesFigure", opts.slice);
+  const rows = rowsOf<SizeRow>(sizes).filter((r) => r.phase === "after");
+  const grades = distinct<string>(sizes, "grade", gradeOrder);
+  const stages = distinct<string>(sizes, "stage", stageOrder);
+  const series = systemSeries(sizes);
+  const max = Math.max(...rows.map((r) => r.mean + (Number.isFinite(r.ci95) ? r.ci95 : 0)), ...(dataset ?? []).map((d) => d.logical), 1);
+  const unit = byteUnit(max);
+  const nr = grades.length;
+  const nc = series.length;
+  const height = 230 + 250 * nr;
+  const domains = gridDomains({ rows: nr, cols: nc, xgap: 0.035, ygap: 110 / (height - MARGIN.t - MARGIN.b), top: gridTop(height) });
+  const data: Trace[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  const shapes: Record<string, unknown>[] = [];
+  const layout = baseLayout("Size after each stage, per layer", slice.label);
+  const stageLabels = stages.map((s) => STAGE_LABELS[s] ?? s);
+  grades.forEach((grade, r) => {
+    series.forEach((s, c) => {
+      const i = r * nc + c;
+      const ax = axisIds(i);
+      const d = domains[i]!;
+      for (const layer of LAYERS) {
+        const pts = stages.map((st) => rows.find((x) => x.grade === grade && x.stage === st && x.layer === layer && seriesKey(x) === seriesKey(s)) ?? { n: 0, mean: NaN, ci95: NaN, sd: NaN });
+        if (pts.every((p) => p.n === 0)) continue;
+        const st = LAYER_STYLE[layer]!;
+        data.push({
+          type: "bar", name: LAYER_LABELS[layer], legendgroup: layer, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
+          x: stageLabels, y: pts.map((p) => finite(p.mean / unit.div)),
+          error_y: { ...errorBars(pts), array: pts.map((p) => (p.n >= 2 && Number.isFinite(p.ci95) ? p.ci95 / unit.div : 0)) },
+          marker: { color: st.color, line: { color: "#222", width: 0.8 }, pattern: { shape: st.pattern, fgcolor: "#222", size: 6, solidity: 0.25 } },
+          hovertemplate: `${s.label} ${grade} %{x}<br>${layer}: %{y:.3f} ${unit.label}<extra></extra>`,
+        });
+      }
+      const ds = dataset?.find((x) => x.grade === grade);
+      if (ds) {
+        shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: ds.logical / unit.div, y1: ds.logical / unit.div, line: { color: "#000", width: 1.5, dash: "dot" }, name: "logical bytes (L0)", showlegend: i === 0, legendgroup: "l0" });
+        shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: ds.unique / unit.div, y1: ds.unique / unit.div, line: { color: "#D55E00", width: 1.5, dash: "dash" }, name: "unique bytes (ideal dedup)", showlegend: i === 0, legendgroup: "unique" });
+      }
+      layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: stageLabels, domain: d.x, anchor: ax.y, tickangle: -30, showticklabels: r === nr - 1, tickfont: { size: 12 } });
+      layout[ax.yaxis] = axisStyle({ domain: d.y, anchor: ax.x, rangemode: "tozero", matches: i === 0 ? undefined : "y", showticklabels: c === 0, title: c === 0 ? { text: `${grade}: size (${unit.label})`, standoff: 6 } : undefined });
+      annotations.push(panelTitle(r === 0 ? s.label : "", d));
+    });
+  });
+  Object.assign(layout, { annotations: annotations.filter((a) => a.text !== "<b></b>"), shapes, bargap: 0.18 });
+  return {
+    name: `sizes${slice.suffix ? `-${slice.suffix}` : ""}`,
+    title: "Size after each stage, per layer",
+    caption:
+      `Size after each stage: L1 DB-logical, L2 DB-physical (primary reading of the system), L3 storage-physical (sum over storage replicas); ` +
+      `rows: duplicate grade, columns: system; ${repeatsNote(rows.map((r) => r.n))}. Dotted: logical bytes of the dataset (L0); dashed: unique bytes (what perfect deduplication stores). ` +
+      `The stored data is reset between bulk insert and per-unit insert. Workload: ${slice.label}.`,
+    data, layout, width: Math.max(760, 200 + 300 * nc), height,
+  };
+}
+
+// ---------------------------------------------------------------- (c) latency
+
+/** x position of percentile p (0–100) on a "nines" axis: 0 → 0, 90 → 1, 99 → 2, 99.9 → 3. */
+export function ninesX(p: number): number {
+  return -Math.log10(Math.max(1 - p / 100, 1e-9));
+}
+
+interface SpectrumRow { system: string; variant: string; stage: string; percentile: number; latency_ms: number; count: number }
+interface PercentileRow { system: string; variant: string; stage: string; count: number; p50: number; p90: number; p95: number; p99: number; max: number; mean: number }
+
+/**
+ * (c) Latency distribution per system and operation, p50/p90/p95/p99/max marked. `curve` comes
+ * from latencyCurve (raw samples, type 7) or latencySpectrum (merged HdrHistograms); `source` says which.
+ */
+export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOption & { minOps?: number; source?: "samples" | "histograms" } = {}): FigureSpec {
+  const slice = oneSlice(spectrum, "latencyFigure", opts.slice);
+  const minOps = opts.minOps ?? 10;
+  const curve = rowsOf<SpectrumRow>(spectrum);
+  const marks = rowsOf<PercentileRow>(percentiles);
+  const stages = distinct<string>(spectrum, "stage", stageOrder).filter((st) => marks.some((m) => m.stage === st && m.count >= minOps));
+  const series = systemSeries(spectrum);
+  const cols = Math.max(stages.length, 1);
+  const height = 560;
+  const domains = gridDomains({ rows: 1, cols, xgap: 0.08, top: gridTop(height) });
+  const data: Trace[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  const layout = baseLayout("Latency distribution per operation", `${slice.label} · pooled over grades and repeats`);
+  const allY = [...curve.filter((c) => stages.includes(c.stage)).map((c) => c.latency_ms)];
+  const maxCount = Math.max(...marks.filter((m) => stages.includes(m.stage)).map((m) => m.count), 2);
+  // Shown percentile ticks: those below the rank of the last sample of the largest group.
+  const ticks = [50, 90, 95, 99, 99.9, 99.99, 99.999].filter((p) => p <= 100 * (1 - 1 / maxCount) || p <= 99);
+  // The maximum sits right of the highest percentile tick (on a nines axis p = 100 is at infinity).
+  const xMaxMark = Math.max(Math.log10(maxCount), ninesX(ticks[ticks.length - 1]!) + 0.35);
+  stages.forEach((stage, i) => {
+    const ax = axisIds(i);
+    const d = domains[i]!;
+    for (const s of series) {
+      const pts = curve.filter((c) => c.stage === stage && seriesKey(c) === seriesKey(s)).sort((a, b) => a.percentile - b.percentile);
+      const m = marks.find((x) => x.stage === stage && seriesKey(x) === seriesKey(s));
+      if (!pts.length || !m) continue;
+      const color = systemColor(s.system);
+      const xs = pts.map((p) => (p.percentile >= 100 ? xMaxMark : Math.min(ninesX(p.percentile), xMaxMark)));
+      data.push({
+        type: "scatter", mode: "lines", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
+        x: xs, y: pts.map((p) => p.latency_ms), line: { color, width: 2, dash: VARIANT_DASHES[s.variantIndex % VARIANT_DASHES.length] },
+        hovertemplate: `${s.label}: %{y:.3f} ms<extra></extra>`,
+      });
+      const names = ["p50", "p90", "p95", "p99", "max"] as const;
+      const mx = names.map((n) => (n === "max" ? xMaxMark : ninesX(Number(n.slice(1)))));
+      data.push({
+        type: "scatter", mode: "markers", name: `${s.label} percentiles`, legendgroup: s.label, showlegend: false, xaxis: ax.x, yaxis: ax.y,
+        x: mx, y: names.map((n) => m[n]), cliponaxis: false,
+        marker: { color, size: 9, symbol: names.map((n) => PERCENTILE_SYMBOLS[n]), line: { color: "#000", width: 1 } },
+        text: names.map((n) => `${s.label} ${n} = ${fmt3(m[n])} ms (n = ${m.count})`), hovertemplate: "%{text}<extra></extra>",
+      });
+    }
+    layout[ax.xaxis] = axisStyle({
+      domain: d.x, anchor: ax.y, range: [-0.05, xMaxMark + 0.12], tickvals: [0, ...ticks.map(ninesX), xMaxMark], ticktext: ["0", ...ticks.map(String), "max"],
+      title: { text: "percentile (%)", standoff: 6 },
+    });
+    layout[ax.yaxis] = valueAxis(allY, i === 0 ? "latency (ms)" : "", { extra: { domain: d.y, anchor: ax.x } });
+    annotations.push(panelTitle(OPERATION_LABELS[stage] ?? stage, d));
+  });
+  // Legend keys for the marker symbols, drawn in black.
+  for (const n of ["p50", "p90", "p95", "p99", "max"]) {
+    data.push({ type: "scatter", mode: "markers", name: n, legendgroup: `pct-${n}`, x: [null], y: [null], xaxis: "x", yaxis: "y", marker: { symbol: PERCENTILE_SYMBOLS[n], size: 9, color: "#fff", line: { color: "#000", width: 1.5 } }, hoverinfo: "skip" });
+  }
+  Object.assign(layout, { annotations });
+  return {
+    name: `latency${slice.suffix ? `-${slice.suffix}` : ""}`,
+    title: "Latency distribution per operation",
+    caption:
+      `Latency per operation, pooled over duplicate grades and repeats: ` +
+      (opts.source === "histograms"
+        ? "curves from the merged HdrHistograms (3 significant digits; the bundle has no raw samples); "
+        : "curves are the type-7 quantile function of the raw samples; ") +
+      `markers: p50, p90, p95, p99 (type-7 quantiles of the raw samples, linear interpolation) and the maximum. ` +
+      `x axis on a "nines" scale (90, 99, 99.9 …). Workload: ${slice.label}.`,
+    data, layout, width: 260 + 430 * cols, height,
+  };
+}
+
+// ---------------------------------------------------------------- (d) throughput
+
+/** (d) Throughput (MB/s and units/s) per stage, bars = mean over repeats with 95 % CI. */
+export function throughputFigure(throughput: Frame, opts: SliceOption = {}): FigureSpec {
+  const slice = oneSlice(throughput, "throughputFigure", opts.slice);
+  const metrics = (["throughput_MBps", "throughput_units_per_s"] as const).filter((m) => rowsOf<ThroughputRow>(throughput).some((r) => r.metric === m));
+  const rows = rowsOf<ThroughputRow>(throughput);
+  const stages = distinct<string>(throughput, "stage", stageOrder);
+  const grades = distinct<string>(throughput, "grade", gradeOrder);
+  const series = systemSeries(throughput);
+  const nc = Math.max(stages.length, 1);
+  const nr = Math.max(metrics.length, 1);
+  const height = 200 + 300 * nr;
+  const domains = gridDomains({ rows: nr, cols: nc, xgap: 0.075, ygap: 100 / (height - MARGIN.t - MARGIN.b), top: gridTop(height) });
+  const data: Trace[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  const layout = baseLayout("Throughput per stage", slice.label);
+  metrics.forEach((metric, r) => {
+    // One scale type per row (metric), so panels side by side read the same way.
+    const rowValues = rows.filter((x) => x.metric === metric).map((x) => x.mean);
+    const rowLog = spansDecades(rowValues);
+    stages.forEach((stage, c) => {
+      const i = r * nc + c;
+      const ax = axisIds(i);
+      const d = domains[i]!;
+      const panelValues: number[] = [];
+      for (const s of series) {
+        const pts = grades.map((g) => rows.find((x) => x.metric === metric && x.stage === stage && x.grade === g && seriesKey(x) === seriesKey(s)) ?? { n: 0, mean: NaN, sd: NaN, ci95: NaN });
+        pts.forEach((p) => Number.isFinite(p.mean) && panelValues.push(p.mean));
+        data.push({
+          type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
+          x: grades, y: pts.map((p) => finite(p.mean)), marker: barStyle(s), error_y: errorBars(pts),
+          customdata: pts.map((p) => [p.n, fmt3(p.sd)]),
+          hovertemplate: `${s.label} %{x}: %{y:.3g} ${THROUGHPUT_METRICS[metric]}<br>n = %{customdata[0]}, SD %{customdata[1]}<extra></extra>`,
+        });
+      }
+      layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: grades, domain: d.x, anchor: ax.y, title: r === nr - 1 ? { text: "duplicate grade", standoff: 6 } : undefined });
+      layout[ax.yaxis] = valueAxis(panelValues, c === 0 ? `throughput (${THROUGHPUT_METRICS[metric]})` : "", { log: rowLog, extra: { domain: d.y, anchor: ax.x } });
+      annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
+    });
+  });
+  Object.assign(layout, { annotations });
+  return {
+    name: `throughput${slice.suffix ? `-${slice.suffix}` : ""}`,
+    title: "Throughput per stage",
+    caption:
+      `Throughput per stage: logical bytes (10⁶ B = 1 MB) and units per second of stage wall time (data generation excluded); ` +
+      `${repeatsNote(rows.map((r) => r.n))}. Log scale where a panel spans more than a decade. Workload: ${slice.label}.`,
+    data, layout, width: 240 + 360 * nc, height,
+  };
+}
+
+// ---------------------------------------------------------------- (e) size over time
+
+/** (e) Size over time per stage, one line per cell, coloured by system. Null when there is no time series. */
+export function timeseriesFigure(ts: Frame, title = "Size over time per stage"): FigureSpec | null {
+  const pts = rowsOf<TimeseriesPoint>(ts);
+  if (!pts.length) return null;
+  const stages = distinct<string>(ts, "stage", stageOrder);
+  const systems = distinct<string>(ts, "system");
+  const height = 520;
+  const domains = gridDomains({ rows: 1, cols: stages.length, xgap: 0.06, top: gridTop(height) });
+  const bytes = pts.every((p) => /byte/i.test(p.metric));
+  const unit = bytes ? byteUnit(Math.max(...pts.map((p) => p.value))) : { div: 1, label: "value" };
+  const data: Trace[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  const layout = baseLayout(title, `metrics: ${distinct<string>(ts, "metric").join(", ")}`);
+  const shown = new Set<string>();
+  stages.forEach((stage, i) => {
+    const ax = axisIds(i);
+    const d = domains[i]!;
+    const keys = [...new Set(pts.filter((p) => p.stage === stage).map((p) => `${p.run_id}\u0000${p.cell_id}\u0000${p.metric}\u0000${p.replica}`))];
+    for (const key of keys) {
+      const [runId, cellId, metric, replica] = key.split("\u0000");
+      const line = pts.filter((p) => p.stage === stage && p.run_id === runId && p.cell_id === cellId && p.metric === metric && p.replica === replica);
+      const system = line[0]!.system;
+      data.push({
+        type: "scatter", mode: "lines", name: system, legendgroup: system, showlegend: !shown.has(system), xaxis: ax.x, yaxis: ax.y,
+        x: line.map((p) => p.t_s), y: line.map((p) => p.value / unit.div), line: { color: systemColor(system), width: 1.5 }, opacity: 0.8,
+        hovertemplate: `${cellId} ${replica}<br>%{x:.1f} s: %{y:.3f} ${unit.label}<extra></extra>`,
+      });
+      shown.add(system);
+    }
+    layout[ax.xaxis] = axisStyle({ domain: d.x, anchor: ax.y, title: { text: "time since stage start (s)", standoff: 6 } });
+    layout[ax.yaxis] = axisStyle({ domain: d.y, anchor: ax.x, rangemode: "tozero", title: i === 0 ? { text: bytes ? `size (${unit.label})` : "value", standoff: 6 } : undefined });
+    annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
+  });
+  Object.assign(layout, { annotations });
+  return {
+    name: "size-over-time",
+    title,
+    caption: `Storage-layer size over time during each stage, one line per cell and replica, coloured by system (${systems.join(", ")}). Time is relative to the first sample of the stage.`,
+    data, layout, width: 260 + 400 * stages.length, height,
+  };
+}
+
+export { LATENCY_STATS };

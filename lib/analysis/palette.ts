@@ -1,0 +1,64 @@
+// One colour per system in every figure: the Okabe–Ito palette (colour-blind safe;
+// Okabe & Ito 2008), assigned by a fixed table so "postgres" is the same blue in every
+// figure of every thesis chapter. Variants of one system share its colour and differ
+// by bar pattern / line dash. Layers are drawn in greys (never a system colour).
+
+export const OKABE_ITO = {
+  orange: "#E69F00",
+  skyBlue: "#56B4E9",
+  bluishGreen: "#009E73",
+  yellow: "#F0E442",
+  blue: "#0072B2",
+  vermillion: "#D55E00",
+  reddishPurple: "#CC79A7",
+  black: "#000000",
+} as const;
+
+const FIXED: Record<string, string> = {
+  sqlite: OKABE_ITO.blue,
+  duckdb: OKABE_ITO.orange,
+  directory: OKABE_ITO.bluishGreen,
+  postgres: OKABE_ITO.skyBlue,
+  cockroach: OKABE_ITO.vermillion,
+  mariadb: OKABE_ITO.reddishPurple,
+  clickhouse: OKABE_ITO.yellow,
+  redis: OKABE_ITO.black,
+  // Beyond the eight Okabe–Ito colours: grey and a dark wine (Tol), both distinct under deuteranopia.
+  kafka: "#999999",
+  minio: "#882255",
+};
+
+const SPARE = ["#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#AA4499"];
+
+/** The colour of a system, the same in every figure. */
+export function systemColor(system: string): string {
+  const fixed = FIXED[system];
+  if (fixed) return fixed;
+  let h = 0;
+  for (const c of system) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  return SPARE[h % SPARE.length]!;
+}
+
+/** Yellow bars need an outline on white paper. */
+export function outlineFor(color: string): string {
+  return color === OKABE_ITO.yellow ? "#8a7f00" : color;
+}
+
+export const VARIANT_PATTERNS = ["", "/", ".", "x", "\\", "+", "-", "|"] as const;
+export const VARIANT_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"] as const;
+
+/** Greys for L1/L2/L3 (light → dark), with hatching as a second cue. */
+export const LAYER_STYLE: Record<string, { color: string; pattern: string }> = {
+  L1: { color: "#D9D9D9", pattern: "" },
+  L2: { color: "#969696", pattern: "/" },
+  L3: { color: "#404040", pattern: "" },
+};
+
+/** Marker symbols for the latency percentiles. */
+export const PERCENTILE_SYMBOLS: Record<string, string> = {
+  p50: "circle",
+  p90: "square",
+  p95: "diamond",
+  p99: "triangle-up",
+  max: "x",
+};

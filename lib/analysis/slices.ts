@@ -1,0 +1,64 @@
+// Figures and tables are drawn per workload slice: one payload × granularity × placement ×
+// dataset size. Only dimensions that actually vary in the data name a slice, so a run with
+// one payload gives plain file names ("edr") and many payloads give "edr-random_binary".
+import * as aq from "arquero";
+import { datasetLabel, distinct, type Frame } from "./frames.js";
+
+export const SLICE_DIMS = ["payload", "granularity", "placement", "unit_size", "n_units"] as const;
+
+export interface Slice {
+  /** Values of the slice dimensions. */
+  key: { payload: string; granularity: string; placement: string; unit_size: string; n_units: number };
+  /** Human label of the whole slice, for subtitles and captions. */
+  label: string;
+  /** File-name suffix from the varying dimensions only ("" if nothing varies). */
+  suffix: string;
+}
+
+function sliceId(r: Record<string, unknown>): string {
+  return SLICE_DIMS.map((d) => String(r[d])).join("\u0000");
+}
+
+/** The slices present in a frame that has the slice dimensions as columns. */
+export function slicesOf(f: Frame): Slice[] {
+  const rows = f.select(...SLICE_DIMS).dedupe().objects() as Slice["key"][];
+  const varies = Object.fromEntries(SLICE_DIMS.map((d) => [d, distinct(f, d).length > 1])) as Record<(typeof SLICE_DIMS)[number], boolean>;
+  return rows.map((key) => {
+    const parts: string[] = [];
+    if (varies.payload) parts.push(key.payload);
+    if (varies.granularity) parts.push(key.granularity);
+    if (varies.placement) parts.push(key.placement);
+    if (varies.unit_size || varies.n_units) parts.push(`${key.n_units}x${key.unit_size}`);
+    return {
+      key,
+      label: `${key.payload} · ${key.granularity} granularity · ${key.placement} placement · ${datasetLabel(key.n_units, key.unit_size)}`,
+      suffix: parts.join("-").replace(/[^A-Za-z0-9_.x-]+/g, "_"),
+    };
+  });
+}
+
+/** Rows of `f` in the slice. */
+export function inSlice(f: Frame, slice: Slice): Frame {
+  const id = sliceId(slice.key);
+  return f.filter(aq.escape((d: Record<string, unknown>) => sliceId(d) === id));
+}
+
+/** Display names: "sqlite", or "sqlite (wal)" when a system appears with several variants. */
+export interface SystemSeries {
+  system: string;
+  variant: string;
+  label: string;
+  /** Index of the variant among this system's variants (pattern / dash). */
+  variantIndex: number;
+}
+
+export function systemSeries(f: Frame): SystemSeries[] {
+  const pairs = f.select("system", "variant").dedupe().objects() as { system: string; variant: string }[];
+  const order = ["sqlite", "duckdb", "directory", "postgres", "cockroach", "mariadb", "clickhouse", "redis", "kafka", "minio"];
+  const rank = (s: string) => (order.includes(s) ? order.indexOf(s) : order.length);
+  pairs.sort((a, b) => rank(a.system) - rank(b.system) || a.system.localeCompare(b.system) || a.variant.localeCompare(b.variant));
+  return pairs.map((p) => {
+    const variants = pairs.filter((q) => q.system === p.system).map((q) => q.variant);
+    return { ...p, label: variants.length > 1 ? `${p.system} (${p.variant})` : p.system, variantIndex: variants.indexOf(p.variant) };
+  });
+}

@@ -1,0 +1,262 @@
+// Thesis tables as a small model rendered twice: LaTeX (booktabs) for the thesis and
+// Markdown for notes and READMEs. Values are mean ± SD (n) over repeats, or the mean with
+// its 95 % Student-t interval — both from lib/metrics/stats.ts.
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { datasetLabel, distinct, gradeOrder, rowsOf, STAGE_LABELS, type Frame } from "./frames.js";
+import type { EdrMetric, EdrRow } from "./edr.js";
+import { LATENCY_STATS, OPERATION_LABELS, type LatencyStat } from "./latency.js";
+import { systemSeries } from "./slices.js";
+
+export type Interval = "sd" | "ci";
+
+export interface HeadCell {
+  text: string;
+  span: number;
+}
+
+export interface ThesisTable {
+  /** File stem, e.g. "edr_cluster-bulk_insert". */
+  name: string;
+  caption: string;
+  /** LaTeX label (tab:…). */
+  label: string;
+  /** Header rows; the last one names every column (stub columns included). */
+  head: HeadCell[][];
+  /** Number of leading text columns (left-aligned). */
+  stub: number;
+  /** Row groups, each with an optional title row (e.g. the workload). */
+  groups: { title?: string; rows: string[][]; footer?: string[] }[];
+}
+
+/** Decimals for a value of this magnitude: 3 significant digits, at most 3 decimals. */
+function decimals(v: number): number {
+  const a = Math.abs(v);
+  if (!Number.isFinite(a) || a === 0) return 2;
+  if (a >= 100) return 0;
+  if (a >= 10) return 1;
+  if (a >= 1) return 2;
+  return 3;
+}
+
+/** "0.870 ± 0.012 (3)", "0.870 (1)", or with interval "ci": "0.870 [0.85, 0.89] (3)"; "—" when n = 0. */
+export function formatStat(r: { n: number; mean: number; sd: number; ci95: number }, interval: Interval = "sd", showN = true): string {
+  if (!r.n || !Number.isFinite(r.mean)) return "—";
+  const d = decimals(r.mean);
+  const n = showN ? ` (${r.n})` : "";
+  if (r.n < 2 || !Number.isFinite(r.sd)) return `${r.mean.toFixed(d)}${n}`;
+  if (interval === "ci") return `${r.mean.toFixed(d)} [${(r.mean - r.ci95).toFixed(d)}, ${(r.mean + r.ci95).toFixed(d)}]${n}`;
+  return `${r.mean.toFixed(d)} ± ${r.sd.toFixed(d)}${n}`;
+}
+
+function intervalNote(interval: Interval): string {
+  return interval === "ci"
+    ? "mean over n repeats with its two-sided 95 % Student-t confidence interval [lower, upper]; (n) = repeats"
+    : "mean ± sample standard deviation (n − 1 denominator) over n repeats; (n) = repeats";
+}
+
+const workloadKey = (r: { payload: string; granularity: string; placement: string }) => `${r.payload} · ${r.granularity} · ${r.placement}`;
+
+// ---------------------------------------------------------------- EDR
+
+export interface EdrTableOptions {
+  metric: EdrMetric;
+  stage: string;
+  interval?: Interval;
+}
+
+/** Rows = systems (grouped by workload), columns = grade × dataset size. Null if the stage has no rows. */
+export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable | null {
+  const interval = opts.interval ?? "sd";
+  const rows = rowsOf<EdrRow>(edr).filter((r) => r.metric === opts.metric && r.stage === opts.stage);
+  if (!rows.length) return null;
+  const grades = distinct<string>(edr, "grade", gradeOrder).filter((g) => rows.some((r) => r.grade === g));
+  const sizes = [...new Map(rows.map((r) => [`${r.n_units}\u0000${r.unit_size}`, { n_units: r.n_units, unit_size: r.unit_size }])).values()]
+    .sort((a, b) => a.n_units * Number(a.unit_size.split("..")[0]) - b.n_units * Number(b.unit_size.split("..")[0]));
+  const columns = sizes.flatMap((s) => grades.map((g) => ({ ...s, grade: g })));
+  const series = systemSeries(edr);
+  const workloads = [...new Set(rows.map(workloadKey))];
+  const metricName = opts.metric === "edr_cluster" ? "EDR_cluster" : "EDR_replica";
+  const head: HeadCell[][] = [];
+  // The dataset size always heads its grades: a table must say what it measured.
+  head.push([{ text: "", span: 1 }, ...sizes.map((s) => ({ text: `dataset ${datasetLabel(s.n_units, s.unit_size)}`, span: grades.length }))]);
+  head.push([{ text: "System", span: 1 }, ...columns.map((c) => ({ text: c.grade, span: 1 }))]);
+  const groups = workloads.map((w) => {
+    const inW = rows.filter((r) => workloadKey(r) === w);
+    const body = series
+      .filter((s) => inW.some((r) => r.system === s.system && r.variant === s.variant))
+      .map((s) => [
+        s.label,
+        ...columns.map((c) => {
+          const r = inW.find((x) => x.system === s.system && x.variant === s.variant && x.grade === c.grade && x.n_units === c.n_units && x.unit_size === c.unit_size);
+          return r ? formatStat(r, interval) : "";
+        }),
+      ]);
+    const ideal = columns.map((c) => {
+      const r = inW.find((x) => x.grade === c.grade && x.n_units === c.n_units && x.unit_size === c.unit_size);
+      return r && Number.isFinite(r.ideal) ? r.ideal.toFixed(decimals(r.ideal)) : "";
+    });
+    return { title: w, rows: body, footer: ["ideal 1/(1 − f)", ...ideal] };
+  });
+  const stage = STAGE_LABELS[opts.stage] ?? opts.stage;
+  return {
+    name: `${opts.metric}-${opts.stage}`,
+    label: `tab:${opts.metric.replace("_", "-")}-${opts.stage.replace("_", "-")}`,
+    caption:
+      `${metricName} after the ${stage} stage per system, duplicate grade and dataset size. ` +
+      (opts.metric === "edr_cluster"
+        ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3) summed over all storage replicas. "
+        : "EDR_replica = EDR_cluster × R, R = application replicas × storage replicas. ") +
+      `Values: ${intervalNote(interval)}; — = no valid measurement. Last row of each group: the ideal ratio 1/(1 − f) of the dataset (manifest).`,
+    head, stub: 1, groups,
+  };
+}
+
+// ---------------------------------------------------------------- latency
+
+interface LatencyRowIn {
+  system: string;
+  variant: string;
+  payload: string;
+  granularity: string;
+  placement: string;
+  unit_size: string;
+  n_units: number;
+  stage: string;
+  statistic: LatencyStat;
+  n: number;
+  mean: number;
+  sd: number;
+  ci95: number;
+  ops: number;
+}
+
+/** Rows = system × operation (grouped by workload), columns = p50, p90, p95, p99, max, mean (ms). */
+export function latencyThesisTable(lat: Frame, opts: { interval?: Interval } = {}): ThesisTable | null {
+  const interval = opts.interval ?? "sd";
+  const rows = rowsOf<LatencyRowIn>(lat);
+  if (!rows.length) return null;
+  const series = systemSeries(lat);
+  const stages = distinct<string>(lat, "stage", (s) => ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"].indexOf(s));
+  const wkey = (r: LatencyRowIn) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}`;
+  const workloads = [...new Set(rows.map(wkey))];
+  const head: HeadCell[][] = [
+    [{ text: "", span: 4 }, { text: "latency (ms)", span: LATENCY_STATS.length }],
+    [{ text: "System", span: 1 }, { text: "Operation", span: 1 }, { text: "n", span: 1 }, { text: "ops", span: 1 }, ...LATENCY_STATS.map((s) => ({ text: s, span: 1 }))],
+  ];
+  const groups = workloads.map((w) => {
+    const inW = rows.filter((r) => wkey(r) === w);
+    const body: string[][] = [];
+    for (const s of series) {
+      for (const st of stages) {
+        const cells = LATENCY_STATS.map((stat) => inW.find((r) => r.system === s.system && r.variant === s.variant && r.stage === st && r.statistic === stat));
+        const first = cells.find(Boolean);
+        if (!first) continue;
+        body.push([s.label, OPERATION_LABELS[st] ?? st, String(first.n), String(first.ops), ...cells.map((c) => (c ? formatStat(c, interval, false) : "—"))]);
+      }
+    }
+    return { title: w, rows: body };
+  });
+  return {
+    name: "latency",
+    label: "tab:latency",
+    caption:
+      "Latency per system and operation in milliseconds. p50, p90, p95, p99: type-7 quantiles (linear interpolation between order statistics, " +
+      "Hyndman & Fan 1996; R's default, numpy \"linear\") of the raw per-operation samples of one repeat; max and mean of the same samples. " +
+      `Each statistic is computed per repeat, then shown as ${intervalNote(interval).replace("; (n) = repeats", "")}; n = repeats, ops = operations measured over all repeats. ` +
+      "Pooled over duplicate grades.",
+    head, stub: 2, groups,
+  };
+}
+
+// ---------------------------------------------------------------- rendering
+
+const LATEX_SPECIALS: Record<string, string> = {
+  "\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", $: "\\$", "&": "\\&", "#": "\\#", "^": "\\^{}", _: "\\_", "%": "\\%", "~": "\\~{}",
+  "×": "$\\times$", "±": "$\\pm$", "–": "--", "—": "---", "·": "$\\cdot$", "−": "$-$", "≥": "$\\geq$", "≤": "$\\leq$",
+};
+
+export function latexEscape(s: string): string {
+  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤]/g, (c) => LATEX_SPECIALS[c] ?? c);
+}
+
+/** A booktabs table (needs \usepackage{booktabs}); numeric columns right-aligned. */
+export function toLatex(t: ThesisTable): string {
+  const ncols = t.head[t.head.length - 1]!.reduce((a, h) => a + h.span, 0);
+  const align = "l".repeat(t.stub) + "r".repeat(ncols - t.stub);
+  const lines: string[] = [
+    "% generated by dedup-lab; needs \\usepackage{booktabs}",
+    "\\begin{table}[htbp]",
+    "  \\centering",
+    "  \\small",
+    "  \\setlength{\\tabcolsep}{4pt}",
+    `  \\caption{${latexEscape(t.caption)}}`,
+    `  \\label{${t.label}}`,
+    `  \\begin{tabular}{${align}}`,
+    "    \\toprule",
+  ];
+  t.head.forEach((row, i) => {
+    const cells = row.map((h) => (h.span > 1 ? `\\multicolumn{${h.span}}{c}{${latexEscape(h.text)}}` : latexEscape(h.text)));
+    lines.push(`    ${cells.join(" & ")} \\\\`);
+    if (i < t.head.length - 1) {
+      let col = 1;
+      const rules: string[] = [];
+      for (const h of row) {
+        if (h.text && h.span >= 1) rules.push(`\\cmidrule(lr){${col}-${col + h.span - 1}}`);
+        col += h.span;
+      }
+      if (rules.length) lines.push(`    ${rules.join(" ")}`);
+    }
+  });
+  lines.push("    \\midrule");
+  t.groups.forEach((g, gi) => {
+    if (gi > 0) lines.push("    \\midrule");
+    if (g.title) lines.push(`    \\multicolumn{${ncols}}{l}{\\textit{${latexEscape(g.title)}}} \\\\`);
+    for (const r of g.rows) lines.push(`    ${r.map(latexEscape).join(" & ")} \\\\`);
+    if (g.footer) {
+      lines.push("    \\addlinespace");
+      lines.push(`    ${g.footer.map((c) => `\\textit{${latexEscape(c)}}`).join(" & ")} \\\\`);
+    }
+  });
+  lines.push("    \\bottomrule", "  \\end{tabular}", "\\end{table}", "");
+  return lines.join("\n");
+}
+
+function mdEscape(s: string): string {
+  return s.replace(/\|/g, "\\|");
+}
+
+/** A GitHub-flavoured Markdown table, caption above; multi-row headers are flattened. */
+export function toMarkdown(t: ThesisTable): string {
+  const last = t.head[t.head.length - 1]!;
+  const names = last.map((h) => h.text);
+  // Prefix column names with the spanning header above them (e.g. "dataset 20 × 4 KiB U50").
+  for (const row of t.head.slice(0, -1)) {
+    let col = 0;
+    for (const h of row) {
+      for (let k = 0; k < h.span; k++) if (h.text && col + k < names.length) names[col + k] = `${h.text}: ${names[col + k]}`;
+      col += h.span;
+    }
+  }
+  const out = [`**${mdEscape(t.caption)}**`, "", `| ${names.map(mdEscape).join(" | ")} |`, `| ${names.map((_, i) => (i < t.stub ? ":--" : "--:")).join(" | ")} |`];
+  for (const g of t.groups) {
+    if (g.title) out.push(`| *${mdEscape(g.title)}* |${" |".repeat(names.length - 1)}`);
+    for (const r of g.rows) out.push(`| ${r.map(mdEscape).join(" | ")} |`);
+    if (g.footer) out.push(`| ${g.footer.map((c) => (c ? `*${mdEscape(c)}*` : "")).join(" | ")} |`);
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Write `<dir>/<name>.tex` and `<dir>/<name>.md` per table; returns the paths written. */
+export async function writeTables(tables: ThesisTable[], dir: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const paths: string[] = [];
+  for (const t of tables) {
+    for (const [ext, text] of [["tex", toLatex(t)], ["md", toMarkdown(t)]] as const) {
+      const path = join(dir, `${t.name}.${ext}`);
+      await writeFile(path, text);
+      paths.push(path);
+    }
+  }
+  return paths;
+}

@@ -1,0 +1,36 @@
+// Throughput per configuration and stage over repeats (figure d).
+import * as aq from "arquero";
+import type { Table } from "apache-arrow";
+import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
+import { overRepeats } from "./repeats.js";
+
+export const THROUGHPUT_METRICS = {
+  throughput_MBps: "MB/s (10⁶ B/s)",
+  throughput_MiBps: "MiB/s (2²⁰ B/s)",
+  throughput_units_per_s: "units/s",
+} as const;
+export type ThroughputMetric = keyof typeof THROUGHPUT_METRICS;
+
+export interface ThroughputRow {
+  system: string;
+  variant: string;
+  payload: string;
+  granularity: string;
+  placement: string;
+  unit_size: string;
+  n_units: number;
+  grade: string;
+  dup_fraction: number;
+  stage: string;
+  metric: ThroughputMetric;
+  n: number;
+  mean: number;
+  sd: number;
+  ci95: number;
+}
+
+/** Throughput (MB/s, MiB/s, units/s) per configuration × stage: n, mean, sd, ci95 over repeats. */
+export function throughputTable(results: Table | Frame): Frame {
+  const f = frame(results).filter(aq.escape((d: { metric: string; valid: boolean }) => d.metric in THROUGHPUT_METRICS && d.valid));
+  return overRepeats(f, [...CONFIG_DIMS, "stage", "metric"]);
+}
