@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBundles, readMeta } from "../../lib/results/bundle.js";
-import { resolveConfig } from "../../lib/runner/config.js";
+import { loadAndResolve } from "../../lib/runner/config.js";
 import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 
@@ -100,7 +100,7 @@ describe("dedup-lab run --systems postgres,cockroach --config examples/local-ser
 
 describe("postgres stopped mid-stage, then --resume", () => {
   it("fails that cell with the reason, goes on, and resume completes the matrix keeping finished cells", async () => {
-    const cfg = resolveConfig({
+    const cfg = await loadAndResolve({
       matrix: { systems: ["postgres"], payloads: ["random_binary"], grades: ["U0", "U50", "U90"] },
       dataset: { units: 400, unitSize: "4KiB", containers: 1, seed: "fault" },
       systems: {
