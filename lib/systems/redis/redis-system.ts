@@ -73,6 +73,7 @@ class RedisSystem implements LabSystem {
   private client?: Redis;
   private cell?: CellContext;
   private readonly endpoint: string;
+  private lastConnectionError?: string;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -82,7 +83,14 @@ class RedisSystem implements LabSystem {
   }
 
   private fail(what: string, e: unknown): SystemError {
-    return new SystemError("redis", this.endpoint, `${what}: ${errorMessage(e)}`);
+    const msg = firstLine(errorMessage(e));
+    // ioredis reports a dead server as "Reached the max retries per request limit …" or
+    // "Connection is closed."; say what happened, with the socket error behind it.
+    if (/max retries per request|Connection is closed/i.test(msg)) {
+      const last = this.lastConnectionError ? ` (${this.lastConnectionError})` : "";
+      return new SystemError("redis", this.endpoint, `${what}: connection lost${last} — is the server running?`);
+    }
+    return new SystemError("redis", this.endpoint, `${what}: ${msg}`);
   }
 
   private get redis(): Redis {
@@ -116,6 +124,7 @@ class RedisSystem implements LabSystem {
     });
     client.on("error", (e: Error) => {
       lastError = e;
+      this.lastConnectionError = firstLine(errorMessage(e));
     });
     try {
       await client.connect();
@@ -134,7 +143,9 @@ class RedisSystem implements LabSystem {
   async close(): Promise<void> {
     const c = this.client;
     this.client = undefined;
-    if (c) await c.quit().catch(() => c.disconnect());
+    if (!c) return;
+    if (c.status === "ready") await c.quit().catch(() => c.disconnect());
+    else c.disconnect();
   }
 
   private key(u: UnitRef): string {

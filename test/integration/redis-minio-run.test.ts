@@ -1,0 +1,200 @@
+// The runner end to end on Redis and MinIO: the shipped config through the CLI writes every
+// stage and size layer to the bundle and leaves nothing outside (or inside) the lab namespace;
+// and a Redis server killed mid-stage fails that cell with its reason, the run goes on, and
+// --resume after the restart completes the matrix keeping the finished cells.
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import * as Minio from "minio";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBundles, readMeta } from "../../lib/results/bundle.js";
+import { resolveConfig } from "../../lib/runner/config.js";
+import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
+import { loadSystems } from "../../lib/systems/registry.js";
+import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+
+const run = promisify(execFile);
+const env = loadServicesEnv();
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "dedup-lab-redisminio-run-"));
+  dirs.push(d);
+  return d;
+};
+
+interface Row {
+  cell_id: string;
+  system: string;
+  stage: string;
+  metric: string;
+  value: number | null;
+  layer: string;
+  phase: string;
+  reason: string;
+}
+
+async function rowsOf(dir: string): Promise<Row[]> {
+  return (await loadBundles([dir])).results.toArray().map((r: { toJSON(): Row }) => r.toJSON());
+}
+
+function bundleText(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name));
+      else out.push(readFileSync(join(d, e.name)).toString("latin1"));
+    }
+  };
+  walk(dir);
+  return out.join("\n");
+}
+
+const redisAdmin = () => new Redis({ host: "127.0.0.1", port: Number(env.DEDUP_REDIS_PORT), password: env.DEDUP_REDIS_ADMIN_PASSWORD, maxRetriesPerRequest: 1 });
+const minioAdmin = new Minio.Client({
+  endPoint: "127.0.0.1", port: Number(env.DEDUP_MINIO_PORT), useSSL: false, region: "us-east-1", pathStyle: true,
+  accessKey: env.DEDUP_MINIO_ROOT_USER!, secretKey: env.DEDUP_MINIO_ROOT_PASSWORD!,
+});
+
+async function labKeys(): Promise<string[]> {
+  const r = redisAdmin();
+  try {
+    return (await r.scan("0", "MATCH", "dedup:*", "COUNT", 100000))[1];
+  } finally {
+    r.disconnect();
+  }
+}
+
+beforeAll(async () => {
+  await loadSystems(["redis", "minio"]);
+});
+afterAll(() => {
+  execFileSync("bash", [join(ROOT, "scripts/services.sh"), "up", "redis"], { stdio: "ignore" }); // leave it running whatever happened
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe("dedup-lab run --systems redis,minio --config examples/local-services.yaml", () => {
+  it("writes all stages and size layers to the bundle and touches nothing outside the lab", async () => {
+    const r = redisAdmin();
+    await r.set("other:run-keep", "kept");
+    if (!(await minioAdmin.bucketExists("other-run-keep"))) await minioAdmin.makeBucket("other-run-keep", "us-east-1");
+    await minioAdmin.putObject("other-run-keep", "keep.txt", Buffer.from("kept"));
+
+    const out = join(tempDir(), "bundle");
+    const { stdout } = await run(process.execPath, [
+      join(ROOT, "bin/dedup-lab.js"), "run", "--systems", "redis,minio", "--config", join(ROOT, "examples/local-services.yaml"),
+      "--payloads", "random_binary", "--units", "12", "--out", out, "--quiet",
+    ], { cwd: ROOT, env: process.env, timeout: 300_000 });
+    expect(stdout).toMatch(/8 cells done, 0 failed/);
+    expect(await readMeta(out)).toMatchObject({ status: "complete", cells_done: 8, cells_failed: 0 });
+
+    const rows = await rowsOf(out);
+    const cells = [...new Set(rows.map((x) => x.cell_id))].sort();
+    expect(cells).toEqual([
+      "minio.unversioned.random_binary.U0.file.within.r1", "minio.unversioned.random_binary.U90.file.within.r1",
+      "minio.versioned.random_binary.U0.file.within.r1", "minio.versioned.random_binary.U90.file.within.r1",
+      "redis.del.random_binary.U0.file.within.r1", "redis.del.random_binary.U90.file.within.r1",
+      "redis.unlink.random_binary.U0.file.within.r1", "redis.unlink.random_binary.U90.file.within.r1",
+    ]);
+    for (const cell of cells) {
+      for (const stage of ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"]) {
+        expect(rows.some((x) => x.cell_id === cell && x.stage === stage && x.metric === "stage_end"), `${cell} ${stage}`).toBe(true);
+        for (const layer of ["L1", "L2", "L3"]) {
+          const sizes = rows.filter((x) => x.cell_id === cell && x.stage === stage && x.metric === "size_bytes" && x.layer === layer);
+          expect(sizes.length, `${cell} ${stage} ${layer}`).toBeGreaterThan(0);
+          for (const s of sizes) expect(s.value, `${cell} ${stage} ${layer} ${s.phase}: ${s.reason}`).not.toBeNull();
+        }
+      }
+    }
+    const after = (cell: string, stage: string, layer: string) =>
+      rows.find((x) => x.cell_id === cell && x.stage === stage && x.metric === "size_bytes" && x.layer === layer && x.phase === "after")!.value!;
+    const logical = 12 * 16384;
+    expect(after("minio.unversioned.random_binary.U90.file.within.r1", "bulk_insert", "L1")).toBe(logical);
+    expect(after("redis.del.random_binary.U90.file.within.r1", "bulk_insert", "L1")).toBeGreaterThan(logical);
+    // versioned bucket: the listing is empty after the deletes, the drive still holds every byte until the purge
+    expect(after("minio.versioned.random_binary.U0.file.within.r1", "perfile_delete", "L1")).toBe(0);
+    expect(after("minio.versioned.random_binary.U0.file.within.r1", "perfile_delete", "L2")).toBeGreaterThanOrEqual(logical);
+    expect(after("minio.versioned.random_binary.U0.file.within.r1", "maintenance", "L2")).toBe(0);
+
+    const text = bundleText(out);
+    for (const secret of ["DEDUP_REDIS_PASSWORD", "DEDUP_REDIS_ADMIN_PASSWORD", "DEDUP_MINIO_SECRET_KEY", "DEDUP_MINIO_ROOT_PASSWORD"]) {
+      expect(text.includes(env[secret]!), secret).toBe(false);
+    }
+    // audit: nothing of the lab left, bystanders intact
+    expect(await labKeys()).toEqual([]);
+    expect((await minioAdmin.listBuckets()).map((b) => b.name).filter((n) => n.startsWith("dedup-lab-"))).toEqual([]);
+    expect(await r.get("other:run-keep")).toBe("kept");
+    const names: string[] = [];
+    for await (const o of minioAdmin.listObjectsV2("other-run-keep", "", true)) names.push((o as Minio.BucketItem).name!);
+    expect(names).toEqual(["keep.txt"]);
+    await r.del("other:run-keep");
+    r.disconnect();
+    await minioAdmin.removeObject("other-run-keep", "keep.txt");
+    await minioAdmin.removeBucket("other-run-keep");
+  }, 600_000);
+});
+
+describe("redis killed mid-stage, then --resume", () => {
+  it("fails that cell with the reason, goes on, and resume completes the matrix keeping finished cells", async () => {
+    const cfg = resolveConfig({
+      matrix: { systems: ["redis"], payloads: ["random_binary"], grades: ["U0", "U50", "U90"] },
+      dataset: { units: 2000, unitSize: "4KiB", containers: 1, seed: "fault" },
+      systems: {
+        redis: {
+          variants: ["del"],
+          options: { host: env.DEDUP_REDIS_HOST, port: env.DEDUP_REDIS_PORT, user: env.DEDUP_REDIS_USER, passwordEnv: "DEDUP_REDIS_PASSWORD", dataDir: env.DEDUP_REDIS_DATA_DIR },
+        },
+      },
+    });
+    const dir = join(tempDir(), "bundle");
+    const pidFile = join(env.DEDUP_REDIS_DATA_DIR!, "..", "redis.pid");
+    let cellIndex = -1;
+    let killed = false;
+    const fault: RunEvents = {
+      cellStart: (_cell, index) => {
+        cellIndex = index;
+      },
+      // In the second cell, SIGKILL the server shortly after per-unit inserts started.
+      stageStart: (_cell, stage) => {
+        if (cellIndex === 1 && stage === "perfile_insert" && !killed) {
+          killed = true;
+          const pid = Number(readFileSync(pidFile, "utf8"));
+          setTimeout(() => process.kill(pid, "SIGKILL"), 20);
+        }
+      },
+      cellEnd: async (_cell, record) => {
+        if (record.status === "failed") await run("bash", [join(ROOT, "scripts/services.sh"), "up", "redis"]);
+      },
+    };
+    const first = await runMatrix(cfg, { dir, events: [fault] });
+    expect(killed).toBe(true);
+    expect(first).toMatchObject({ done: 2, failed: 1 });
+    const failedCell = "redis.del.random_binary.U50.file.within.r1";
+    const failed = JSON.parse(readFileSync(join(dir, "cells", `${failedCell}.json`), "utf8")) as { status: string; error: string };
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatch(/^(perfile_insert|perfile_delete|maintenance): redis at 127\.0\.0\.1:56379: .*connection lost.* — is the server running\?$/);
+    expect(failed.error).not.toContain(env.DEDUP_REDIS_PASSWORD!);
+    expect((await readMeta(dir)).status).toBe("partial");
+
+    const doneBefore = Object.fromEntries(
+      ["U0", "U90"].map((g) => {
+        const id = `redis.del.random_binary.${g}.file.within.r1`;
+        return [id, readFileSync(join(dir, "cells", `${id}.json`), "utf8")];
+      }),
+    );
+
+    const second = await runMatrix(cfg, { dir, resume: true });
+    expect(second).toMatchObject({ done: 1, failed: 0, skipped: 2 });
+    expect(await readMeta(dir)).toMatchObject({ status: "complete", cells_done: 3, cells_failed: 0 });
+    for (const [id, text] of Object.entries(doneBefore)) expect(readFileSync(join(dir, "cells", `${id}.json`), "utf8")).toBe(text);
+    const rows = await rowsOf(dir);
+    expect(rows.filter((x) => x.cell_id === failedCell && x.metric === "stage_end")).toHaveLength(4);
+    expect(rows.filter((x) => x.metric === "error")).toHaveLength(0);
+    // the resumed cell wrote the whole dataset again: L1 after the per-unit inserts covers every unit
+    const l1 = rows.find((x) => x.cell_id === failedCell && x.stage === "perfile_insert" && x.metric === "size_bytes" && x.layer === "L1" && x.phase === "after")!.value;
+    expect(l1!).toBeGreaterThan(2000 * 4096);
+    expect(await labKeys()).toEqual([]);
+  }, 600_000);
+});
