@@ -176,7 +176,7 @@ class KafkaSystem implements LabSystem {
     await this.waitForLeaders(deadline);
   }
 
-  /** Until every partition of the cell's topics has a leader in the metadata. */
+  /** Until every partition of the cell's topics has a leader that answers for it. */
   private async waitForLeaders(deadline: number): Promise<void> {
     const { admin } = this.clients();
     for (;;) {
@@ -185,7 +185,11 @@ class KafkaSystem implements LabSystem {
         const md = await admin.fetchTopicMetadata({ topics: this.topics });
         const ready = md.topics.length === this.topics.length &&
           md.topics.every((t) => t.partitions.length === this.options.partitions && t.partitions.every((p) => p.leader >= 0));
-        if (ready) return;
+        // The leader serves the partition only once it has applied the metadata: ask it for offsets.
+        if (ready) {
+          for (const t of this.topics) await admin.fetchTopicOffsets(t);
+          return;
+        }
       } catch (e) {
         lastError = e;
       }
