@@ -204,16 +204,17 @@ export class LonghornSource implements StorageLayerSource {
     await this.client.close();
   }
 
-  /** PVC → volume, once per cell (a pre-cell hook may have recreated the PVC before). */
+  /** PVC → volume, kept for the cell once complete (a pre-cell hook may have recreated the PVC
+   * just before: an incomplete or ambiguous mapping is asked again at the next boundary). */
   private async volumes(): Promise<VolumeRef[]> {
-    if (!this.refs) {
-      const { namespace, pvcs } = this.spec;
-      const info = await this.client.query(promql.pvcInfo(namespace, pvcs));
-      const unmapped = pvcs.filter((p) => !info.samples.some((s) => s.metric.persistentvolumeclaim === p && s.metric.volumename));
-      const labels = unmapped.length ? (await this.client.query(promql.longhornPvcLabels(namespace, unmapped))).samples : [];
-      this.refs = mapVolumes(namespace, pvcs, info.samples, labels);
-    }
-    return this.refs;
+    if (this.refs) return this.refs;
+    const { namespace, pvcs } = this.spec;
+    const info = await this.client.query(promql.pvcInfo(namespace, pvcs));
+    const unmapped = pvcs.filter((p) => !info.samples.some((s) => s.metric.persistentvolumeclaim === p && s.metric.volumename));
+    const labels = unmapped.length ? (await this.client.query(promql.longhornPvcLabels(namespace, unmapped))).samples : [];
+    const refs = mapVolumes(namespace, pvcs, info.samples, labels);
+    if (refs.every((r) => r.volume !== null)) this.refs = refs;
+    return refs;
   }
 
   private async clockOffset(): Promise<number> {
