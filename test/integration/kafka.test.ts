@@ -2,7 +2,7 @@
 // (PLAINTEXT listener): every variant through a full cell, compaction by key, the
 // acknowledgement semantics of insert, codecs end to end, and refusals.
 import kafkajs from "kafkajs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { SystemError } from "../../lib/errors.js";
 import { LabNamespace } from "../../lib/runner/namespace.js";
 import type { CellContext, LabSystem, SizeReading } from "../../lib/systems/contract.js";
@@ -27,17 +27,20 @@ function bytesOf(readings: SizeReading[], metric: string): number | null {
   return readings.find((r) => r.metric === metric)!.bytes;
 }
 
-let observer: kafkajs.Admin;
-
-beforeAll(async () => {
+beforeAll(() => {
   brokers = loadServicesEnv().DEDUP_KAFKA_BROKERS!;
-  observer = new kafkajs.Kafka({ clientId: "dedup-lab-test", brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
-  await observer.connect();
 });
 
-afterAll(async () => {
-  await observer.disconnect();
-});
+/** A short-lived admin client of its own (a long-lived kafkajs admin keeps asking for topics deleted since). */
+async function withAdmin<T>(fn: (admin: kafkajs.Admin) => Promise<T>): Promise<T> {
+  const admin = new kafkajs.Kafka({ clientId: "dedup-lab-test", brokers: [brokers], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 describe("kafka connector, full cell per variant", () => {
   it.each(Object.keys(KAFKA_VARIANTS))("%s", async (variant) => {
@@ -77,7 +80,7 @@ describe("kafka connector, full cell per variant", () => {
     const [policy, codec] = variant.split("_");
     expect(snap.topics[0]!.configs["cleanup.policy"]).toBe(policy);
     expect(snap.topics[0]!.configs["compression.type"]).toBe(codec === "none" ? "uncompressed" : codec);
-    expect((await observer.listTopics()).filter((t) => lab.isLabObject(t) && t !== lab.objectName("events"))).toEqual([]);
+    expect((await withAdmin((a) => a.listTopics())).filter((t) => lab.isLabObject(t) && t !== lab.objectName("events"))).toEqual([]);
   });
 });
 
@@ -137,7 +140,7 @@ describe("kafka connector, behaviour", () => {
         await sys.insert(u);
         n++;
         // Another client sees the high watermark past this record: acked by all in-sync replicas.
-        const [p] = await observer.fetchTopicOffsets(topic);
+        const [p] = await withAdmin((a) => a.fetchTopicOffsets(topic));
         expect(Number(p!.high)).toBe(n);
       }
       const got = await consumeAll(topic, n);
@@ -190,7 +193,7 @@ describe("kafka connector, behaviour", () => {
       expect((err as Error).message).toBe(
         `kafka at ${brokers}: replicationFactor 3 exceeds the 1 broker(s) in the cluster — set options.replicationFactor to at most 1`,
       );
-      expect(await observer.listTopics()).not.toContain(lab.objectName(c.cellKey, "c0"));
+      expect(await withAdmin((a) => a.listTopics())).not.toContain(lab.objectName(c.cellKey, "c0"));
     } finally {
       await sys.close();
     }
@@ -233,7 +236,7 @@ async function consumeAll(topic: string, n: number): Promise<{ key: string; valu
     });
   } finally {
     await consumer.disconnect();
-    await observer.deleteGroups([groupId]);
+    await withAdmin((a) => a.deleteGroups([groupId]));
   }
   return got;
 }
