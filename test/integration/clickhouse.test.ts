@@ -1,15 +1,17 @@
 // ClickHouse connector against the real local server (scripts/services.sh up clickhouse).
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
+import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dataset } from "../../lib/generators/dataset.js";
 import { LabNamespace } from "../../lib/runner/namespace.js";
 import type { CellContext, LabSystem } from "../../lib/systems/contract.js";
 import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-system.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
-import { loadServicesEnv } from "../helpers/services-env.js";
+import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 
 const env = loadServicesEnv();
 const lab = new LabNamespace();
@@ -187,6 +189,25 @@ describe("clickhouse connector", () => {
     }
     expect(counts.mergetree_lz4).toEqual({ rows: 40, distinct: 10, parts: 1 });
     expect(counts.replacing_lz4).toEqual({ rows: 10, distinct: 10, parts: 1 });
+  });
+
+  it("retries inside a stage while the server restarts", async () => {
+    const services = (action: string) => promisify(execFile)("bash", [join(ROOT, "scripts/services.sh"), action, "clickhouse"]);
+    const ds = smallDataset({ units: 4, placement: "within" });
+    const sys = system();
+    const cell = cellFor(ds, "mergetree_lz4");
+    try {
+      await withCell(sys, cell, async () => {
+        await sys.insert(ds.unit(0));
+        await services("down");
+        const restarted = new Promise((r) => setTimeout(r, 300)).then(() => services("up"));
+        await sys.insert(ds.unit(1)); // refused at first, lands once the server is back
+        await restarted;
+        expectManifest(await readBack(tablesOf(cell)), ds, (i) => i < 2);
+      });
+    } finally {
+      await services("up");
+    }
   });
 
   it("refuses a non-lab database before connecting", () => {

@@ -194,6 +194,27 @@ describe("mariadb connector", () => {
     expect(reading(paged, "data_length")!).toBeGreaterThan(0.9 * ds.totals.logical_bytes);
   });
 
+  it("reconnects inside a stage when the server drops the connection", async () => {
+    const ds = smallDataset({ units: 4, placement: "within" });
+    const sys = system();
+    const cell = cellFor(ds, "default");
+    const [first, second] = [ds.unit(0), ds.unit(1)];
+    await sys.connect();
+    try {
+      await sys.prepare(cell);
+      await sys.insert(first);
+      const [ps] = await admin.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = 'dedup_lab'");
+      expect(ps).toHaveLength(1);
+      await admin.query(`KILL CONNECTION ${(ps as { id: number }[])[0]!.id}`);
+      await sys.insert(second);
+      await sys.delete(first);
+      expectManifest(await readBack(await labTables(cell.cellKey)), ds, new Set([second.id]));
+    } finally {
+      await sys.cleanup();
+      await sys.close();
+    }
+  });
+
   it("refuses a non-lab database before connecting", () => {
     expect(mariadbDefinition.checkNamespace!(options({ database: "keep_me" }), lab)).toMatch(
       /^mariadb: database "keep_me" is outside the lab namespace — use "dedup_lab"/,
