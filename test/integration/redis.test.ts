@@ -123,7 +123,7 @@ describe("redis connector on a real server", () => {
     // A lab prefix the ACL does not cover: every SET in the pipeline replies NOPERM.
     const system = redisDefinition.create(options(), new LabNamespace("other"));
     await expect(runCellThrough(system, { lab: new LabNamespace("other"), dataset: smallDataset({ units: 4 }) })).rejects.toThrow(
-      /^redis at 127\.0\.0\.1:\d+: SET \d+ keys: NOPERM/,
+      /^redis at 127\.0\.0\.1:\d+: MSET \d+ keys: NOPERM/,
     );
     expect(await admin.scan("0", "MATCH", "other:*", "COUNT", 10000).then((p) => p[1])).toEqual(["other:keep"]);
   });
