@@ -190,17 +190,17 @@ abstract class RecordCutter implements Cutter {
 }
 
 class LineCutter extends RecordCutter {
-  /** Bytes seen since the last line terminator. */
+  /** A line has begun (its first byte seen) and its terminator not yet. */
   private lineOpen = false;
   protected scan(chunk: Buffer, emit: Emit): void {
     let from = 0;
     while (from < chunk.length) {
-      this.recordStart(this.pos + from);
-      const nl = chunk.indexOf(10, from);
-      if (nl < 0) {
+      if (!this.lineOpen) {
+        this.recordStart(this.pos + from);
         this.lineOpen = true;
-        return;
       }
+      const nl = chunk.indexOf(10, from);
+      if (nl < 0) return;
       this.recordEnd(this.pos + nl + 1, emit);
       this.lineOpen = false;
       from = nl + 1;
