@@ -151,7 +151,7 @@ class MariadbSystem implements LabSystem {
     if (password === undefined) {
       throw this.fail(`password variable $${this.options.passwordEnv} is not set — export it (scripts/services.sh up writes it to .services/env)`);
     }
-    return mysql.createConnection({
+    const conn = await mysql.createConnection({
       host: this.options.host,
       port: this.options.port,
       user: this.options.user,
@@ -162,6 +162,9 @@ class MariadbSystem implements LabSystem {
       dateStrings: true,
       multipleStatements: false,
     });
+    // An idle connection the server drops emits 'error'; the next command fails and run() reconnects.
+    conn.on("error", () => {});
+    return conn;
   }
 
   /**
