@@ -12,6 +12,11 @@ import { UsageError } from "../errors.js";
 import type { FigureSpec } from "./figure-style.js";
 
 export type FigureFormat = "svg" | "png" | "pdf";
+
+export interface WrittenFigure {
+  paths: string[];
+  svg: string;
+}
 export const FIGURE_FORMATS: readonly FigureFormat[] = ["svg", "pdf", "png"];
 
 export const DEFAULT_CHROMIUM = "/usr/bin/chromium";
@@ -96,8 +101,8 @@ export class FigureRenderer {
     return this.pdfPage.pdf({ width: `${width}px`, height: `${height}px`, printBackground: true, pageRanges: "1", margin: { top: "0", right: "0", bottom: "0", left: "0" } });
   }
 
-  /** Write `<dir>/<name>.{svg,pdf,png}`; returns the paths written. */
-  async write(spec: FigureSpec, dir: string, formats: readonly FigureFormat[] = FIGURE_FORMATS): Promise<string[]> {
+  /** Write `<dir>/<name>.{svg,pdf,png}`; returns the paths written and the SVG text (for notebooks). */
+  async write(spec: FigureSpec, dir: string, formats: readonly FigureFormat[] = FIGURE_FORMATS): Promise<WrittenFigure> {
     await mkdir(dir, { recursive: true });
     const { svg, png } = await this.svgAndPng(spec);
     const paths: string[] = [];
@@ -107,7 +112,7 @@ export class FigureRenderer {
       await writeFile(path, bytes);
       paths.push(path);
     }
-    return paths;
+    return { paths, svg };
   }
 
   async close(): Promise<void> {
@@ -122,7 +127,7 @@ export async function writeFigures(specs: FigureSpec[], dir: string, opts: Rende
   const renderer = await FigureRenderer.open(opts);
   try {
     const paths: string[] = [];
-    for (const spec of specs) paths.push(...(await renderer.write(spec, dir, opts.formats)));
+    for (const spec of specs) paths.push(...(await renderer.write(spec, dir, opts.formats)).paths);
     return paths;
   } finally {
     await renderer.close();

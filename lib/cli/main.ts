@@ -8,6 +8,10 @@ import { registerDatasets } from "./commands/datasets.js";
 import { registerReport } from "./commands/report.js";
 import { registerRun } from "./commands/run.js";
 import { registerSystems } from "./commands/systems.js";
+import { registerKernel } from "./commands/kernel.js";
+import { registerNb } from "./commands/nb.js";
+import { registerFigures } from "./commands/figures.js";
+import { registerTables } from "./commands/tables.js";
 
 export function buildProgram(): Command {
   const program = new Command("dedup-lab")
@@ -21,6 +25,10 @@ export function buildProgram(): Command {
   registerReport(program);
   registerCleanup(program);
   registerSystems(program);
+  registerKernel(program);
+  registerNb(program);
+  registerFigures(program);
+  registerTables(program);
   return program;
 }
 

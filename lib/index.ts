@@ -1,0 +1,45 @@
+// The library's public entry (dist/index.js + dist/index.d.ts): what notebooks and scripts
+// import. In a tslab notebook (kernel cwd = project root):  import * as lab from "./dist/index";
+// tslab compiles cells to CommonJS with TypeScript 5.0 (moduleResolution node10) and
+// Node ≥ 20.19 loads this ESM entry through require(esm): keep every module reachable from
+// here free of top-level await. Shared file: add exports, do not reorder or remove.
+
+// Running experiments
+export { loadConfig, resolveConfig, type ConfigOverrides, type RunConfig } from "./runner/config.js";
+export { runMatrix, type RunEvents, type RunOptions, type RunResult } from "./runner/run.js";
+export { formatPlan, planRun, type RunPlan } from "./runner/plan.js";
+export { DatasetSpecSchema, type DatasetSpec } from "./generators/dataset.js";
+export { readManifest, verifyDataset, writeDataset, type Manifest, type VerifyResult } from "./generators/manifest.js";
+export { formatBytes, parseBytes } from "./generators/sizes.js";
+export { systemNames, EMBEDDED_SYSTEMS } from "./systems/registry.js";
+export { UsageError, SystemError } from "./errors.js";
+
+// Results
+export { loadBundles, type BundleMeta, type LoadedBundles } from "./results/bundle.js";
+export { tableRows } from "./results/arrow-io.js";
+export type { ResultRow, HistogramRow, LatencyRow, TimeseriesRow } from "./results/schema.js";
+export { formatSummary, summaryLines, type SummaryLine } from "./analysis/summary.js";
+
+// The one definition of percentiles and confidence intervals
+export { aggregate, mean, PERCENTILES, quantile, quantileSorted, sd, summarize, tQuantile975, type Aggregate, type LatencySummary } from "./metrics/stats.js";
+
+// Analysis (arquero frames over bundles)
+export { cellsOf, CONFIG_DIMS, datasetLabel, framesOf, frame, gradeOrder, loadFrames, rowsOf, STAGE_LABELS, type Frame, type LabFrames } from "./analysis/frames.js";
+export { overRepeats } from "./analysis/repeats.js";
+export { edrTable, EDR_METRICS, type EdrMetric, type EdrRow } from "./analysis/edr.js";
+export { datasetSizes, sizeTable, LAYER_LABELS, type DatasetSizes, type SizeRow } from "./analysis/sizes.js";
+export { throughputTable, THROUGHPUT_METRICS, type ThroughputRow } from "./analysis/throughput.js";
+export { latencyCurve, latencyPercentiles, latencySamples, latencySpectrum, latencyTable, LATENCY_BY, LATENCY_STATS } from "./analysis/latency.js";
+export { hasTimeseries, timeseriesTable, type TimeseriesPoint } from "./analysis/timeseries.js";
+export { inSlice, slicesOf, systemSeries, type Slice } from "./analysis/slices.js";
+export { systemColor, OKABE_ITO } from "./analysis/palette.js";
+
+// Thesis figures and tables (the same functions `dedup-lab figures|tables` call)
+export type { FigureSpec } from "./analysis/figure-style.js";
+export { edrFigure, latencyFigure, sizesFigure, throughputFigure, timeseriesFigure } from "./analysis/figures.js";
+export { FigureRenderer, writeFigures, FIGURE_FORMATS, type FigureFormat, type WrittenFigure } from "./analysis/render.js";
+export { edrThesisTable, formatStat, latencyThesisTable, toLatex, toMarkdown, writeTables, type ThesisTable } from "./analysis/thesis-tables.js";
+export { thesisFigures, thesisTables, type ThesisFigures } from "./analysis/thesis.js";
+
+// Notebook helpers
+export { display, notebookProgress, showFigure, showMarkdown, showTable } from "./notebook/display.js";

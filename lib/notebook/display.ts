@@ -1,0 +1,107 @@
+// Rich output for notebooks running in the tslab kernel: interactive Plotly figures
+// (application/vnd.plotly.v1+json — rendered natively by VS Code and by JupyterLab with the
+// plotly renderer), tables as HTML/Markdown, and a progress listener for runs. Outside a
+// kernel (tests, scripts) everything falls back to plain text on stdout.
+import { createRequire } from "node:module";
+import type { ColumnTable } from "arquero";
+import type { FigureSpec } from "../analysis/figure-style.js";
+import { toMarkdown, type ThesisTable } from "../analysis/thesis-tables.js";
+import type { RunEvents } from "../runner/run.js";
+
+type DisplayData = Record<string, unknown>;
+
+interface TslabJupyter {
+  lastWriteDisplayData: ((msg: { data: DisplayData; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void) | null;
+}
+
+const req = createRequire(import.meta.url);
+
+/** tslab's display channel, only if this process IS a tslab kernel (never loads zeromq otherwise). */
+function kernelChannel(): TslabJupyter | null {
+  try {
+    const cached = req.cache[req.resolve("tslab/dist/jupyter")];
+    const mod = cached?.exports as TslabJupyter | undefined;
+    return mod?.lastWriteDisplayData ? mod : null;
+  } catch {
+    return null;
+  }
+}
+
+let displayCounter = 0;
+
+/** Send one display_data message with several MIME representations (richest first for the frontend). */
+export function display(data: DisplayData, opts: { id?: string; update?: boolean } = {}): void {
+  const channel = kernelChannel();
+  if (!channel) {
+    process.stdout.write(String(data["text/plain"] ?? data["text/markdown"] ?? "") + "\n");
+    return;
+  }
+  channel.lastWriteDisplayData!({ data, metadata: {}, transient: opts.id ? { display_id: opts.id } : {} }, opts.update ?? false);
+}
+
+/** An interactive Plotly figure; pass the rendered SVG to give static viewers (nbconvert HTML, GitHub) a picture. */
+export function showFigure(spec: FigureSpec, opts: { svg?: string } = {}): void {
+  const data: DisplayData = {
+    "application/vnd.plotly.v1+json": { data: spec.data, layout: { ...spec.layout, width: spec.width, height: spec.height }, config: { displaylogo: false } },
+    "text/plain": `[figure ${spec.name}] ${spec.title}\n${spec.caption}`,
+  };
+  if (opts.svg) data["image/svg+xml"] = opts.svg;
+  display(data);
+}
+
+export function showMarkdown(markdown: string): void {
+  display({ "text/markdown": markdown, "text/plain": markdown });
+}
+
+/** An arquero frame (first `limit` rows) or a thesis table, as HTML/Markdown with a text fallback. */
+export function showTable(t: ColumnTable | ThesisTable, opts: { limit?: number } = {}): void {
+  if ("groups" in t && "head" in t) {
+    const md = toMarkdown(t);
+    display({ "text/markdown": md, "text/plain": md });
+    return;
+  }
+  const limit = opts.limit ?? 40;
+  const more = t.numRows() > limit ? `\n\n(${t.numRows() - limit} more rows)` : "";
+  display({ "text/html": t.toHTML({ limit }) + (more ? `<p>${more.trim()}</p>` : ""), "text/plain": t.toMarkdown({ limit }) + more });
+}
+
+export interface ProgressOptions {
+  /** Also print a line per finished stage (default: one line per finished cell). */
+  stages?: boolean;
+}
+
+/**
+ * A RunEvents listener for notebooks: a status line that updates in place (one display
+ * entry) plus a plain line per finished cell, so an executed notebook keeps the log.
+ */
+export function notebookProgress(opts: ProgressOptions = {}): RunEvents {
+  const id = `dedup-lab-progress-${process.pid}-${++displayCounter}`;
+  const started = Date.now();
+  let total = 0;
+  let done = 0;
+  let first = true;
+  const status = (text: string) => {
+    display({ "text/plain": text }, { id, update: !first });
+    first = false;
+  };
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  return {
+    runStart: (i) => {
+      total = i.cells;
+      done = i.skipped;
+      console.log(`run ${i.runId}: ${i.cells} cells${i.skipped ? ` (${i.skipped} already done)` : ""} → ${i.dir}`);
+      status(`0/${total} cells`);
+    },
+    cellStart: (c) => status(`${done}/${total} cells · running ${c.id} · ${elapsed()}`),
+    stageStart: (c, s) => status(`${done}/${total} cells · ${c.id} · ${s} · ${elapsed()}`),
+    stageEnd: (c, s, m) => {
+      if (opts.stages) console.log(`    ${c.id} ${s}: ${m.units} units, ${(m.durationNs / 1e6).toFixed(1)} ms`);
+    },
+    cellEnd: (c, r) => {
+      done++;
+      console.log(`[${done}/${total}] ${c.id} ${r.status === "done" ? "ok" : `FAILED ${r.error}`}`);
+      status(`${done}/${total} cells · ${elapsed()}`);
+    },
+    runEnd: (i) => status(`finished: ${i.done} cells done, ${i.failed} failed${i.interrupted ? ", interrupted" : ""} · ${elapsed()}`),
+  };
+}
