@@ -79,8 +79,9 @@ class KafkaSystem implements LabSystem {
   async connect(): Promise<void> {
     await this.close();
     this.kafka = new Kafka(kafkajsConfig(SYSTEM, this.options, "dedup-lab"));
-    this.admin = this.kafka.admin({ retry: { retries: this.options.retries } });
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: this.options.retries } });
+    // Retries and their backoff come from the client settings (options.retries, 100 ms doubling to 2 s).
+    this.admin = this.kafka.admin();
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
     await this.call("connect", async () => {
       await this.admin!.connect();
       await this.producer!.connect();
