@@ -287,11 +287,10 @@ class ClickhouseSystem implements LabSystem {
       for (const s of inserts) s.values.end();
       for (const s of inserts) await s.done;
     } catch (e) {
+      // e is the server's answer (a rejected INSERT) or the caller's iterator failing
       for (const s of inserts) s.values.destroy();
       await Promise.allSettled(inserts.map((s) => s.done));
-      // the first server-side error says more than "stream destroyed"
-      const serverError = (await Promise.allSettled(inserts.map((s) => s.done))).find((r) => r.status === "rejected");
-      throw this.fail(`bulk insert into ${this.db}`, serverError?.status === "rejected" ? serverError.reason : e);
+      throw this.fail(`bulk insert into ${this.db}`, e);
     }
   }
 
@@ -331,13 +330,23 @@ class ClickhouseSystem implements LabSystem {
   async maintenance(name: string): Promise<void> {
     if (name !== "optimize_final") throw this.fail(`unknown maintenance "${name}" — use: optimize_final`);
     await this.waitForMutations(this.tables, "OPTIMIZE");
-    for (const t of this.tables) await this.command(optimizeFinalSql(this.db, t), `OPTIMIZE TABLE ${t} FINAL`);
-    // OPTIMIZE may silently do nothing (e.g. a merge already running): check that it merged
-    const totals = await this.select(partTotalsSql(this.db, this.tables), "read system.parts");
-    const unmerged = totals.filter((r) => Number(r.active) === 1 && Number(r.parts) > 1);
-    if (unmerged.length > 0) {
-      throw this.fail(`OPTIMIZE FINAL left ${unmerged.map((r) => `${r.parts} active parts in ${r.table}`).join(", ")}`);
+    for (const t of this.tables) await this.optimizeFinal(t);
+  }
+
+  /** OPTIMIZE silently does nothing while a background merge holds the parts: repeat until one part is left. */
+  private async optimizeFinal(table: string): Promise<void> {
+    const activeParts = async () => {
+      const totals = await this.select(partTotalsSql(this.db, [table]), "read system.parts");
+      return Number(totals.find((r) => Number(r.active) === 1)?.parts ?? 0);
+    };
+    let parts = 0;
+    for (let attempt = 1; attempt <= 20; attempt++) {
+      await this.command(optimizeFinalSql(this.db, table), `OPTIMIZE TABLE ${table} FINAL`);
+      parts = await activeParts();
+      if (parts <= 1) return;
+      await sleep(50 * attempt);
     }
+    throw this.fail(`OPTIMIZE TABLE ${table} FINAL left ${parts} active parts after 20 attempts (merges blocked?)`);
   }
 
   // ---- sizes and snapshots --------------------------------------------------------------
