@@ -1,7 +1,7 @@
 // Bulk-load throughput of the minio connector vs `mc cp --recursive` of the same units (as
 // files) into the same bucket, same server, same run, both with the lab access key. Units
 // are generated before timing; the bucket is emptied between rounds.
-//   npx tsx bench/minio-bulk.ts [units=1000] [unitSize=65536] [rounds=3]
+//   npx tsx bench/minio-bulk.ts [units=1000] [unitSize=65536] [rounds=3] [concurrency=connector default]
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -13,7 +13,7 @@ import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { minioDefinition } from "../lib/systems/minio/minio-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
 
-const [units = 1000, unitSize = 65536, rounds = 3] = process.argv.slice(2).map(Number);
+const [units = 1000, unitSize = 65536, rounds = 3, concurrency] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
 const lab = new LabNamespace();
 // One container: both loaders write into one bucket.
@@ -31,6 +31,7 @@ for (const batch of batches) for (const u of batch) writeFileSync(join(files, u.
 const options = minioDefinition.options.parse({
   endPoint: env.DEDUP_MINIO_HOST, port: env.DEDUP_MINIO_PORT,
   accessKeyEnv: "DEDUP_MINIO_ACCESS_KEY", secretKeyEnv: "DEDUP_MINIO_SECRET_KEY",
+  ...(concurrency ? { concurrency } : {}),
 });
 const system = minioDefinition.create(options, lab);
 
