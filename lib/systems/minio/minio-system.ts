@@ -112,6 +112,8 @@ class MinioSystem implements LabSystem {
       region: o.region,
       pathStyle: true,
       partSize: o.partSize,
+      // 5xx/429 answers (a busy or restarting server) are retried with exponential backoff.
+      retryOptions: { maximumRetryCount: 3, baseDelayMs: 200, maximumDelayMs: 2000 },
     });
     // A signed request against a lab bucket name checks endpoint and credentials together.
     const probe = this.lab.objectName("probe");
