@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci
 npm run -s build
 bash scripts/services.sh up
+bash scripts/setup-notebooks.sh   # Jupyter client, Chromium, pdflatex (apt) + the tslab kernel spec
 exec npx vitest run "$@"

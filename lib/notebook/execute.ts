@@ -58,6 +58,8 @@ interface Prepared {
   stem: string;
   notebook: Notebook;
   values: Record<string, ParamValue>;
+  /** The artefact directory nb run chose (replaced on every run), if it chose one. */
+  artefacts?: string;
 }
 
 const RUNNER = () => join(projectRoot(), "lib", "notebook", "nbclient-runner.py");
@@ -85,12 +87,15 @@ export async function prepareNotebooks(paths: string[], opts: RunNotebookOptions
     const nb = readNotebook(path);
     const stem = basename(path).replace(/\.ipynb$/, "");
     const raw = new Map(opts.params ?? []);
-    // Artefacts of a headless run (bundles, figures, tables) go next to the executed notebook.
+    // Artefacts of a headless run (bundles, figures, tables) go next to the executed notebook,
+    // in <out>/<name>-output, which belongs to nb run: a re-run replaces it like the notebook.
+    let artefacts: string | undefined;
     if (!raw.has("outDir") && parameterDecls(nb, path).some((d) => d.name === "outDir" && d.kind === "string")) {
-      raw.set("outDir", join(out, `${stem}-output`));
+      artefacts = join(out, `${stem}-output`);
+      raw.set("outDir", artefacts);
     }
     const { notebook, values } = injectParameters(nb, raw, path);
-    return { path, stem, notebook, values };
+    return { path, stem, notebook, values, artefacts };
   });
 }
 
@@ -107,6 +112,7 @@ export async function runPrepared(p: Prepared, opts: RunNotebookOptions): Promis
   const input = join(work, `${p.stem}.ipynb`);
   const output = join(out, `${p.stem}.ipynb`);
   await writeFile(input, JSON.stringify(p.notebook, null, 1) + "\n");
+  if (p.artefacts) await rm(p.artefacts, { recursive: true, force: true });
   const env = jupyterEnv(root, opts.env ?? process.env);
   try {
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {

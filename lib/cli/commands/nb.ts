@@ -17,7 +17,7 @@ export function registerNb(program: Command): void {
     .description("execute notebooks top to bottom with the tslab kernel; write the executed notebooks to --out")
     .argument("<notebook...>", "notebooks, e.g. notebooks/00-quickstart.ipynb")
     .option("-p, --param <name=value>", "parameter for the cell tagged `parameters` (repeatable; numbers, true/false, [JSON], a,b,c or text)", (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option("--out <dir>", "directory for the executed notebooks (and, unless -p outDir=…, their artefacts)", "results/notebooks")
+    .option("--out <dir>", "directory for the executed notebooks; a notebook that declares outDir writes its artefacts to DIR/<name>-output (replaced on each run) unless -p outDir=… is given", "results/notebooks")
     .option("--timeout <seconds>", "per-cell timeout", "600")
     .action(async (paths: string[], o: NbRunFlags) => {
       if (!/^\d+$/.test(o.timeout) || Number(o.timeout) < 1) throw new UsageError(`--timeout must be a whole number of seconds (got "${o.timeout}")`, "pass e.g. --timeout 300");

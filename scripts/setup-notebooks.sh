@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# What notebooks, figures and tables need on a fresh Debian machine, then the tslab kernel:
+#   Debian's Jupyter client (nbconvert/nbclient on /usr/bin/python3 — not a pyenv python),
+#   Chromium for the static figure export, pdflatex + booktabs for the table check, and
+#   the kernel spec in <repo>/.jupyter (npx dedup-lab kernel install). Idempotent.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/services/lib.sh
+source "$ROOT/scripts/services/lib.sh"
+
+apt_need jupyter-nbconvert python3-nbclient jupyter-client python3-ipykernel jupyter-core python3-nbformat \
+  chromium fonts-dejavu-core texlive-latex-recommended
+
+cd "$ROOT"
+[ -f dist/cli/main.js ] || npm run -s build
+node bin/dedup-lab.js kernel install
