@@ -88,3 +88,20 @@ describe("datasets: as written in the README", () => {
     expect(existsSync(join(d, "a"))).toBe(false);
   });
 });
+
+describe("cleanup", () => {
+  it("removes only the runner's per-cell work directories, never other files sharing the prefix", async () => {
+    const root = tmp();
+    const keep = ["dedup-lab-services", "dedup-lab-c0123456789", "dedup-lab-cabcdef0123-toolong", "dedup-labx"];
+    const drop = ["dedup-lab-c0123456789-AbC123", "dedup-lab-cffffffffff-zz9ZZ9"];
+    for (const n of [...keep, ...drop]) mkdirSync(join(root, n));
+    writeFileSync(join(root, "dedup-lab-services", "server.pid"), "1");
+    writeFileSync(join(root, "cfg.yaml"), `workDir: ${root}\nmatrix: { systems: [sqlite, directory] }\n`);
+    for (let i = 0; i < 2; i++) {
+      const r = cli(["cleanup", "--config", join(root, "cfg.yaml")]);
+      expect(r.status, r.stderr).toBe(0); // idempotent
+    }
+    expect(readdirSync(root).sort()).toEqual([...keep, "cfg.yaml"].sort());
+    expect(readdirSync(join(root, "dedup-lab-services"))).toEqual(["server.pid"]);
+  });
+});

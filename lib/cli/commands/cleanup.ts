@@ -8,6 +8,11 @@ import { errorMessage } from "../../errors.js";
 import { loadConfig } from "../../runner/config.js";
 import { systemDefinition } from "../../systems/registry.js";
 
+/** Only the runner's per-cell work directories (`<prefix>-lab-c<10 hex>-XXXXXX`), nothing else that shares the prefix. */
+export function isCellWorkDir(name: string, objectPrefix: string): boolean {
+  return name.startsWith(objectPrefix) && /^c[0-9a-f]{10}-[A-Za-z0-9]{6}$/.test(name.slice(objectPrefix.length));
+}
+
 export function registerCleanup(program: Command): void {
   program
     .command("cleanup")
@@ -33,7 +38,7 @@ export function registerCleanup(program: Command): void {
       // Per-cell work directories of embedded systems left by a killed run.
       const root = resolve(cfg.workDir ?? tmpdir());
       for (const name of await readdir(root).catch(() => [] as string[])) {
-        if (name.startsWith(cfg.lab.objectPrefix)) await rm(join(root, name), { recursive: true, force: true });
+        if (isCellWorkDir(name, cfg.lab.objectPrefix)) await rm(join(root, name), { recursive: true, force: true });
       }
       if (failed) process.exitCode = 1;
     });
