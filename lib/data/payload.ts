@@ -13,7 +13,7 @@ import type { PayloadOpenParams, PayloadSource, PayloadType } from "../generator
 import { payloadType, registerPayload } from "../generators/payloads.js";
 import { Scratch, configureDataLocation, dataLocation, type DataConfig } from "./location.js";
 import { scanManifests, type DataManifest } from "./manifest.js";
-import { StagedUnits } from "./staged.js";
+import { StagedUnits, readStagedIndex, type StagedIndex } from "./staged.js";
 
 function openStaged(payload: string, params: PayloadOpenParams): PayloadSource {
   const staged = StagedUnits.open(new Scratch(dataLocation().scratch).staged(payload), payload);
@@ -81,6 +81,27 @@ export function prepareRealPayloads(config: DataConfig | undefined, payloads: st
     }
     if (type.kind === "real") StagedUnits.open(scratch.staged(name), name).close();
   }
+}
+
+/** What staged data a run's real payloads read (for the run bundle's provenance). */
+export function stagedProvenance(payloads: string[]): Record<string, Omit<StagedIndex, "format" | "index_record">> {
+  const scratch = new Scratch(dataLocation().scratch);
+  const out: Record<string, Omit<StagedIndex, "format" | "index_record">> = {};
+  for (const name of payloads) {
+    let type: PayloadType;
+    try {
+      type = payloadType(name);
+    } catch {
+      continue;
+    }
+    if (type.kind !== "real") continue;
+    const index = readStagedIndex(scratch.staged(name));
+    if (index) {
+      const { format: _f, index_record: _r, ...rest } = index;
+      out[name] = rest;
+    }
+  }
+  return out;
 }
 
 // Registration on import. A broken manifest must not break unrelated commands: the valid

@@ -161,7 +161,9 @@ export async function verifyData(ctx: DataContext, m: DataManifest): Promise<Sou
 }
 
 /** Cuts every member into the writer, counting per member. */
-function memberSink(cutterFor: (name: string) => Cutter, writer: StagedWriter, members: StagedMember[], signal?: AbortSignal) {
+function memberSink(cutterFor: (name: string) => Cutter, writer: StagedWriter, members: StagedMember[], ctx: DataContext, label: string, total: number | null) {
+  const signal = ctx.signal;
+  let done = 0;
   let cutter: Cutter;
   let cur: StagedMember;
   const emit = (u: Buffer) => {
@@ -178,6 +180,7 @@ function memberSink(cutterFor: (name: string) => Cutter, writer: StagedWriter, m
       if (signal?.aborted) throw signal.reason ?? new Error("aborted");
       cur.bytes += chunk.length;
       cutter.push(chunk, emit);
+      ctx.progress?.(`cut ${label}`, (done += chunk.length), total);
     },
     end() {
       cutter.end(emit);
@@ -237,7 +240,8 @@ export async function stageData(ctx: DataContext, m: DataManifest): Promise<Stag
     for (const { s, file, from, h, status } of files) {
       const members: StagedMember[] = [];
       ctx.log(`${m.name}/${s.id}: cutting (${m.cut.mode}) ${s.archive === "none" ? "" : `${s.archive} members `}into units`);
-      const sink = memberSink((name) => makeCutter(m.cut, `${m.name}/${s.id}:${name}`), writer, members, ctx.signal);
+      const total = s.archive === "none" ? h.size : (s.unpacked_size ?? null);
+      const sink = memberSink((name) => makeCutter(m.cut, `${m.name}/${s.id}:${name}`), writer, members, ctx, `${m.name}/${s.id}`, total);
       await readMembers(m, s, file, sink, ctx.signal);
       sources.push({ id: s.id, from, sha256: h.sha256, size: h.size, checksum: status, members });
       // The work copy is not needed any more: free its space before the next source.

@@ -9,7 +9,7 @@ import { verifyDataset, writeDataset } from "../../lib/generators/manifest.js";
 import { payloadType } from "../../lib/generators/payloads.js";
 import { configureDataLocation, dataLocation } from "../../lib/data/location.js";
 import { loadManifests } from "../../lib/data/manifest.js";
-import { prepareRealPayloads, registerManifestPayloads } from "../../lib/data/payload.js";
+import { prepareRealPayloads, registerManifestPayloads, stagedProvenance } from "../../lib/data/payload.js";
 import { dataContext, stageData } from "../../lib/data/stage.js";
 import { resolveConfig } from "../../lib/runner/config.js";
 import { eventLines, tmp, writeManifest } from "../integration/data-fixtures.js";
@@ -37,8 +37,13 @@ describe("a real payload type", () => {
 
   const spec = (over: Record<string, unknown>) => DatasetSpecSchema.parse({ payload: "test_events", units: 100, size: { min: 4096, max: 4096 }, fraction: 0, ...over });
 
-  it("is registered from its manifest, as kind real", () => {
+  it("is registered from its manifest, as kind real, with the staged data's provenance", () => {
     expect(payloadType("test_events").kind).toBe("real");
+    const p = stagedProvenance(["test_events", "random_binary"]);
+    expect(Object.keys(p)).toEqual(["test_events"]);
+    expect(p.test_events).toMatchObject({ manifest: "test_events", units: distinct.length, duplicates_dropped: events.length - distinct.length });
+    expect(p.test_events!.sources[0]!.sha256).toBe(createHash("sha256").update(events.join("\n") + "\n").digest("hex"));
+    expect(p.test_events!.units_sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it("offers exactly the distinct staged units", () => {

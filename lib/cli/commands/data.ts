@@ -42,7 +42,9 @@ function progressPrinter(quiet: boolean): Pick<DataContext, "log" | "progress"> 
         if (what !== label) {
           stop();
           label = what;
-          bar = new cliProgress.SingleBar({ format: `${what} {bar} {percentage}% {done}/{all}`, stream: err, hideCursor: true }, cliProgress.Presets.shades_classic);
+          // Unknown totals (packed members) show bytes only: a bar would claim 100 %.
+          const format = total ? `${what} {bar} {percentage}% {done}/{all}` : `${what} {done}`;
+          bar = new cliProgress.SingleBar({ format, stream: err, hideCursor: true }, cliProgress.Presets.shades_classic);
           bar.start(total ?? 0, 0, { done: "0 B", all: total ? formatBytes(total) : "?" });
         }
         if (total && bar!.getTotal() !== total) bar!.setTotal(total);
