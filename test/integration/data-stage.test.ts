@@ -107,10 +107,16 @@ afterAll(() => {
 describe("data stage from a read-only source tree", () => {
   it("stages zip, tar.bz2, gz and plain files into exactly the expected distinct units", () => {
     const scratch = join(tmp(), "scratch");
-    const r = cli(["data", "stage", "t_books", "t_events", "t_bank", "t_corpus", "t_image", "--root", root, "--scratch", scratch, "--manifests", manifests]);
+    // Every open/change of a path is logged by a preloaded hook: sources may only be opened read-only.
+    const fsLog = join(tmp(), "fs.log");
+    const r = cli(["data", "stage", "t_books", "t_events", "t_bank", "t_corpus", "t_image", "--root", root, "--scratch", scratch, "--manifests", manifests], {
+      env: { NODE_OPTIONS: `--require ${join(import.meta.dirname, "data-fs-hook.cjs")}`, DEDUP_FS_LOG: fsLog },
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(snapshot(root)).toEqual(before);
     expectNoWork(scratch);
+    const touched = readFileSync(fsLog, "utf8").split("\n").filter((l) => l.split("\t")[1]?.startsWith(root + "/") || l.split("\t")[1] === root);
+    expect(touched.sort()).toEqual(Object.keys(files).map((rel) => `open\t${join(root, rel)}\tr`).sort());
 
     // Plain text, lines packed up to 4 KiB.
     const b = stagedUnits(scratch, "t_books");
