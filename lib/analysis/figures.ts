@@ -31,11 +31,9 @@ const seriesKey = (s: { system: string; variant: string }) => `${s.system}\u0000
 
 function barStyle(s: SystemSeries): Record<string, unknown> {
   const color = systemColor(s.system);
-  return {
-    color,
-    line: { color: outlineFor(color), width: 1 },
-    pattern: { shape: VARIANT_PATTERNS[s.variantIndex % VARIANT_PATTERNS.length], fgcolor: "#ffffff", size: 7, solidity: 0.35 },
-  };
+  const shape = VARIANT_PATTERNS[s.variantIndex % VARIANT_PATTERNS.length];
+  // Patterns only where a system appears with several variants (they cost PDF size).
+  return { color, line: { color: outlineFor(color), width: 1 }, ...(shape ? { pattern: { shape, fgcolor: "#ffffff", size: 7, solidity: 0.35 } } : {}) };
 }
 
 function errorBars(rows: { n: number; ci95: number }[]): Record<string, unknown> {
@@ -153,8 +151,8 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
   const unit = byteUnit(max);
   const nr = grades.length;
   const nc = series.length;
-  const height = 230 + 250 * nr;
-  const domains = gridDomains({ rows: nr, cols: nc, xgap: 0.035, ygap: 110 / (height - MARGIN.t - MARGIN.b), top: gridTop(height) });
+  const height = 220 + 235 * nr;
+  const domains = gridDomains({ rows: nr, cols: nc, xgap: 0.035, ygap: 70 / (height - MARGIN.t - MARGIN.b), top: gridTop(height) });
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
@@ -173,7 +171,7 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
           type: "bar", name: LAYER_LABELS[layer], legendgroup: layer, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
           x: stageLabels, y: pts.map((p) => finite(p.mean / unit.div)),
           error_y: { ...errorBars(pts), array: pts.map((p) => (p.n >= 2 && Number.isFinite(p.ci95) ? p.ci95 / unit.div : 0)) },
-          marker: { color: st.color, line: { color: "#222", width: 0.8 }, pattern: { shape: st.pattern, fgcolor: "#222", size: 6, solidity: 0.25 } },
+          marker: { color: st.color, line: { color: "#222", width: 0.8 }, ...(st.pattern ? { pattern: { shape: st.pattern, fgcolor: "#222", size: 6, solidity: 0.25 } } : {}) },
           hovertemplate: `${s.label} ${grade} %{x}<br>${layer}: %{y:.3f} ${unit.label}<extra></extra>`,
         });
       }

@@ -25,8 +25,10 @@ export function frame(t: Table | Frame): Frame {
   let f = converted.get(t);
   if (!f) {
     // arquero 8 reads Arrow through flechette: hand it IPC bytes (its types reject an apache-arrow Table).
-    // Timestamps stay epoch-ms numbers, as in the bundle's own row objects.
-    f = aq.fromArrow(tableToIPC(t, "stream"), { useDate: false });
+    // Timestamps stay epoch-ms numbers, as in the bundle's own row objects. Columns are then
+    // materialized once: Arrow-backed strings would be UTF-8 decoded again on every row access.
+    const arrow = aq.fromArrow(tableToIPC(t, "stream"), { useDate: false });
+    f = aq.table(Object.fromEntries(arrow.columnNames().map((name) => [name, arrow.array(name)])));
     converted.set(t, f);
   }
   return f;

@@ -47,11 +47,14 @@ export function outlineFor(color: string): string {
 export const VARIANT_PATTERNS = ["", "/", ".", "x", "\\", "+", "-", "|"] as const;
 export const VARIANT_DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"] as const;
 
-/** Greys for L1/L2/L3 (light → dark), with hatching as a second cue. */
+/**
+ * Greys for L1/L2/L3, light → dark: distinct in colour, colour-blind and black-and-white
+ * print. (No hatching: Chromium rasterizes SVG patterns into the PDF, 1 MB per figure.)
+ */
 export const LAYER_STYLE: Record<string, { color: string; pattern: string }> = {
-  L1: { color: "#D9D9D9", pattern: "" },
-  L2: { color: "#969696", pattern: "/" },
-  L3: { color: "#404040", pattern: "" },
+  L1: { color: "#E0E0E0", pattern: "" },
+  L2: { color: "#9E9E9E", pattern: "" },
+  L3: { color: "#3A3A3A", pattern: "" },
 };
 
 /** Marker symbols for the latency percentiles. */

@@ -30,7 +30,7 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
   const ds = datasetSizes(f.results);
   const tp = throughputTable(f.results);
   const curve = latencyCurve(f.latencies, f.results);
-  const spectrum = latencySpectrum(f.histograms);
+  let spectrum: Frame | undefined; // merged HdrHistograms, only needed for bundles without raw samples
   const pct = latencyPercentiles(f.latencies, f.results);
   const nonEmpty = (fr: Frame) => fr.numRows() > 0;
   for (const slice of measuredSlices(f)) {
@@ -41,7 +41,7 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
     if (nonEmpty(s)) figures.push(sizesFigure(s, rowsOf<DatasetSizeRow>(inSlice(ds, slice)), { slice }));
     // Raw samples give the exact type-7 curve; the HdrHistograms stand in where a bundle has none.
     const c = inSlice(curve, slice);
-    const sp = nonEmpty(c) ? c : inSlice(spectrum, slice);
+    const sp = nonEmpty(c) ? c : inSlice((spectrum ??= latencySpectrum(f.histograms)), slice);
     if (nonEmpty(sp)) figures.push(latencyFigure(sp, inSlice(pct, slice), { slice, source: nonEmpty(c) ? "samples" : "histograms" }));
     else notes.push(`${slice.label}: no latency samples or histograms`);
     const t = inSlice(tp, slice);
