@@ -1,7 +1,8 @@
 // The runner end to end on Kafka: the shipped config through the CLI writes every stage and
 // size layer (L1 produced bytes, L2 DescribeLogDirs, L3 local partition dirs) to the bundle,
 // over the SCRAM listener; and a broker stopped mid-stage fails that cell with its reason, the
-// run goes on, and --resume after the restart completes the matrix keeping finished cells.
+// run goes on, and --resume after the restart completes the matrix keeping finished cells;
+// a connected system survives a broker restart between operations (kafkajs reconnects).
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBundles, readMeta } from "../../lib/results/bundle.js";
 import { resolveConfig } from "../../lib/runner/config.js";
 import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
+import { LabNamespace } from "../../lib/runner/namespace.js";
+import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
 import { loadSystems } from "../../lib/systems/registry.js";
+import { primary, smallDataset } from "../helpers/contract-harness.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 
 const run = promisify(execFile);
@@ -165,4 +169,30 @@ describe("kafka broker stopped mid-stage, then --resume", () => {
     expect(rows.filter((r) => r.metric === "error")).toHaveLength(0);
     expect(await labTopics()).toEqual([]);
   }, 600_000); // a broker restart takes ~10 s, much longer on a loaded machine
+});
+
+describe("kafka broker restarted between operations", () => {
+  it("the connector reconnects with backoff: the same system object goes on after the restart", async () => {
+    const lab = new LabNamespace();
+    const sys = kafkaDefinition.create(kafkaDefinition.options.parse({ brokers: process.env.DEDUP_KAFKA_BROKERS, retries: 8 }), lab);
+    const units = [...smallDataset({ units: 4, fraction: 0 }).units()];
+    await sys.connect();
+    try {
+      await sys.prepare({ lab, cellKey: "reconnect", variant: "delete_none", containers: 1, workDir: "/tmp", log: () => {} });
+      await sys.insert(units[0]!);
+      await sys.insert(units[1]!);
+      services("down", "kafka");
+      services("up", "kafka");
+      await sys.insert(units[2]!);
+      await sys.insert(units[3]!);
+      const sizes = await sys.sizes();
+      expect(primary(sizes, "L1")).toBe(4 * (64 + 4096));
+      expect(primary(sizes, "L2")).toBeGreaterThan(4 * 4096);
+      await sys.delete(units[3]!);
+      await sys.cleanup();
+    } finally {
+      await sys.close();
+    }
+    expect(await labTopics()).toEqual([]);
+  }, 300_000);
 });
