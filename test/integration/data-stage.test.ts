@@ -3,7 +3,7 @@
 // distinct units; the source tree stays byte-identical (listing, modes, mtimes, ctimes,
 // sha256 — tests run as root, so chmod alone would prove nothing); the scratch work dir is
 // empty after success, after failure and after Ctrl-C; bad input exits 2 with one line.
-import { existsSync, mkdirSync, readFileSync, statfsSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, cliAsync } from "../helpers/cli.js";
@@ -240,6 +240,7 @@ describe("data commands: bad input", () => {
     const { r, scratch } = run(["stage", "t_huge", "--manifests", m, "--root", big]);
     expectUsage(r, /not enough disk space to stage t_huge: about .* needed \(copies \+ units\), .* free for .* — nothing written — free space, or pass --scratch DIR/);
     expect(existsSync(scratch)).toBe(false);
+    rmSync(big, { recursive: true, force: true }); // no blocks, but a huge apparent size
   });
 
   it("a scratch directory inside the data root is refused", () => {
