@@ -9,7 +9,9 @@
 //   const { sent, failed, lastError } = await events.close();
 import kafkajs, { type Admin, type Message, type Producer } from "kafkajs";
 import { z } from "zod";
-import { SystemError } from "../errors.js";
+import { SystemError, UsageError } from "../errors.js";
+import type { Cell } from "../runner/matrix.js";
+import type { RunEvents } from "../runner/run.js";
 import type { LabNamespace } from "../runner/namespace.js";
 import { describeKafkaError } from "../systems/kafka/kafka-errors.js";
 import { KafkaConnectionSchema, kafkaEndpoint, kafkajsConfig, type KafkaConnection } from "../systems/kafka/kafka-options.js";
@@ -153,4 +155,34 @@ export class KafkaEventStream {
       await admin.disconnect();
     }
   }
+}
+
+/** Validate the run config's `events` block (bad input → one line, exit 2); undefined when absent or disabled. */
+export function eventsConfig(raw: unknown): KafkaEventsConfig | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const r = KafkaEventsConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new UsageError(`events${issue.path.length ? `.${issue.path.join(".")}` : ""}: ${issue.message}`, "write events: { brokers: host:port, sasl: … } (see README)");
+  }
+  return r.data.enabled ? r.data : undefined;
+}
+
+/** Publishes the runner's stage boundaries to the stream so a cluster dashboard can follow a run. */
+export function stageEventListener(stream: KafkaEventStream): RunEvents {
+  let runId = "";
+  const cellEvent = (c: Cell, stage: string, event: StageEventKind, detail?: unknown) =>
+    stream.emit({ run_id: runId, cell: c.key, system: c.system.name, stage, event, detail: { cell_id: c.id, ...(detail as object) } });
+  return {
+    runStart: (i) => {
+      runId = i.runId;
+      stream.emit({ run_id: runId, cell: "", system: "", stage: "run", event: "start", detail: { cells: i.cells, skipped: i.skipped } });
+    },
+    stageStart: (c, s) => cellEvent(c, s, "start"),
+    stageEnd: (c, s, m) => cellEvent(c, s, "end", { duration_s: m.durationNs / 1e9, bytes: m.bytes, units: m.units }),
+    cellEnd: (c, r) => {
+      if (r.status === "failed") cellEvent(c, "cell", "error", { error: r.error });
+    },
+    runEnd: (i) => stream.emit({ run_id: runId, cell: "", system: "", stage: "run", event: "end", detail: { done: i.done, failed: i.failed, interrupted: i.interrupted } }),
+  };
 }

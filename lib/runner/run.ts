@@ -19,7 +19,7 @@ import "../metrics/prometheus-storage.js"; // registers the "prometheus" (Longho
 import { RunBundle, type CellRecord } from "../results/bundle.js";
 import { Redactor, secretEnvNames } from "../results/redact.js";
 import type { CellDims, ResultRow } from "../results/schema.js";
-import type { LabSystem, SizeReading, Stage, Unit } from "../systems/contract.js";
+import type { LabSystem, SizeReading, Stage } from "../systems/contract.js";
 import { systemDefinition } from "../systems/registry.js";
 import type { RunConfig } from "./config.js";
 import { collectEnvironment } from "./environment.js";
@@ -287,18 +287,13 @@ async function runStage(stage: Stage, measured: MeasuredSystem, ds: Dataset, cfg
     case "perfile_insert":
       return measured.insertEach(check(ds.units()));
     case "perfile_delete":
-      // Refs only: no payload is regenerated for a delete.
-      return measured.deleteEach(check(refs(ds)));
+      // Regenerated (outside the timer) so the ref carries the unit's hash, as the contract promises.
+      return measured.deleteEach(check(ds.units()));
     case "maintenance":
       return measured.maintenance(cell.system.maintenance);
   }
 }
 
-function* refs(ds: Dataset): Generator<Omit<Unit, "payload">> {
-  for (let i = 0; i < ds.length; i++) {
-    yield { id: ds.unitId(i), index: i, size: ds.sizeOf(i), sha256: Buffer.alloc(0), group: ds.groupOf(i), container: ds.containerOf(i) };
-  }
-}
 
 const MS = 1e6;
 

@@ -100,3 +100,23 @@ it("an unreachable broker fails open() with one line naming the endpoint", async
     "kafka events at 127.0.0.1:59999: open dedup-lab-events: broker not reachable (ECONNREFUSED) — is it running and are options.brokers right? (local: scripts/services.sh up kafka)",
   );
 });
+
+it("a run with an events block publishes every stage boundary of every cell, keyed by its run id", async () => {
+  const { mkdtempSync, writeFileSync, readFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const { cli } = await import("../helpers/cli.js");
+  const d = mkdtempSync(join(tmpdir(), "dedup-lab-events-run-"));
+  writeFileSync(join(d, "cfg.yaml"), `matrix: { systems: [sqlite], payloads: [random_binary], grades: [U0] }\ndataset: { units: 5 }\nevents: { brokers: "${env.DEDUP_KAFKA_BROKERS}" }\n`);
+  const r = cli(["run", "--config", join(d, "cfg.yaml"), "--out", join(d, "b"), "--quiet"]);
+  expect(r.status, r.stderr).toBe(0);
+  const runId = JSON.parse(readFileSync(join(d, "b", "bundle.json"), "utf8")).run_id as string;
+  const got = await readRun(runId, 10);
+  expect(got.map((m) => `${m.value.stage}:${m.value.event}`)).toEqual([
+    "run:start",
+    "bulk_insert:start", "bulk_insert:end", "perfile_insert:start", "perfile_insert:end",
+    "perfile_delete:start", "perfile_delete:end", "maintenance:start", "maintenance:end",
+    "run:end",
+  ]);
+  expect(got[2]!.value.detail).toMatchObject({ cell_id: "sqlite.rollback.random_binary.U0.file.within.r1", units: 5, bytes: 5 * 16384 });
+});

@@ -48,6 +48,9 @@ export function registerRun(program: Command): void {
     if (o.resume && !existsSync(o.resume)) throw new UsageError(`resume directory ${o.resume} does not exist`, "pass the results/<run_id> directory of the run to continue");
     const cfg = o.resume ? await resumeConfig(o.resume, o) : await loadConfig(o.config, overridesFrom(o));
     liveMetricsConfig(cfg.metrics); // a bad metrics block is bad input, also for --dry-run
+    // The event stream's client loads only when an events block exists (a dry run still opens nothing).
+    const events = cfg.events === undefined ? undefined : await import("../../metrics/kafka-events.js");
+    const eventsCfg = events?.eventsConfig(cfg.events);
     if (o.dryRun) {
       process.stdout.write(formatPlan(planRun(cfg)) + "\n");
       return;
@@ -62,12 +65,17 @@ export function registerRun(program: Command): void {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const live = await startLiveMetrics(cfg.metrics);
+    const stream = eventsCfg ? await events!.KafkaEventStream.open(eventsCfg, cfg.lab) : undefined;
     try {
       const result = await runMatrix(cfg, {
         dir: o.resume ?? o.out,
         resume: !!o.resume,
         signal: controller.signal,
-        events: [...(o.quiet ? [] : [progressReporter(process.stderr)]), ...(live ? [live] : [])],
+        events: [
+          ...(o.quiet ? [] : [progressReporter(process.stderr)]),
+          ...(live ? [live] : []),
+          ...(stream ? [events!.stageEventListener(stream)] : []),
+        ],
       });
       const bundle = await loadBundles([result.dir]);
       if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle.results)) + "\n");
@@ -76,6 +84,8 @@ export function registerRun(program: Command): void {
       process.exitCode = result.interrupted ? 130 : result.failed > 0 ? 1 : 0;
     } finally {
       await live?.close();
+      const sent = await stream?.close();
+      if (sent?.failed) process.stderr.write(`dedup-lab: ${sent.failed} stage events could not be sent to ${sent.topic}: ${sent.lastError}\n`);
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
