@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { UsageError } from "../errors.js";
+import { readMeta } from "../results/bundle.js";
 import { Redactor } from "../results/redact.js";
 import { kernelProblem } from "./kernel.js";
 import { injectParameters, parameterDecls, readNotebook, type Notebook, type ParamValue } from "./params.js";
@@ -39,6 +40,8 @@ export interface NotebookRun {
   cells: CellTiming[];
   failed: CellFailure | null;
   values: Record<string, ParamValue>;
+  /** Set when the failing cell threw a dedup-lab UsageError (bad input): its one-line message. */
+  usageError?: string;
 }
 
 export interface RunNotebookOptions {
@@ -83,7 +86,7 @@ export async function executionProblem(): Promise<string | null> {
 export async function prepareNotebooks(paths: string[], opts: RunNotebookOptions): Promise<Prepared[]> {
   if (!paths.length) throw new UsageError("no notebook given", "pass one or more notebooks, e.g. notebooks/00-quickstart.ipynb");
   const out = resolve(opts.out);
-  return paths.map((path) => {
+  const prepared = paths.map((path) => {
     const nb = readNotebook(path);
     const stem = basename(path).replace(/\.ipynb$/, "");
     const raw = new Map(opts.params ?? []);
@@ -97,6 +100,13 @@ export async function prepareNotebooks(paths: string[], opts: RunNotebookOptions
     const { notebook, values } = injectParameters(nb, raw, path);
     return { path, stem, notebook, values, artefacts };
   });
+  // A parameter named `bundles` lists run bundles: check them now (missing, or another
+  // schema version) instead of failing inside the kernel. Paths are relative to the root.
+  for (const p of prepared) {
+    const dirs = p.values.bundles;
+    if (Array.isArray(dirs)) for (const d of dirs) await readMeta(resolve(projectRoot(), String(d)));
+  }
+  return prepared;
 }
 
 /** Secrets never reach an executed notebook: values of secret-looking env vars are masked. */
@@ -143,7 +153,8 @@ export async function runPrepared(p: Prepared, opts: RunNotebookOptions): Promis
       const clean = redact.text(text);
       if (clean !== text) await writeFile(output, clean);
     }
-    return { notebook: p.path, output, ok: result.ok, seconds: result.seconds, cells: result.cells, failed: result.failed, values: p.values };
+    const usage = result.failed ? /^UsageError: (.+)$/m.exec(`${result.failed.stderr}\n${result.failed.evalue}`) : null;
+    return { notebook: p.path, output, ok: result.ok, seconds: result.seconds, cells: result.cells, failed: result.failed, values: p.values, usageError: usage?.[1] };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -23,14 +23,20 @@ export function registerNb(program: Command): void {
       if (!/^\d+$/.test(o.timeout) || Number(o.timeout) < 1) throw new UsageError(`--timeout must be a whole number of seconds (got "${o.timeout}")`, "pass e.g. --timeout 300");
       const runs = await runNotebooks(paths, { params: parseParamArgs(o.param), out: o.out, timeoutS: Number(o.timeout) });
       let failed = 0;
+      let badInput = 0;
       for (const r of runs) {
         if (r.ok) {
           process.stdout.write(`${r.notebook}: ok (${r.cells.length} code cells, ${r.seconds.toFixed(1)} s) → ${r.output}\n`);
         } else {
           failed++;
           process.stdout.write(`${r.notebook}: FAILED — ${describeFailure(r)}\n    executed notebook (outputs so far): ${r.output}\n`);
+          // A cell that rejected its input (e.g. a bundle of another schema) is bad input, not a failed check.
+          if (r.usageError) {
+            badInput++;
+            process.stderr.write(`dedup-lab: ${r.notebook}: ${r.usageError}\n`);
+          }
         }
       }
-      process.exitCode = failed ? 1 : 0;
+      process.exitCode = badInput ? 2 : failed ? 1 : 0;
     });
 }

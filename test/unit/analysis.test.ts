@@ -1,0 +1,325 @@
+// Analysis helpers over a synthetic bundle with known numbers: aggregation over repeats,
+// percentiles (one definition: lib/metrics/stats.ts), figure specs and thesis tables.
+import { describe, expect, it } from "vitest";
+import { rowsToTable } from "../../lib/results/arrow-io.js";
+import { HISTOGRAMS, LATENCIES, RESULTS, TIMESERIES, type LatencyRow, type ResultRow } from "../../lib/results/schema.js";
+import { aggregate, quantile, summarize } from "../../lib/metrics/stats.js";
+import { edrTable } from "../../lib/analysis/edr.js";
+import { datasetLabel, framesOf, rowsOf, gradeOrder } from "../../lib/analysis/frames.js";
+import { sizeTable, datasetSizes } from "../../lib/analysis/sizes.js";
+import { throughputTable } from "../../lib/analysis/throughput.js";
+import { latencyCurve, latencyPercentiles, latencyTable, percentileGrid } from "../../lib/analysis/latency.js";
+import { inSlice, slicesOf, systemSeries } from "../../lib/analysis/slices.js";
+import { edrFigure, latencyFigure, sizesFigure, throughputFigure, ninesX } from "../../lib/analysis/figures.js";
+import { logTicks, spansDecades } from "../../lib/analysis/figure-style.js";
+import { systemColor, OKABE_ITO } from "../../lib/analysis/palette.js";
+import { edrThesisTable, formatStat, latencyThesisTable, latexEscape, toLatex, toMarkdown } from "../../lib/analysis/thesis-tables.js";
+import { thesisFigures, thesisTables } from "../../lib/analysis/thesis.js";
+import { hasTimeseries, timeseriesTable } from "../../lib/analysis/timeseries.js";
+import { timeseriesFigure } from "../../lib/analysis/figures.js";
+import { overRepeats } from "../../lib/analysis/repeats.js";
+import { UsageError } from "../../lib/errors.js";
+import * as aq from "arquero";
+
+const SYSTEMS = [
+  { system: "sqlite", variant: "rollback" },
+  { system: "directory", variant: "default" },
+];
+const GRADES = [
+  { grade: "U0", f: 0 },
+  { grade: "U50", f: 0.5 },
+];
+
+// EDR_cluster of sqlite at U50, bulk insert, per repeat: mean 2.0, SD 0.2.
+const SQLITE_U50 = [1.8, 2.0, 2.2];
+
+function rowsFor(payload: string, repeats = 3): { results: ResultRow[]; latencies: LatencyRow[] } {
+  const results: ResultRow[] = [];
+  const latencies: LatencyRow[] = [];
+  for (let repeat = 1; repeat <= repeats; repeat++) {
+    for (const s of SYSTEMS) {
+      for (const g of GRADES) {
+        const cell_id = `${s.system}.${s.variant}.${payload}.${g.grade}.file.within.r${repeat}`;
+        const dims = {
+          run_id: "run-a", cell_id, system: s.system, variant: s.variant, payload, unit_size: "4096", n_units: 10, dup_fraction: g.f,
+          grade: g.grade, granularity: "file", placement: "within", cache_state: "warm", repeat,
+        };
+        const add = (stage: string, metric: string, value: number | null, extra: Partial<ResultRow> = {}) =>
+          results.push({ ...dims, timestamp: 0, stage, metric, value, unit: "", layer: "", phase: "", replica: "", valid: value !== null, reason: value === null ? "no L3 reading" : "", ...extra });
+        const ideal = 1 / (1 - g.f);
+        add("dataset", "logical_bytes", 40960, { layer: "L0" });
+        add("dataset", "unique_bytes", 40960 / ideal, { layer: "L0" });
+        for (const stage of ["bulk_insert", "perfile_insert"]) {
+          let edr = s.system === "directory" ? 1 : 0.9;
+          if (s.system === "sqlite" && g.grade === "U50" && stage === "bulk_insert") edr = SQLITE_U50[repeat - 1]!;
+          // directory at U50 per-unit insert: no valid EDR in any repeat (reason kept).
+          const none = s.system === "directory" && g.grade === "U50" && stage === "perfile_insert";
+          add(stage, "edr_cluster", none ? null : edr, { layer: "L3" });
+          add(stage, "edr_replica", none ? null : edr, { layer: "L3" });
+          add(stage, "ideal_ratio", ideal, { layer: "L0" });
+          add(stage, "replication_factor", 1);
+          add(stage, "throughput_MBps", s.system === "sqlite" ? 10 * repeat : 1000, {});
+          add(stage, "throughput_units_per_s", 100 * repeat, {});
+          for (const layer of ["L1", "L2", "L3"]) {
+            const replica = layer === "L3" ? "all" : "";
+            add(stage, "size_bytes", 0, { layer, phase: "before", replica });
+            add(stage, "size_bytes", 40960 + repeat, { layer, phase: "after", replica });
+            add(stage, "size_bytes", 40960 + repeat, { layer, phase: "delta", replica });
+          }
+          // A per-replica L3 row must not be double counted.
+          add(stage, "size_bytes", 999999, { layer: "L3", phase: "after", replica: "local" });
+        }
+        // Per-unit insert latencies: 1..10 ms scaled by repeat (ns in the bundle).
+        for (let i = 0; i < 10; i++) latencies.push({ run_id: "run-a", cell_id, stage: "perfile_insert", seq: i, latency_ns: (i + 1) * repeat * 1e6 });
+      }
+    }
+  }
+  return { results, latencies };
+}
+
+function bundle(payloads = ["random_binary"]) {
+  const parts = payloads.map((p) => rowsFor(p));
+  return framesOf({
+    metas: [],
+    results: rowsToTable(RESULTS, parts.flatMap((p) => p.results)),
+    latencies: rowsToTable(LATENCIES, parts.flatMap((p) => p.latencies)),
+    histograms: rowsToTable(HISTOGRAMS, []),
+    timeseries: rowsToTable(TIMESERIES, []),
+  });
+}
+
+describe("edrTable", () => {
+  const f = bundle();
+  const edr = rowsOf<Record<string, unknown> & { n: number; mean: number; sd: number; ci95: number; ideal: number; reason: string }>(edrTable(f.results));
+  const pick = (system: string, grade: string, stage: string, metric = "edr_cluster") =>
+    edr.find((r) => r.system === system && r.grade === grade && r.stage === stage && r.metric === metric)!;
+
+  it("aggregates over repeats with the stats.ts definitions (mean, SD n−1, t CI)", () => {
+    const r = pick("sqlite", "U50", "bulk_insert");
+    const a = aggregate(SQLITE_U50);
+    expect(r.n).toBe(3);
+    expect(r.mean).toBeCloseTo(2.0, 12);
+    expect(r.sd).toBeCloseTo(0.2, 12);
+    expect(r.ci95).toBeCloseTo(a.ci95, 12);
+    expect(r.ci95).toBeCloseTo((4.303 * 0.2) / Math.sqrt(3), 6);
+    expect(r.ideal).toBe(2);
+  });
+
+  it("keeps configurations without any valid value, with n = 0 and the reason", () => {
+    const r = pick("directory", "U50", "perfile_insert");
+    expect(r.n).toBe(0);
+    expect(Number.isNaN(r.mean)).toBe(true);
+    expect(r.reason).toBe("no L3 reading");
+  });
+
+  it("covers both metrics and only insert stages", () => {
+    expect(new Set(edr.map((r) => r.metric))).toEqual(new Set(["edr_cluster", "edr_replica"]));
+    expect(new Set(edr.map((r) => r.stage))).toEqual(new Set(["bulk_insert", "perfile_insert"]));
+    expect(edr).toHaveLength(2 * 2 * 2 * 2);
+  });
+});
+
+describe("sizes, throughput, datasets", () => {
+  const f = bundle();
+  it("sizeTable uses the L3 sum over replicas, not the per-replica rows", () => {
+    const rows = rowsOf<{ layer: string; phase: string; mean: number; n: number }>(sizeTable(f.results));
+    const l3 = rows.filter((r) => r.layer === "L3" && r.phase === "after");
+    expect(l3.length).toBeGreaterThan(0);
+    for (const r of l3) {
+      expect(r.mean).toBeCloseTo(40962, 9); // mean of 40961, 40962, 40963
+      expect(r.n).toBe(3);
+    }
+  });
+
+  it("throughputTable: mean over repeats per metric", () => {
+    const rows = rowsOf<{ system: string; metric: string; mean: number; sd: number }>(throughputTable(f.results));
+    const r = rows.find((x) => x.system === "sqlite" && x.metric === "throughput_MBps")!;
+    expect(r.mean).toBe(20);
+    expect(r.sd).toBe(10);
+  });
+
+  it("datasetSizes: logical and unique bytes per grade", () => {
+    const rows = rowsOf<{ grade: string; logical: number; unique: number }>(datasetSizes(f.results));
+    expect(rows.find((r) => r.grade === "U50")).toMatchObject({ logical: 40960, unique: 20480 });
+  });
+
+  it("overRepeats on an empty frame keeps the columns", () => {
+    const e = overRepeats(aq.table({ a: [], value: [] }), ["a"]);
+    expect(e.numRows()).toBe(0);
+    expect(e.columnNames()).toEqual(["a", "n", "mean", "sd", "ci95"]);
+  });
+});
+
+describe("latency", () => {
+  const f = bundle();
+  const key = (r: { system: string; stage: string }) => r.system === "sqlite" && r.stage === "perfile_insert";
+
+  it("latencyTable: each statistic per repeat (type 7 on raw samples), then mean ± SD over repeats", () => {
+    const rows = rowsOf<{ system: string; stage: string; statistic: string; n: number; mean: number; sd: number; ops: number }>(latencyTable(f.latencies, f.results));
+    const p90 = rows.find((r) => key(r) && r.statistic === "p90")!;
+    // Repeat k pools the two grades: samples k·(1..10) twice.
+    const perRepeat = [1, 2, 3].map((k) => quantile([...Array(10).keys(), ...Array(10).keys()].map((i) => (i + 1) * k), 0.9));
+    const a = aggregate(perRepeat);
+    expect(p90.n).toBe(3);
+    expect(p90.mean).toBeCloseTo(a.mean, 9);
+    expect(p90.sd).toBeCloseTo(a.sd, 9);
+    expect(p90.ops).toBe(60);
+    expect(new Set(rows.filter(key).map((r) => r.statistic))).toEqual(new Set(["p50", "p90", "p95", "p99", "max", "mean"]));
+  });
+
+  it("latencyPercentiles pools all repeats; latencyCurve passes exactly through its markers", () => {
+    const pct = rowsOf<{ system: string; stage: string; p50: number; p90: number; p95: number; p99: number; max: number; count: number }>(latencyPercentiles(f.latencies, f.results)).find(key)!;
+    const all = [1, 2, 3].flatMap((k) => [...Array(20).keys()].map((i) => ((i % 10) + 1) * k));
+    expect(pct).toMatchObject({ count: 60, max: 30, p50: summarize(all).p50, p99: summarize(all).p99 });
+    const curve = rowsOf<{ system: string; stage: string; percentile: number; latency_ms: number }>(latencyCurve(f.latencies, f.results)).filter(key);
+    for (const [p, v] of [[50, pct.p50], [90, pct.p90], [95, pct.p95], [99, pct.p99], [100, pct.max]] as const) {
+      expect(curve.find((c) => c.percentile === p)?.latency_ms).toBeCloseTo(v, 12);
+    }
+  });
+
+  it("percentile grid ends at the max and stays below the last sample's rank", () => {
+    const g = percentileGrid(60);
+    expect(g[g.length - 1]).toBe(100);
+    expect(g.slice(0, -1).every((p) => p <= 100 * (1 - 1 / 60) + 1e-9)).toBe(true);
+    expect(ninesX(90)).toBeCloseTo(1, 12);
+    expect(ninesX(99)).toBeCloseTo(2, 12);
+  });
+});
+
+describe("slices and series", () => {
+  it("names slices only by the dimensions that vary", () => {
+    expect(slicesOf(bundle().results).map((s) => s.suffix)).toEqual([""]);
+    const two = bundle(["random_binary", "structured_json"]);
+    expect(slicesOf(two.results).map((s) => s.suffix).sort()).toEqual(["random_binary", "structured_json"]);
+    const s = slicesOf(two.results).find((x) => x.suffix === "structured_json")!;
+    expect(new Set(inSlice(two.results, s).array("payload") as string[])).toEqual(new Set(["structured_json"]));
+    expect(s.label).toContain("10 × 4 KiB");
+  });
+
+  it("labels, grade order, colours", () => {
+    expect(datasetLabel(100, "16384")).toBe("100 × 16 KiB");
+    expect(datasetLabel(20, "4096..65536")).toBe("20 × 4 KiB–64 KiB");
+    expect(["U90", "U0", "U50", "U99.9"].sort((a, b) => gradeOrder(a) - gradeOrder(b))).toEqual(["U0", "U50", "U90", "U99.9"]);
+    expect(systemSeries(bundle().results).map((s) => s.label)).toEqual(["sqlite", "directory"]);
+    expect(systemColor("sqlite")).toBe(OKABE_ITO.blue);
+    expect(systemColor("postgres")).toBe(systemColor("postgres"));
+    expect(new Set(["sqlite", "duckdb", "directory", "postgres", "cockroach", "mariadb", "clickhouse", "redis", "kafka", "minio"].map(systemColor)).size).toBe(10);
+  });
+});
+
+describe("figure specs", () => {
+  const f = bundle();
+  const edr = edrTable(f.results);
+
+  it("(a) EDR: category grade axis, ideal ratio trace, error bars where n ≥ 2, one colour per system", () => {
+    const fig = edrFigure(edr);
+    expect(fig.name).toBe("edr-cluster");
+    const layout = fig.layout as Record<string, Record<string, unknown>>;
+    expect(layout.xaxis!.type).toBe("category");
+    expect(layout.xaxis!.categoryarray).toEqual(["U0", "U50"]);
+    const bars = fig.data.filter((t) => t.type === "bar");
+    const sqlite = bars.find((t) => t.name === "sqlite" && t.xaxis === "x")!;
+    expect((sqlite.marker as { color: string }).color).toBe(systemColor("sqlite"));
+    expect((sqlite.error_y as { visible: boolean }).visible).toBe(true);
+    const ideal = fig.data.find((t) => t.name === "ideal ratio 1/(1 − f)" && t.xaxis === "x")!;
+    expect(ideal.y).toEqual([1, 2]);
+    expect(fig.caption).toContain("No value: directory U50 per-unit insert: no L3 reading");
+  });
+
+  it("refuses rows of several slices", () => {
+    const two = bundle(["random_binary", "structured_json"]);
+    expect(() => edrFigure(edrTable(two.results))).toThrow(UsageError);
+  });
+
+  it("(b)–(d) build without error, with units and log axes where values span decades", () => {
+    const sizes = sizesFigure(sizeTable(f.results), rowsOf(datasetSizes(f.results)));
+    expect(JSON.stringify(sizes.layout)).toContain("size (KiB)");
+    const tp = throughputFigure(throughputTable(f.results));
+    const yaxis = (tp.layout as Record<string, Record<string, unknown>>).yaxis!;
+    expect(yaxis.type).toBe("log"); // 10–30 MB/s vs 1000 MB/s
+    expect((yaxis.ticktext as string[]).every((t) => !/^0\./.test(t) || Number(t) < 1)).toBe(true);
+    const lat = latencyFigure(latencyCurve(f.latencies, f.results), latencyPercentiles(f.latencies, f.results));
+    expect(lat.data.some((t) => Array.isArray((t.marker as { symbol?: unknown })?.symbol))).toBe(true);
+    expect(JSON.stringify(lat.layout)).toContain('"max"');
+  });
+
+  it("(e) size over time: seconds since each cell × stage began sampling; none without samples", () => {
+    const base = { run_id: "r", system: "postgres", source: "prometheus", metric: "volume_actual_size_bytes", replica: "pvc-0", volume: "v" };
+    const ts = rowsToTable(TIMESERIES, [
+      { ...base, cell_id: "a", stage: "bulk_insert", t: 10_000, value: 1024 },
+      { ...base, cell_id: "a", stage: "bulk_insert", t: 12_000, value: 4096 },
+      { ...base, cell_id: "a", stage: "maintenance", t: 50_000, value: 2048 },
+      { ...base, cell_id: "a", stage: "maintenance", t: 51_000, value: null },
+    ]);
+    expect(hasTimeseries(ts)).toBe(true);
+    const rows = rowsOf<{ stage: string; t_s: number; value: number }>(timeseriesTable(ts));
+    expect(rows.map((r) => [r.stage, r.t_s, r.value])).toEqual([["bulk_insert", 0, 1024], ["bulk_insert", 2, 4096], ["maintenance", 0, 2048]]);
+    const fig = timeseriesFigure(timeseriesTable(ts))!;
+    expect(fig.name).toBe("size-over-time");
+    expect(JSON.stringify(fig.layout)).toContain("size (KiB)");
+    expect(timeseriesFigure(timeseriesTable(rowsToTable(TIMESERIES, [])))).toBeNull();
+    expect(hasTimeseries(bundle().timeseries)).toBe(false);
+  });
+
+  it("log ticks are plain numbers on a 1-2-5 grid", () => {
+    expect(logTicks(0.04, 12)).toEqual({ tickvals: [0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10], ticktext: ["0.05", "0.1", "0.2", "0.5", "1", "2", "5", "10"] });
+    expect(spansDecades([1, 9])).toBe(false);
+    expect(spansDecades([1, 11])).toBe(true);
+  });
+
+  it("thesisFigures: one set per slice and a note when there is no time series", () => {
+    const t = thesisFigures(bundle(["random_binary", "structured_json"]));
+    expect(t.figures.map((x) => x.name).sort()).toEqual(
+      ["edr-cluster", "sizes", "latency", "throughput"].flatMap((n) => [`${n}-random_binary`, `${n}-structured_json`]).sort(),
+    );
+    expect(t.notes.join(" ")).toContain("no time series in these bundles");
+  });
+});
+
+describe("thesis tables", () => {
+  const f = bundle();
+
+  it("formats mean ± SD (n), CI and missing values", () => {
+    expect(formatStat({ n: 3, mean: 2, sd: 0.2, ci95: 0.5 })).toBe("2.00 ± 0.20 (3)");
+    expect(formatStat({ n: 3, mean: 2, sd: 0.2, ci95: 0.5 }, "ci")).toBe("2.00 [1.50, 2.50] (3)");
+    expect(formatStat({ n: 1, mean: 0.857, sd: NaN, ci95: NaN })).toBe("0.857 (1)");
+    expect(formatStat({ n: 0, mean: NaN, sd: NaN, ci95: NaN })).toBe("—");
+    expect(formatStat({ n: 2, mean: 123.4, sd: 5.6, ci95: 1 }, "sd", false)).toBe("123 ± 6");
+  });
+
+  it("EDR table: rows = systems, columns = grade × dataset size, ideal row, booktabs LaTeX", () => {
+    const t = edrThesisTable(edrTable(f.results), { metric: "edr_cluster", stage: "bulk_insert" })!;
+    expect(t.head[0]).toEqual([{ text: "", span: 1 }, { text: "dataset 10 × 4 KiB", span: 2 }]);
+    expect(t.head[1]!.map((h) => h.text)).toEqual(["System", "U0", "U50"]);
+    expect(t.groups[0]!.rows).toEqual([
+      ["sqlite", "0.900 ± 0.000 (3)", "2.00 ± 0.20 (3)"],
+      ["directory", "1.00 ± 0.00 (3)", "1.00 ± 0.00 (3)"],
+    ]);
+    expect(t.groups[0]!.footer).toEqual(["ideal 1/(1 − f)", "1.00", "2.00"]);
+    const tex = toLatex(t);
+    for (const s of ["\\toprule", "\\midrule", "\\bottomrule", "\\cmidrule(lr){2-3}", "\\multicolumn{2}{c}{dataset 10 $\\times$ 4 KiB}", "EDR\\_cluster", "2.00 $\\pm$ 0.20 (3)"]) expect(tex).toContain(s);
+    expect(tex).not.toMatch(/[±×·−–]/);
+    const md = toMarkdown(t);
+    expect(md).toContain("| System | dataset 10 × 4 KiB: U0 | dataset 10 × 4 KiB: U50 |");
+  });
+
+  it("latency table names the percentile definition and has p50…mean per system × operation", () => {
+    const t = latencyThesisTable(latencyTable(f.latencies, f.results))!;
+    expect(t.caption).toContain("type-7");
+    expect(t.head[1]!.map((h) => h.text)).toEqual(["System", "Operation", "n", "ops", "p50", "p90", "p95", "p99", "max", "mean"]);
+    expect(t.groups[0]!.rows.map((r) => r.slice(0, 4))).toEqual([
+      ["sqlite", "insert (per unit)", "3", "60"],
+      ["directory", "insert (per unit)", "3", "60"],
+    ]);
+  });
+
+  it("thesisTables: EDR_cluster / EDR_replica per insert stage + latency", () => {
+    expect(thesisTables(f).map((t) => t.name)).toEqual([
+      "edr_cluster-bulk_insert", "edr_cluster-perfile_insert", "edr_replica-bulk_insert", "edr_replica-perfile_insert", "latency",
+    ]);
+  });
+
+  it("escapes LaTeX specials", () => {
+    expect(latexEscape("a_b & 50% #1 {x} ~ ^ \\")).toBe("a\\_b \\& 50\\% \\#1 \\{x\\} \\~{} \\^{} \\textbackslash{}");
+  });
+});
