@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
-export STATE="${DEDUP_LAB_STATE:-/tmp/dedup-lab-services}"
+export STATE="${DEDUP_LAB_STATE:-/tmp/dedup_lab_services}"  # not "dedup-lab-…": that prefix names lab objects
 export ENV_DIR="$ROOT/.services"
 export ENV_FILE="$ENV_DIR/env"
 export TOOLS="${DEDUP_LAB_TOOLS:-$HOME/.cache/dedup-lab/tools}"

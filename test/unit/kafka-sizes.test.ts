@@ -7,7 +7,7 @@ const recorded: LogDirsAnswer[] = [
     broker: 1,
     results: [
       {
-        logDir: "/tmp/dedup-lab-services/kafka/data",
+        logDir: "/tmp/dedup_lab_services/kafka/data",
         topics: [
           { name: "dedup-lab-tqtav55-c0", partitions: [{ partitionIndex: 0, partitionSize: 83461n, isFutureKey: false }] },
           { name: "other-topic", partitions: [{ partitionIndex: 0, partitionSize: 999n, isFutureKey: false }] },
