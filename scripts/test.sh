@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci
 npm run -s build
 bash scripts/services.sh up
+( source scripts/services/lib.sh; apt_need bzip2 )   # the data tests build tar.bz2 fixtures
 bash scripts/setup-notebooks.sh   # Jupyter client, Chromium, pdflatex (apt) + the tslab kernel spec
 exec npx vitest run "$@"

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { errorMessage, UsageError } from "../errors.js";
+import { stagedProvenance } from "../data/payload.js";
 import { Dataset } from "../generators/dataset.js";
 import { manifestHeader, manifestText, manifestUnit } from "../generators/manifest.js";
 import { edr, reductionRatio } from "../metrics/edr.js";
@@ -74,6 +75,9 @@ async function emit<K extends keyof RunEvents>(events: RunEvents[], name: K, ...
 export async function runMatrix(cfg: RunConfig, opts: RunOptions = {}): Promise<RunResult> {
   const events = opts.events ?? [];
   const redact = new Redactor(secretEnvNames(cfg.source));
+  // Every cell's dataset is planned before anything is written: an impossible cell (e.g. a real
+  // payload with too few distinct units for a grade) is bad input, not a half-made bundle.
+  for (const cell of expandMatrix(cfg, "check")) planCell(cell, cfg);
   let bundle: RunBundle;
   if (opts.resume) {
     if (!opts.dir) throw new UsageError("resume needs the run directory", "pass --resume results/<run_id>");
@@ -86,7 +90,7 @@ export async function runMatrix(cfg: RunConfig, opts: RunOptions = {}): Promise<
     const dir = resolve(opts.dir ?? join("results", runId));
     bundle = await RunBundle.create(dir, { run_id: runId, cells_total: 0, config_fingerprint: configFingerprint(cfg) });
     await bundle.writeJson("config.json", redact.value({ resolved: cfg.source, fingerprint: configFingerprint(cfg) }));
-    await bundle.writeJson("env.json", await collectEnvironment());
+    await bundle.writeJson("env.json", { ...(await collectEnvironment()), staged_data: stagedProvenance(cfg.payloads) });
   }
   const runId = bundle.meta.run_id;
   const cells = expandMatrix(cfg, runId);
