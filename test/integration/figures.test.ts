@@ -1,0 +1,151 @@
+// `dedup-lab figures` and `dedup-lab tables` on a real (small) embedded run: SVG parsed by a
+// real XML parser, PDF and PNG well-formed, LaTeX tables compiled with pdflatex + booktabs,
+// the browser never touches the network, bad input exits 2.
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadFrames } from "../../lib/analysis/frames.js";
+import { FigureRenderer } from "../../lib/analysis/render.js";
+import { thesisFigures, thesisTables } from "../../lib/analysis/thesis.js";
+import { loadConfig } from "../../lib/runner/config.js";
+import { runMatrix } from "../../lib/runner/run.js";
+import { cli } from "../helpers/cli.js";
+
+const SECRET = "fake-pg-password-figures-5d2a";
+let dir: string;
+let bundleDir: string;
+
+/** PNG width/height from the IHDR chunk. */
+function pngSize(buf: Buffer): { width: number; height: number } {
+  expect(buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+  return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+function svgRoots(paths: string[]): string[] {
+  const out = execFileSync("/usr/bin/python3", ["-c", "import sys, xml.etree.ElementTree as ET\nfor p in sys.argv[1:]: print(ET.parse(p).getroot().tag)", ...paths], { encoding: "utf8" });
+  return out.trim().split("\n");
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "dedup-lab-figures-"));
+  bundleDir = join(dir, "bundle");
+  // Two payloads (two workload slices), two repeats (error bars), all embedded systems.
+  const cfg = await loadConfig(undefined, { payloads: ["random_binary", "structured_json"], grades: ["U0", "U50", "U90"], units: 10, unitSize: "4KiB", repeats: 2 });
+  const run = await runMatrix(cfg, { dir: bundleDir });
+  expect(run.failed).toBe(0);
+});
+
+describe("dedup-lab figures", () => {
+  it("writes every thesis figure as SVG, PDF and PNG — the same set the library (and notebook 20) draws", async () => {
+    const out = join(dir, "figures");
+    const r = cli(["figures", bundleDir, "--out", out], { env: { DEDUP_PG_PASSWORD: SECRET } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("note: no time series in these bundles");
+    const expected = thesisFigures(await loadFrames([bundleDir])).figures;
+    const names = expected.map((f) => f.name).sort();
+    expect(names).toEqual(
+      ["edr-cluster", "latency", "sizes", "throughput"].flatMap((n) => [`${n}-random_binary`, `${n}-structured_json`]).sort(),
+    );
+    expect(readdirSync(out).sort()).toEqual(names.flatMap((n) => [`${n}.pdf`, `${n}.png`, `${n}.svg`]).sort());
+    expect(svgRoots(names.map((n) => join(out, `${n}.svg`)))).toEqual(names.map(() => "{http://www.w3.org/2000/svg}svg"));
+    for (const spec of expected) {
+      const pdf = readFileSync(join(out, `${spec.name}.pdf`));
+      expect(pdf.subarray(0, 5).toString()).toBe("%PDF-");
+      expect(pdf.subarray(-8).toString()).toContain("%%EOF");
+      expect(pdf.length).toBeGreaterThan(5_000);
+      // PNG at 2× the figure's CSS size.
+      expect(pngSize(readFileSync(join(out, `${spec.name}.png`)))).toEqual({ width: 2 * spec.width, height: 2 * spec.height });
+      // Text stays text in the SVG (titles, axis labels), in the thesis font.
+      const svg = readFileSync(join(out, `${spec.name}.svg`), "utf8");
+      expect(svg).toContain("DejaVu Sans");
+      expect(svg).toContain(spec.name.startsWith("edr") ? "duplicate grade" : spec.name.startsWith("latency") ? "percentile (%)" : "size");
+    }
+    for (const f of readdirSync(out)) expect(readFileSync(join(out, f)).includes(SECRET)).toBe(false);
+  }, 300_000);
+
+  it("one browser for a batch; every request that is not data: is blocked (none is made)", async () => {
+    const specs = thesisFigures(await loadFrames([bundleDir])).figures.slice(0, 2);
+    const renderer = await FigureRenderer.open();
+    try {
+      for (const s of specs) {
+        const w = await renderer.write(s, join(dir, "renderer"), ["svg"]);
+        expect(w.svg.startsWith("<svg")).toBe(true);
+      }
+      expect(renderer.blockedRequests).toBe(0);
+    } finally {
+      await renderer.close();
+    }
+  }, 120_000);
+
+  it("--formats and --edr select what is drawn", () => {
+    const out = join(dir, "svg-only");
+    const r = cli(["figures", bundleDir, "--out", out, "--formats", "svg", "--edr", "edr_replica"]);
+    expect(r.status, r.stderr).toBe(0);
+    const files = readdirSync(out);
+    expect(files.every((f) => f.endsWith(".svg"))).toBe(true);
+    expect(files).toContain("edr-replica-random_binary.svg");
+  }, 300_000);
+});
+
+describe("dedup-lab tables", () => {
+  it("writes booktabs LaTeX + Markdown that compile inside a minimal document", async () => {
+    const out = join(dir, "tables");
+    const r = cli(["tables", bundleDir, "--out", out, "--interval", "ci"], { env: { DEDUP_PG_PASSWORD: SECRET } });
+    expect(r.status, r.stderr).toBe(0);
+    const names = thesisTables(await loadFrames([bundleDir])).map((t) => t.name);
+    expect(readdirSync(out).sort()).toEqual(names.flatMap((n) => [`${n}.md`, `${n}.tex`]).sort());
+    const edr = readFileSync(join(out, "edr_cluster-bulk_insert.tex"), "utf8");
+    expect(edr).toContain("\\toprule");
+    expect(edr).toMatch(/\[\d\.\d+, \d\.\d+\] \(2\)/); // mean [95 % CI] (n)
+    const latency = readFileSync(join(out, "latency.md"), "utf8");
+    expect(latency).toContain("type-7");
+    expect(latency).toContain("| sqlite | insert (per unit) | 2 |");
+
+    const doc = join(dir, "thesis.tex");
+    writeFileSync(doc, [
+      "\\documentclass{article}",
+      "\\usepackage[T1]{fontenc}",
+      "\\usepackage{booktabs}",
+      "\\begin{document}",
+      ...names.map((n) => `\\input{${join(out, `${n}.tex`)}}`),
+      "\\end{document}",
+      "",
+    ].join("\n"));
+    const tex = spawnSync("pdflatex", ["-interaction=nonstopmode", "-halt-on-error", "-output-directory", dir, doc], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    expect(tex.status, tex.stdout.split("\n").filter((l) => l.startsWith("!")).join("\n")).toBe(0);
+    expect(statSync(join(dir, "thesis.pdf")).size).toBeGreaterThan(10_000);
+    expect(tex.stdout).not.toMatch(/Undefined control sequence|Missing \$ inserted/);
+    for (const f of readdirSync(out)) expect(readFileSync(join(out, f)).includes(SECRET)).toBe(false);
+  }, 300_000);
+});
+
+describe("bad input exits 2 with one line", () => {
+  const expectUsage = (args: string[], pattern: RegExp) => {
+    const r = cli(args);
+    expect(r.status, r.stderr + r.stdout).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+  };
+
+  it("missing bundle", () => {
+    expectUsage(["figures", join(dir, "nope"), "--out", join(dir, "x")], /is not a dedup-lab run bundle \(no bundle\.json\) — pass a directory written by `dedup-lab run`/);
+    expectUsage(["tables", join(dir, "nope"), "--out", join(dir, "x")], /is not a dedup-lab run bundle/);
+  });
+
+  it("incompatible bundle (another schema version)", () => {
+    const old = join(dir, "old-bundle");
+    cpSync(bundleDir, old, { recursive: true });
+    const meta = JSON.parse(readFileSync(join(old, "bundle.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(old, "bundle.json"), JSON.stringify({ ...meta, schema: "0" }));
+    expectUsage(["figures", old, "--out", join(dir, "x")], /has bundle schema 0, this dedup-lab reads 1 — use the dedup-lab version that wrote it/);
+    expectUsage(["tables", old, "--out", join(dir, "x")], /has bundle schema 0/);
+  });
+
+  it("unknown format, metric or interval", () => {
+    expectUsage(["figures", bundleDir, "--formats", "svg,bmp"], /unknown figure format "bmp" — use svg, pdf, png/);
+    expectUsage(["figures", bundleDir, "--edr", "edr_total"], /unknown EDR metric "edr_total"/);
+    expectUsage(["tables", bundleDir, "--interval", "iqr"], /unknown interval "iqr" — use sd or ci/);
+  });
+});
