@@ -3,14 +3,13 @@
 // over the SCRAM listener; and a broker stopped mid-stage fails that cell with its reason, the
 // run goes on, and --resume after the restart completes the matrix keeping finished cells;
 // a connected system survives a broker restart between operations (kafkajs reconnects).
-import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import kafkajs from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBundles, readMeta } from "../../lib/results/bundle.js";
+import { readMeta } from "../../lib/results/bundle.js";
 import { resolveConfig } from "../../lib/runner/config.js";
 import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
 import { LabNamespace } from "../../lib/runner/namespace.js";
@@ -18,45 +17,11 @@ import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
 import { loadSystems } from "../../lib/systems/registry.js";
 import { primary, smallDataset } from "../helpers/contract-harness.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+import { TempDirs, bundleText, rowsOf, services } from "../helpers/bundles.js";
 
 const run = promisify(execFile);
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "dedup-lab-kafkarun-"));
-  dirs.push(d);
-  return d;
-};
-
-interface Row {
-  cell_id: string;
-  system: string;
-  stage: string;
-  metric: string;
-  value: number | null;
-  layer: string;
-  phase: string;
-  reason: string;
-}
-
-async function rowsOf(dir: string): Promise<Row[]> {
-  return (await loadBundles([dir])).results.toArray().map((r: { toJSON(): Row }) => r.toJSON());
-}
-
-function services(action: "up" | "down", name: string): void {
-  execFileSync("bash", [join(ROOT, "scripts/services.sh"), action, name], { stdio: "ignore" });
-}
-
-function bundleText(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(readFileSync(join(d, e.name)).toString("latin1"));
-    }
-  };
-  walk(dir);
-  return out.join("\n");
-}
+const temps = new TempDirs("dedup-lab-kafkarun-");
+const tempDir = () => temps.make();
 
 async function labTopics(): Promise<string[]> {
   const admin = new kafkajs.Kafka({ clientId: "dedup-lab-run-test", brokers: [process.env.DEDUP_KAFKA_BROKERS!], logLevel: kafkajs.logLevel.NOTHING }).admin();
@@ -74,7 +39,7 @@ beforeAll(async () => {
 });
 afterAll(() => {
   services("up", "kafka"); // whatever happened above, leave the broker running
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  temps.removeAll();
 });
 
 describe("dedup-lab run --systems kafka --config examples/local-services.yaml", () => {

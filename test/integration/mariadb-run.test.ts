@@ -2,63 +2,27 @@
 // every stage and size of both systems to the bundle; and a MariaDB server killed (SIGKILL)
 // mid-stage fails that cell with its reason, the run goes on, and `dedup-lab run --resume DIR`
 // after the restart completes the matrix without losing a finished cell.
-import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBundles, readMeta } from "../../lib/results/bundle.js";
+import { readMeta } from "../../lib/results/bundle.js";
 import { resolveConfig } from "../../lib/runner/config.js";
 import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+import { TempDirs, bundleText, rowsOf, services } from "../helpers/bundles.js";
 
 const run = promisify(execFile);
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "dedup-lab-myrun-"));
-  dirs.push(d);
-  return d;
-};
-
-interface Row {
-  cell_id: string;
-  system: string;
-  stage: string;
-  metric: string;
-  value: number | null;
-  layer: string;
-  phase: string;
-  reason: string;
-}
-
-async function rowsOf(dir: string): Promise<Row[]> {
-  return (await loadBundles([dir])).results.toArray().map((r: { toJSON(): Row }) => r.toJSON());
-}
-
-function servicesUp(name: string): void {
-  execFileSync("bash", [join(ROOT, "scripts/services.sh"), "up", name], { stdio: "ignore" });
-}
-
-/** Every file of a bundle, as text, to look for secrets. */
-function bundleText(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(readFileSync(join(d, e.name)).toString("latin1"));
-    }
-  };
-  walk(dir);
-  return out.join("\n");
-}
+const temps = new TempDirs("dedup-lab-myrun-");
+const tempDir = () => temps.make();
 
 beforeAll(() => {
   loadServicesEnv();
 });
 afterAll(() => {
-  servicesUp("mariadb"); // whatever happened above, leave the server running
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  services("up", "mariadb"); // whatever happened above, leave the server running
+  temps.removeAll();
 });
 
 describe("dedup-lab run --systems mariadb,clickhouse --config examples/local-services.yaml", () => {
@@ -129,7 +93,7 @@ describe("mariadb killed mid-stage, then --resume", () => {
         }
       },
       cellEnd: (_cell, record) => {
-        if (record.status === "failed") servicesUp("mariadb");
+        if (record.status === "failed") services("up", "mariadb");
       },
     };
     const first = await runMatrix(cfg, { dir, events: [fault] });

@@ -2,63 +2,27 @@
 // stage and size of postgres and cockroach (on its TLS stand-in) to the bundle; and a server
 // killed mid-stage fails that cell with its reason, the run goes on, and --resume after the
 // restart completes the matrix without losing a finished cell.
-import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBundles, readMeta } from "../../lib/results/bundle.js";
+import { readMeta } from "../../lib/results/bundle.js";
 import { loadAndResolve } from "../../lib/runner/config.js";
 import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+import { TempDirs, bundleText, rowsOf, services } from "../helpers/bundles.js";
 
 const run = promisify(execFile);
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "dedup-lab-pgrun-"));
-  dirs.push(d);
-  return d;
-};
-
-interface Row {
-  cell_id: string;
-  system: string;
-  stage: string;
-  metric: string;
-  value: number | null;
-  layer: string;
-  phase: string;
-  reason: string;
-}
-
-async function rowsOf(dir: string): Promise<Row[]> {
-  return (await loadBundles([dir])).results.toArray().map((r: { toJSON(): Row }) => r.toJSON());
-}
-
-function services(action: "up" | "down", name: string): void {
-  execFileSync("bash", [join(ROOT, "scripts/services.sh"), action, name], { stdio: "ignore" });
-}
-
-/** Every file of a bundle, as text, to look for secrets. */
-function bundleText(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(readFileSync(join(d, e.name)).toString("latin1"));
-    }
-  };
-  walk(dir);
-  return out.join("\n");
-}
+const temps = new TempDirs("dedup-lab-pgrun-");
+const tempDir = () => temps.make();
 
 beforeAll(() => {
   loadServicesEnv();
 });
 afterAll(() => {
   services("up", "postgres"); // whatever happened above, leave the server running
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  temps.removeAll();
 });
 
 describe("dedup-lab run --systems postgres,cockroach --config examples/local-services.yaml", () => {

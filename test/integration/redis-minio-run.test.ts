@@ -3,54 +3,23 @@
 // and a Redis server killed mid-stage fails that cell with its reason, the run goes on, and
 // --resume after the restart completes the matrix keeping the finished cells.
 import { execFile, execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import * as Minio from "minio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBundles, readMeta } from "../../lib/results/bundle.js";
+import { readMeta } from "../../lib/results/bundle.js";
 import { resolveConfig } from "../../lib/runner/config.js";
 import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
 import { loadSystems } from "../../lib/systems/registry.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+import { TempDirs, bundleText, rowsOf } from "../helpers/bundles.js";
 
 const run = promisify(execFile);
 const env = loadServicesEnv();
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "dedup-lab-redisminio-run-"));
-  dirs.push(d);
-  return d;
-};
-
-interface Row {
-  cell_id: string;
-  system: string;
-  stage: string;
-  metric: string;
-  value: number | null;
-  layer: string;
-  phase: string;
-  reason: string;
-}
-
-async function rowsOf(dir: string): Promise<Row[]> {
-  return (await loadBundles([dir])).results.toArray().map((r: { toJSON(): Row }) => r.toJSON());
-}
-
-function bundleText(dir: string): string {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else out.push(readFileSync(join(d, e.name)).toString("latin1"));
-    }
-  };
-  walk(dir);
-  return out.join("\n");
-}
+const temps = new TempDirs("dedup-lab-redisminio-run-");
+const tempDir = () => temps.make();
 
 const redisAdmin = () => new Redis({ host: "127.0.0.1", port: Number(env.DEDUP_REDIS_PORT), password: env.DEDUP_REDIS_ADMIN_PASSWORD, maxRetriesPerRequest: 1 });
 const minioAdmin = new Minio.Client({
@@ -72,7 +41,7 @@ beforeAll(async () => {
 });
 afterAll(() => {
   execFileSync("bash", [join(ROOT, "scripts/services.sh"), "up", "redis"], { stdio: "ignore" }); // leave it running whatever happened
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  temps.removeAll();
 });
 
 describe("dedup-lab run --systems redis,minio --config examples/local-services.yaml", () => {
