@@ -148,11 +148,13 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval } = {
     const inW = rows.filter((r) => wkey(r) === w);
     const body: string[][] = [];
     for (const s of series) {
+      let named = false; // the system is named once per block of its operations (booktabs style)
       for (const st of stages) {
         const cells = LATENCY_STATS.map((stat) => inW.find((r) => r.system === s.system && r.variant === s.variant && r.stage === st && r.statistic === stat));
         const first = cells.find(Boolean);
         if (!first) continue;
-        body.push([s.label, OPERATION_LABELS[st] ?? st, String(first.n), String(first.ops), ...cells.map((c) => (c ? formatStat(c, interval, false) : "—"))]);
+        body.push([named ? "" : s.label, OPERATION_LABELS[st] ?? st, String(first.n), String(first.ops), ...cells.map((c) => (c ? formatStat(c, interval, false) : "—"))]);
+        named = true;
       }
     }
     return { title: w, rows: body };
