@@ -10,7 +10,7 @@ import {
 import { distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
 import { LAYER_STYLE, outlineFor, PERCENTILE_SYMBOLS, systemColor, VARIANT_DASHES, VARIANT_PATTERNS } from "./palette.js";
-import { slicesOf, systemSeries, type Slice, type SystemSeries } from "./slices.js";
+import { slicesOf, systemRank, systemSeries, type Slice, type SystemSeries } from "./slices.js";
 import { LAYER_LABELS, LAYERS, type SizeRow } from "./sizes.js";
 import { THROUGHPUT_METRICS, type ThroughputRow } from "./throughput.js";
 import type { TimeseriesPoint } from "./timeseries.js";
@@ -33,7 +33,7 @@ function barStyle(s: SystemSeries): Record<string, unknown> {
   const color = systemColor(s.system);
   const shape = VARIANT_PATTERNS[s.variantIndex % VARIANT_PATTERNS.length];
   // Patterns only where a system appears with several variants (they cost PDF size).
-  return { color, line: { color: outlineFor(color), width: 1 }, ...(shape ? { pattern: { shape, fgcolor: "#ffffff", size: 7, solidity: 0.35 } } : {}) };
+  return { color, line: { color: outlineFor(color), width: 1 }, ...(shape ? { pattern: { shape, fillmode: "overlay", fgcolor: "#ffffff", size: 8, solidity: 0.3 } } : {}) };
 }
 
 function errorBars(rows: { n: number; ci95: number }[]): Record<string, unknown> {
@@ -307,7 +307,12 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
       const panelValues: number[] = [];
       for (const s of series) {
         const pts = grades.map((g) => rows.find((x) => x.metric === metric && x.stage === stage && x.grade === g && seriesKey(x) === seriesKey(s)) ?? { n: 0, mean: NaN, sd: NaN, ci95: NaN });
-        pts.forEach((p) => Number.isFinite(p.mean) && panelValues.push(p.mean));
+        // The axis range must hold the error bars too (on a log axis only their positive ends).
+        for (const p of pts) {
+          if (!Number.isFinite(p.mean)) continue;
+          const ci = p.n >= 2 && Number.isFinite(p.ci95) ? p.ci95 : 0;
+          panelValues.push(p.mean, p.mean + ci, ...(p.mean - ci > 0 ? [p.mean - ci] : []));
+        }
         data.push({
           type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
           x: grades, y: pts.map((p) => finite(p.mean)), marker: barStyle(s), error_y: errorBars(pts),
@@ -350,7 +355,8 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage"):
   stages.forEach((stage, i) => {
     const ax = axisIds(i);
     const d = domains[i]!;
-    const keys = [...new Set(pts.filter((p) => p.stage === stage).map((p) => `${p.run_id}\u0000${p.cell_id}\u0000${p.metric}\u0000${p.replica}`))];
+    const inStage = pts.filter((p) => p.stage === stage).sort((a, b) => systemRank(a.system) - systemRank(b.system) || a.system.localeCompare(b.system));
+    const keys = [...new Set(inStage.map((p) => `${p.run_id}\u0000${p.cell_id}\u0000${p.metric}\u0000${p.replica}`))];
     for (const key of keys) {
       const [runId, cellId, metric, replica] = key.split("\u0000");
       const line = pts.filter((p) => p.stage === stage && p.run_id === runId && p.cell_id === cellId && p.metric === metric && p.replica === replica);

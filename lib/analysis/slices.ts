@@ -52,10 +52,16 @@ export interface SystemSeries {
   variantIndex: number;
 }
 
+const SYSTEM_ORDER = ["sqlite", "duckdb", "directory", "postgres", "cockroach", "mariadb", "clickhouse", "redis", "kafka", "minio"];
+
+/** Legend order of systems, the same in every figure (registry order, unknown ones last). */
+export function systemRank(system: string): number {
+  return SYSTEM_ORDER.includes(system) ? SYSTEM_ORDER.indexOf(system) : SYSTEM_ORDER.length;
+}
+
 export function systemSeries(f: Frame): SystemSeries[] {
   const pairs = f.select("system", "variant").dedupe().objects() as { system: string; variant: string }[];
-  const order = ["sqlite", "duckdb", "directory", "postgres", "cockroach", "mariadb", "clickhouse", "redis", "kafka", "minio"];
-  const rank = (s: string) => (order.includes(s) ? order.indexOf(s) : order.length);
+  const rank = systemRank;
   pairs.sort((a, b) => rank(a.system) - rank(b.system) || a.system.localeCompare(b.system) || a.variant.localeCompare(b.variant));
   return pairs.map((p) => {
     const variants = pairs.filter((q) => q.system === p.system).map((q) => q.variant);
