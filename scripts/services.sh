@@ -10,11 +10,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 export STATE="${DEDUP_LAB_STATE:-/tmp/dedup_lab_services}"  # not "dedup-lab-…": that prefix names lab objects
 export ENV_DIR="$ROOT/.services"
-export ENV_FILE="$ENV_DIR/env"
+# Endpoints and credentials belong to the servers' state, shared by every checkout on this
+# machine; .services/env is this checkout's copy, refreshed on every call.
+export ENV_FILE="$STATE/env"
 export TOOLS="${DEDUP_LAB_TOOLS:-$HOME/.cache/dedup-lab/tools}"
 mkdir -p "$STATE" "$ENV_DIR" "$TOOLS"
 touch "$ENV_FILE"
 chmod 600 "$ENV_FILE"
+trap 'cp "$ENV_FILE" "$ENV_DIR/env"; chmod 600 "$ENV_DIR/env"' EXIT
 
 # shellcheck source=scripts/services/lib.sh
 source "$ROOT/scripts/services/lib.sh"
