@@ -25,19 +25,27 @@ console.log("1. in-memory generation, random_binary, one core (best of 5)");
 for (const unit of [4096, 512 * 1024]) {
   const total = 512 * 1024 * 1024;
   const n = total / unit;
-  const buf = Buffer.alloc(unit);
-  const baseline = best(5, () => {
-    const t = performance.now();
-    for (let i = 0; i < n; i++) randomFillSync(buf);
-    return mb(total, performance.now() - t);
-  });
+  // Two baselines: randomFillSync into a fresh unit buffer (the same work: a generator hands out a new
+  // buffer per unit) and into one reused buffer (the raw speed of the OS-seeded CSPRNG).
+  const rate = (fill: () => void) =>
+    best(5, () => {
+      const t = performance.now();
+      for (let i = 0; i < n; i++) fill();
+      return mb(total, performance.now() - t);
+    });
+  const fresh = rate(() => randomFillSync(Buffer.allocUnsafe(unit)));
+  const reused = Buffer.allocUnsafe(unit);
+  const baseline = rate(() => randomFillSync(reused));
   const ds = new Dataset(DatasetSpecSchema.parse({ payload: "random_binary", units: n, size: { min: unit, max: unit }, fraction: 0 }));
   const ours = best(5, () => {
     const t = performance.now();
     for (let i = 0; i < n; i++) ds.payload(i);
     return mb(total, performance.now() - t);
   });
-  console.log(`   unit ${unit / 1024} KiB: dedup-lab ${ours.toFixed(0)} MB/s, randomFillSync ${baseline.toFixed(0)} MB/s, ratio ${(ours / baseline).toFixed(2)} (goal ≥ 0.5)`);
+  console.log(
+    `   unit ${unit / 1024} KiB: dedup-lab ${ours.toFixed(0)} MB/s; randomFillSync fresh buffer ${fresh.toFixed(0)} MB/s → ratio ${(ours / fresh).toFixed(2)}; ` +
+      `reused buffer ${baseline.toFixed(0)} MB/s → ratio ${(ours / baseline).toFixed(2)} (goal ≥ 0.5)`,
+  );
 }
 
 console.log("2. to disk: 500 × 512 KiB per grade (generate + SHA-256 + write + manifest)");

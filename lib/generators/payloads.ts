@@ -43,10 +43,11 @@ function synthetic(name: string, description: string, fill: (out: Buffer, seed: 
     description,
     kind: "synthetic",
     open({ seed, size }) {
+      const seedHex = seed.toString("hex");
       return {
         available: Number.POSITIVE_INFINITY,
         sizeOf: (key) => sizeForKey(size, seed, key),
-        fill: (key, out) => fill(out, seedFrom(seed.toString("hex"), name, key)),
+        fill: (key, out) => fill(out, seedFrom(seedHex, name, key)),
       };
     },
   };

@@ -67,7 +67,7 @@ export class Xoshiro128ss {
   }
 }
 
-const ZERO_CHUNK = Buffer.alloc(64 * 1024); // 64 KiB keeps the cipher in cache: fastest chunk size measured
+const ZERO_CHUNK = Buffer.alloc(16 * 1024); // 16 KiB stays in L1/L2: fastest chunk size measured (4–64 KiB tried)
 
 /** Fill `out` with the AES-128-CTR keystream keyed by `seed` (32 bytes: key ‖ IV). */
 export function fillKeystream(out: Buffer, seed: Buffer): void {
