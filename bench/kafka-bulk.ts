@@ -15,6 +15,7 @@ import { LabNamespace } from "../lib/runner/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { kafkaDefinition } from "../lib/systems/kafka/kafka-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
+import { median } from "./bench-lib.js";
 
 const [units = 4000, unitSize = 16384, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -60,7 +61,6 @@ async function producerPerfTest(extraProps: string[] = []): Promise<[number, num
   return [Number(totals[2]), valueBytes / 2 ** 20 / wall];
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mibps = (secs: number) => valueBytes / 2 ** 20 / secs;
 
 await system.connect();

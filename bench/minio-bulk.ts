@@ -12,6 +12,7 @@ import { LabNamespace } from "../lib/runner/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { minioDefinition } from "../lib/systems/minio/minio-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
+import { median } from "./bench-lib.js";
 
 const [units = 1000, unitSize = 65536, rounds = 3, concurrency] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -62,7 +63,6 @@ async function mcCp(): Promise<number> {
   return secs;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mbps = (secs: number) => bytes / 1e6 / secs;
 
 await system.connect();

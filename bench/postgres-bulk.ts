@@ -15,6 +15,7 @@ import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyRowPrefix } from "../lib/systems/postgres/postgres-sql.js";
 import { postgresDefinition } from "../lib/systems/postgres/postgres-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
+import { median, peakRssGrowthMiB } from "./bench-lib.js";
 
 const [units = 200, unitSize = 512 * 1024, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -74,21 +75,15 @@ async function psqlCopy(): Promise<[number, number]> {
   return [Number(timing[1]) / 1000, wall];
 }
 
-/** Streams straight from the generator (as the runner does) and samples RSS: memory must stay flat. */
+/** Streams straight from the generator (as the runner does): memory must stay flat. */
 async function streamingPeakRssMiB(): Promise<number> {
   await system.prepare(cell);
-  const base = process.memoryUsage().rss;
-  let peak = base;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   async function* generated(): AsyncGenerator<Unit[]> {
     yield* ds.batches(4 * 1024 * 1024);
   }
-  await system.bulkInsert(generated());
-  clearInterval(timer);
-  return (peak - base) / 2 ** 20;
+  return peakRssGrowthMiB(() => system.bulkInsert(generated()));
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mbps = (secs: number) => bytes / 1e6 / secs;
 
 await system.connect();

@@ -12,6 +12,7 @@ import { LabNamespace } from "../lib/runner/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { redisDefinition } from "../lib/systems/redis/redis-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
+import { median } from "./bench-lib.js";
 
 const [units = 2000, unitSize = 16384, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -89,7 +90,6 @@ async function redisCliPipe(respFile: string): Promise<number> {
   return secs;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mbps = (secs: number) => bytes / 1e6 / secs;
 
 await system.connect();
