@@ -18,7 +18,7 @@ import { rowHeader } from "../lib/systems/clickhouse/clickhouse-rowbinary.js";
 import { insertRowBinarySql } from "../lib/systems/clickhouse/clickhouse-sql.js";
 import { clickhouseDefinition } from "../lib/systems/clickhouse/clickhouse-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
-import { median, peakRssGrowthMiB } from "./bench-lib.js";
+import { median, streamingPeakRssMiB } from "./bench-lib.js";
 
 const [units = 400, unitSize = 128 * 1024, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -97,15 +97,6 @@ async function clientInsert(): Promise<[number, number]> {
   return [Number(timing[1]), wall];
 }
 
-/** Streams straight from the generator (as the runner does): memory must stay flat. */
-async function streamingPeakRssMiB(): Promise<number> {
-  await system.prepare(cell);
-  async function* generated(): AsyncGenerator<Unit[]> {
-    yield* ds.batches(4 * 1024 * 1024);
-  }
-  return peakRssGrowthMiB(() => system.bulkInsert(generated()));
-}
-
 const mbps = (secs: number) => bytes / 1e6 / secs;
 
 await system.connect();
@@ -121,7 +112,7 @@ try {
     nativeWall.push(mbps(wall));
     ours.push(mbps(await dedupLab()));
   }
-  const rss = await streamingPeakRssMiB();
+  const rss = await streamingPeakRssMiB(system, cell, ds);
   console.log(`clickhouse bulk: ${units} units × ${unitSize} B = ${(bytes / 1e6).toFixed(1)} MB (RowBinary file ${(statSync(rowBinaryFile).size / 1e6).toFixed(1)} MB), ${rounds} rounds, MergeTree`);
   console.log(`  dedup-lab RowBinary over HTTP      ${ours.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(ours).toFixed(1)}`);
   console.log(`  clickhouse-client INSERT (--time)  ${native.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(native).toFixed(1)}`);

@@ -15,7 +15,7 @@ import { LabNamespace } from "../lib/runner/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { mariadbDefinition } from "../lib/systems/mariadb/mariadb-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
-import { median, peakRssGrowthMiB } from "./bench-lib.js";
+import { median, streamingPeakRssMiB, timedBulkSeconds } from "./bench-lib.js";
 
 const [units = 400, unitSize = 128 * 1024, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -61,16 +61,7 @@ const tsvFile = join(dir, "units.tsv");
   await once(out, "finish");
 }
 
-async function* replay(): AsyncGenerator<Unit[]> {
-  yield* batches;
-}
-
-async function dedupLab(): Promise<number> {
-  await system.prepare(cell);
-  const t0 = process.hrtime.bigint();
-  await system.bulkInsert(replay());
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
+const dedupLab = () => timedBulkSeconds(system, cell, batches);
 
 /** Returns [the client's own statement time, whole process] in seconds. */
 async function clientLoadData(): Promise<[number, number]> {
@@ -91,14 +82,6 @@ async function clientLoadData(): Promise<[number, number]> {
   return [Number(timing[2]), wall];
 }
 
-/** Streams straight from the generator (as the runner does): memory must stay flat. */
-async function streamingPeakRssMiB(): Promise<number> {
-  await system.prepare(cell);
-  async function* generated(): AsyncGenerator<Unit[]> {
-    yield* ds.batches(4 * 1024 * 1024);
-  }
-  return peakRssGrowthMiB(() => system.bulkInsert(generated()));
-}
 
 const mbps = (secs: number) => bytes / 1e6 / secs;
 
@@ -115,7 +98,7 @@ try {
     nativeWall.push(mbps(wall));
     ours.push(mbps(await dedupLab()));
   }
-  const rss = await streamingPeakRssMiB();
+  const rss = await streamingPeakRssMiB(system, cell, ds);
   console.log(`mariadb bulk: ${units} units × ${unitSize} B = ${(bytes / 1e6).toFixed(1)} MB (TSV file ${(statSync(tsvFile).size / 1e6).toFixed(1)} MB), ${rounds} rounds`);
   console.log(`  dedup-lab multi-row INSERT       ${ours.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(ours).toFixed(1)}`);
   console.log(`  mariadb LOAD DATA LOCAL (stmt)   ${native.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(native).toFixed(1)}`);

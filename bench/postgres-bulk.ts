@@ -15,7 +15,7 @@ import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyRowPrefix } from "../lib/systems/postgres/postgres-sql.js";
 import { postgresDefinition } from "../lib/systems/postgres/postgres-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
-import { median, peakRssGrowthMiB } from "./bench-lib.js";
+import { median, streamingPeakRssMiB, timedBulkSeconds } from "./bench-lib.js";
 
 const [units = 200, unitSize = 512 * 1024, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -46,16 +46,7 @@ const copyFile = join(dir, "units.pgcopy");
   await once(out, "finish");
 }
 
-async function* replay(): AsyncGenerator<Unit[]> {
-  yield* batches;
-}
-
-async function dedupLab(): Promise<number> {
-  await system.prepare(cell);
-  const t0 = process.hrtime.bigint();
-  await system.bulkInsert(replay());
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
+const dedupLab = () => timedBulkSeconds(system, cell, batches);
 
 /** Returns [psql's own \timing of the \copy, whole process] in seconds. */
 async function psqlCopy(): Promise<[number, number]> {
@@ -75,14 +66,6 @@ async function psqlCopy(): Promise<[number, number]> {
   return [Number(timing[1]) / 1000, wall];
 }
 
-/** Streams straight from the generator (as the runner does): memory must stay flat. */
-async function streamingPeakRssMiB(): Promise<number> {
-  await system.prepare(cell);
-  async function* generated(): AsyncGenerator<Unit[]> {
-    yield* ds.batches(4 * 1024 * 1024);
-  }
-  return peakRssGrowthMiB(() => system.bulkInsert(generated()));
-}
 
 const mbps = (secs: number) => bytes / 1e6 / secs;
 
@@ -99,7 +82,7 @@ try {
     nativeWall.push(mbps(wall));
     ours.push(mbps(await dedupLab()));
   }
-  const rss = await streamingPeakRssMiB();
+  const rss = await streamingPeakRssMiB(system, cell, ds);
   console.log(`postgres bulk: ${units} units × ${unitSize} B = ${(bytes / 1e6).toFixed(1)} MB (binary COPY file ${(statSync(copyFile).size / 1e6).toFixed(1)} MB), ${rounds} rounds, fsync=off`);
   console.log(`  dedup-lab binary COPY           ${ours.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(ours).toFixed(1)}`);
   console.log(`  psql \\copy (\\timing)            ${native.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(native).toFixed(1)}`);
