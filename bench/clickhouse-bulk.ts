@@ -12,7 +12,7 @@ import { createWriteStream, mkdtempSync, openSync, closeSync, rmSync, statSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
-import { LabNamespace } from "../lib/runner/namespace.js";
+import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { rowHeader } from "../lib/systems/clickhouse/clickhouse-rowbinary.js";
 import { insertRowBinarySql } from "../lib/systems/clickhouse/clickhouse-sql.js";

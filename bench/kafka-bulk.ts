@@ -11,7 +11,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
-import { LabNamespace } from "../lib/runner/namespace.js";
+import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { kafkaDefinition } from "../lib/systems/kafka/kafka-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";

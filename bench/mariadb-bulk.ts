@@ -11,7 +11,7 @@ import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
-import { LabNamespace } from "../lib/runner/namespace.js";
+import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { mariadbDefinition } from "../lib/systems/mariadb/mariadb-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";

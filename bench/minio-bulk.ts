@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
-import { LabNamespace } from "../lib/runner/namespace.js";
+import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { minioDefinition } from "../lib/systems/minio/minio-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";

@@ -10,7 +10,7 @@ import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
-import { LabNamespace } from "../lib/runner/namespace.js";
+import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyRowPrefix } from "../lib/systems/postgres/postgres-sql.js";
 import { postgresDefinition } from "../lib/systems/postgres/postgres-system.js";

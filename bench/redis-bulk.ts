@@ -8,7 +8,7 @@ import { closeSync, createWriteStream, mkdtempSync, openSync, rmSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
-import { LabNamespace } from "../lib/runner/namespace.js";
+import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { redisDefinition } from "../lib/systems/redis/redis-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";

@@ -6,11 +6,12 @@
 
 // Running experiments
 export { loadConfig, resolveConfig, type ConfigOverrides, type RunConfig } from "./runner/config.js";
-export { runMatrix, type RunEvents, type RunOptions, type RunResult } from "./runner/run.js";
+export { runMatrix, type RunOptions, type RunResult } from "./runner/run.js";
+export type { RunEvents } from "./runner/events.js";
 export { formatPlan, planRun, type RunPlan } from "./runner/plan.js";
 export { DatasetSpecSchema, type DatasetSpec } from "./generators/dataset.js";
 export { readManifest, verifyDataset, writeDataset, type Manifest, type VerifyResult } from "./generators/manifest.js";
-export { formatBytes, parseBytes } from "./generators/sizes.js";
+export { formatBytes, parseBytes } from "./bytes.js";
 export { systemNames, EMBEDDED_SYSTEMS } from "./systems/registry.js";
 export { UsageError, SystemError } from "./errors.js";
 

@@ -4,7 +4,7 @@
 import * as aq from "arquero";
 import { tableToIPC, type Table } from "apache-arrow";
 import type { ColumnTable } from "arquero";
-import { formatBytes } from "../generators/sizes.js";
+import { formatBytes } from "../bytes.js";
 import { loadBundles, type BundleMeta, type LoadedBundles } from "../results/bundle.js";
 
 export type Frame = ColumnTable;

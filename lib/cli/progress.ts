@@ -1,7 +1,7 @@
 // Progress for `dedup-lab run`: a live bar on a TTY (cells, current cell, MB/s, ETA),
 // plain lines otherwise (CI logs, notebooks).
 import cliProgress from "cli-progress";
-import type { RunEvents } from "../runner/run.js";
+import type { RunEvents } from "../runner/events.js";
 
 export function progressReporter(stream: NodeJS.WriteStream): RunEvents {
   const started = Date.now();

@@ -9,7 +9,8 @@
 //            top-level array): `objects` values per unit, or packed up to `target` bytes; a
 //            unit runs from its first value's first byte to its last value's last byte.
 import { UsageError } from "../errors.js";
-import { MAX_UNIT_SIZE, parseBytes } from "../generators/sizes.js";
+import { parseBytes } from "../bytes.js";
+import { MAX_UNIT_SIZE } from "../generators/sizes.js";
 import type { CutSpec } from "./manifest.js";
 
 export type Emit = (unit: Buffer) => void;

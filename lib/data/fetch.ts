@@ -10,7 +10,7 @@ import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SystemError, UsageError, errorMessage } from "../errors.js";
-import { formatBytes } from "../generators/sizes.js";
+import { formatBytes } from "../bytes.js";
 
 export interface DownloadOptions {
   /** Expected total size if known (for the disk check before the first byte). */

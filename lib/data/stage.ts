@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import { UsageError } from "../errors.js";
-import { formatBytes } from "../generators/sizes.js";
+import { formatBytes } from "../bytes.js";
 import { checkChecksum, checkSize, type ChecksumStatus } from "./checksums.js";
 import { makeCutter, type Cutter } from "./cut.js";
 import { download, freeBytes } from "./fetch.js";

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gauge, Registry } from "prom-client";
 import { z } from "zod";
-import { parseBytes } from "../generators/sizes.js";
+import { parseBytes } from "../bytes.js";
 
 interface BlockUsage {
   apparent: number;

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
-import type { Unit } from "../systems/contract.js";
+import type { Unit } from "./unit.js";
 import { COPY_POLICIES, planDuplicates, type DuplicationPlan } from "./plan.js";
 import { payloadType, type PayloadSource } from "./payloads.js";
 import { seedFrom } from "./prng.js";

@@ -47,7 +47,9 @@ export function manifestUnit(ds: Dataset, i: number, sha256: Buffer): ManifestUn
 }
 
 /** Serialise a manifest with one unit per line: readable, diffable, streamable. */
-export function manifestText(header: Omit<Manifest, "units">, units: Iterable<ManifestUnit>): string {
+export function manifestText(manifest: Manifest): string {
+  // The header without `units`: units follow once, one per line.
+  const { units, ...header } = manifest;
   const parts = [JSON.stringify(header, null, 2).replace(/\n}$/, ',\n  "units": [\n')];
   let first = true;
   for (const u of units) {
@@ -62,7 +64,7 @@ export function manifestText(header: Omit<Manifest, "units">, units: Iterable<Ma
 export function buildManifest(ds: Dataset): Manifest {
   const units: ManifestUnit[] = [];
   for (let i = 0; i < ds.length; i++) {
-    units.push(manifestUnit(ds, i, createHash("sha256").update(ds.payload(i)).digest()));
+    units.push(manifestUnit(ds, i, ds.unit(i).sha256));
   }
   return { ...manifestHeader(ds), units };
 }
@@ -106,7 +108,7 @@ export async function writeDataset(spec: DatasetSpec, dir: string, progress?: Ge
   }
   const manifest = { ...manifestHeader(ds), units };
   const tmp = join(dir, `.${MANIFEST_FILE}.tmp`);
-  await writeFile(tmp, manifestText(manifest, units));
+  await writeFile(tmp, manifestText(manifest));
   await rename(tmp, join(dir, MANIFEST_FILE));
   return manifest;
 }

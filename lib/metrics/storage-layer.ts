@@ -4,7 +4,7 @@
 // Prometheus/Longhorn) register themselves here.
 import { UsageError } from "../errors.js";
 import type { LabSystem } from "../systems/contract.js";
-import { blockUsage } from "./fs-blocks.js";
+import { blockUsage } from "../fs-blocks.js";
 
 export interface L3Reading {
   /** Storage replica id (node or replica name); "local" for local files. */

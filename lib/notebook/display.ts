@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import type { ColumnTable } from "arquero";
 import type { FigureSpec } from "../analysis/figure-style.js";
 import { toMarkdown, type ThesisTable } from "../analysis/thesis-tables.js";
-import type { RunEvents } from "../runner/run.js";
+import type { RunEvents } from "../runner/events.js";
 
 type DisplayData = Record<string, unknown>;
 

@@ -10,10 +10,11 @@ import { prepareRealPayloads } from "../data/payload.js"; // also registers the 
 import { SYNTHETIC_PAYLOADS, payloadType } from "../generators/payloads.js";
 import { COPY_POLICIES, gradeLabel, parseGrade } from "../generators/plan.js";
 import { PrometheusConfigSchema, StorageLayerSpecSchema } from "../metrics/prometheus-config.js";
-import { parseBytes, parseSizeSpec, type SizeSpec } from "../generators/sizes.js";
+import { parseBytes } from "../bytes.js";
+import { parseSizeSpec, type SizeSpec } from "../generators/sizes.js";
 import { STAGES, type Stage } from "../systems/contract.js";
 import { EMBEDDED_SYSTEMS, loadSystems, systemDefinition, systemNames as knownSystems } from "../systems/registry.js";
-import { LabNamespace } from "./namespace.js";
+import { LabNamespace } from "../systems/namespace.js";
 
 const SystemSettingsSchema = z
   .object({

@@ -1,6 +1,6 @@
 // The dry run: everything a run would do, computed from the config alone. It creates no
 // system object, opens no connection and writes nothing (tested by watching sockets).
-import { formatBytes } from "../generators/sizes.js";
+import { formatBytes } from "../bytes.js";
 import { systemDefinition } from "../systems/registry.js";
 import type { RunConfig } from "./config.js";
 import { expandMatrix, planCell, type CellPlan } from "./matrix.js";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
 import type { LabSystem, SizeReading, Unit } from "../../lib/systems/contract.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 
 export interface HarnessResult {
   sizes: Record<"prepared" | "bulk" | "reset" | "perfile" | "deleted" | "maintained", SizeReading[]>;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dataset } from "../../lib/generators/dataset.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, LabSystem } from "../../lib/systems/contract.js";
 import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-system.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, SizeReading } from "../../lib/systems/contract.js";
 import { cockroachDefinition, type CockroachOptions } from "../../lib/systems/cockroach/cockroach-system.js";
 import { runCellThrough, smallDataset } from "../helpers/contract-harness.js";

@@ -3,7 +3,7 @@
 // + fix, never the password. kafkajs retries are bounded so each failure comes back fast.
 import { beforeAll, describe, expect, it } from "vitest";
 import { SystemError } from "../../lib/errors.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";

@@ -4,8 +4,8 @@
 import kafkajs from "kafkajs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { SystemError } from "../../lib/errors.js";
-import { KafkaEventStream, KafkaEventsConfigSchema } from "../../lib/metrics/kafka-events.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { KafkaEventStream, KafkaEventsConfigSchema } from "../../lib/runner/kafka-events.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 
 const lab = new LabNamespace();

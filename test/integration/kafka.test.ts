@@ -4,7 +4,7 @@
 import kafkajs from "kafkajs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SystemError } from "../../lib/errors.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, LabSystem, SizeReading } from "../../lib/systems/contract.js";
 import { registerKafkaCodecs } from "../../lib/systems/kafka/kafka-codecs.js";
 import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";

@@ -9,7 +9,8 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readMeta } from "../../lib/results/bundle.js";
 import { resolveConfig } from "../../lib/runner/config.js";
-import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
+import type { RunEvents } from "../../lib/runner/events.js";
+import { runMatrix } from "../../lib/runner/run.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 import { TempDirs, bundleText, rowsOf, services } from "../helpers/bundles.js";
 

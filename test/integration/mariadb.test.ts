@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dataset } from "../../lib/generators/dataset.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, SizeReading } from "../../lib/systems/contract.js";
 import { mariadbDefinition } from "../../lib/systems/mariadb/mariadb-system.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";

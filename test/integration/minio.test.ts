@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import * as Minio from "minio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { SizeReading } from "../../lib/systems/contract.js";
 import { minioDefinition } from "../../lib/systems/minio/minio-system.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";

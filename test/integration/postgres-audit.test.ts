@@ -5,7 +5,7 @@
 import { openSync, readSync, readFileSync, statSync, closeSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { SystemDefinition } from "../../lib/systems/contract.js";
 import { cockroachDefinition } from "../../lib/systems/cockroach/cockroach-system.js";
 import { postgresDefinition } from "../../lib/systems/postgres/postgres-system.js";

@@ -2,7 +2,7 @@
 // every variant × maintenance through the contract, sizes that make sense, errors that help.
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, SizeReading } from "../../lib/systems/contract.js";
 import { postgresDefinition, type PostgresOptions } from "../../lib/systems/postgres/postgres-system.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";

@@ -6,13 +6,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LiveMetrics, liveMetricsConfig } from "../../lib/metrics/live-metrics.js";
+import { LiveMetrics, liveMetricsConfig } from "../../lib/runner/live-metrics.js";
 import { PrometheusClient } from "../../lib/metrics/prometheus-client.js";
 import { tableRows } from "../../lib/results/arrow-io.js";
 import { loadBundles } from "../../lib/results/bundle.js";
 import type { ResultRow, TimeseriesRow } from "../../lib/results/schema.js";
 import { loadConfig } from "../../lib/runner/config.js";
-import { runMatrix, type RunEvents } from "../../lib/runner/run.js";
+import type { RunEvents } from "../../lib/runner/events.js";
+import { runMatrix } from "../../lib/runner/run.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 import { promUrl, waitFor } from "../helpers/prometheus-targets.js";
 

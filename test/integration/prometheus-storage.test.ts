@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, truncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { blockUsage } from "../../lib/metrics/fs-blocks.js";
+import { blockUsage } from "../../lib/fs-blocks.js";
 import { storageLayerFor, type PhaseWindow, type StorageLayerSource } from "../../lib/metrics/storage-layer.js";
 import "../../lib/metrics/prometheus-storage.js";
 import { loadBundles } from "../../lib/results/bundle.js";

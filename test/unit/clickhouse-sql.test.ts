@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import { parseServerError } from "../../lib/systems/clickhouse/clickhouse-errors.js";
 import { rowHeader } from "../../lib/systems/clickhouse/clickhouse-rowbinary.js";
 import {

@@ -4,7 +4,7 @@ import {
   gcTtlSql, multiRowInsertSql, multiRowInsertValues, rangesDetailsSql, showZoneSql,
 } from "../../lib/systems/cockroach/cockroach-sql.js";
 import { cockroachDefinition } from "../../lib/systems/cockroach/cockroach-system.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 
 const T = crdbTable("dedup_lab", "units_c0");
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import {
   MAX_ROWS_PER_INSERT,
   createTableSql,

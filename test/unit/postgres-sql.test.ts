@@ -5,7 +5,7 @@ import {
 } from "../../lib/systems/postgres/postgres-sql.js";
 import { clientConfig, describeWireError, isConnectionLost, type WireOptions } from "../../lib/systems/postgres/postgres-connection.js";
 import { postgresDefinition } from "../../lib/systems/postgres/postgres-system.js";
-import { LabNamespace } from "../../lib/runner/namespace.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 
 const T = qualify("dedup_lab", "units_c0");
 

@@ -2,7 +2,7 @@
 // mapping, replica ids, sample parsing, the live-metrics config block.
 import { beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../lib/errors.js";
-import { liveMetricsConfig } from "../../lib/metrics/live-metrics.js";
+import { liveMetricsConfig } from "../../lib/runner/live-metrics.js";
 import { parseSampleValue } from "../../lib/metrics/prometheus-client.js";
 import { durationMs, prometheusSettings, StorageLayerSpecSchema } from "../../lib/metrics/prometheus-config.js";
 import { anyOf, mapVolumes, promql, replicaId } from "../../lib/metrics/prometheus-storage.js";

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { UsageError } from "../../errors.js";
-import { formatBytes } from "../../generators/sizes.js";
+import { formatBytes } from "../../bytes.js";
 import { dataLocation, type DataConfig } from "../../data/location.js";
 import { findManifest, loadManifests, scanManifests, type DataManifest } from "../../data/manifest.js";
 import { cleanData, dataContext, fetchData, originOf, stageData, stagedIndexOf, verifyData, type DataContext } from "../../data/stage.js";

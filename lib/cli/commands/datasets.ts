@@ -6,7 +6,8 @@ import { DatasetSpecSchema } from "../../generators/dataset.js";
 import { verifyDataset, writeDataset } from "../../generators/manifest.js";
 import { COPY_POLICIES, parseGrade } from "../../generators/plan.js";
 import { payloadType } from "../../generators/payloads.js";
-import { formatBytes, parseBytes, parseSizeSpec } from "../../generators/sizes.js";
+import { formatBytes, parseBytes } from "../../bytes.js";
+import { parseSizeSpec } from "../../generators/sizes.js";
 
 interface GenerateFlags {
   payload: string;

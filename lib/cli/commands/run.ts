@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatSummary, summaryLines } from "../../analysis/summary.js";
 import { UsageError } from "../../errors.js";
-import { liveMetricsConfig, startLiveMetrics } from "../../metrics/live-metrics.js";
+import { liveMetricsConfig, startLiveMetrics } from "../../runner/live-metrics.js";
 import { loadBundles } from "../../results/bundle.js";
 import { loadAndResolve, loadConfig, type RunConfig } from "../../runner/config.js";
 import { formatPlan, planRun } from "../../runner/plan.js";
@@ -49,7 +49,7 @@ export function registerRun(program: Command): void {
     const cfg = o.resume ? await resumeConfig(o.resume, o) : await loadConfig(o.config, overridesFrom(o));
     liveMetricsConfig(cfg.metrics); // a bad metrics block is bad input, also for --dry-run
     // The event stream's client loads only when an events block exists (a dry run still opens nothing).
-    const events = cfg.events === undefined ? undefined : await import("../../metrics/kafka-events.js");
+    const events = cfg.events === undefined ? undefined : await import("../../runner/kafka-events.js");
     const eventsCfg = events?.eventsConfig(cfg.events);
     if (o.dryRun) {
       process.stdout.write(formatPlan(planRun(cfg)) + "\n");

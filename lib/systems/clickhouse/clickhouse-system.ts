@@ -14,7 +14,7 @@ import { PassThrough, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { SystemError, errorMessage } from "../../errors.js";
-import type { LabNamespace } from "../../runner/namespace.js";
+import type { LabNamespace } from "../namespace.js";
 import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
 import { AUTH_ERROR_CODES, parseServerError } from "./clickhouse-errors.js";
 import { rowHeader } from "./clickhouse-rowbinary.js";

@@ -5,7 +5,7 @@
 // parts are skipped with recorded reasons and the data path runs in the lab schema instead.
 import type pg from "pg";
 import { z } from "zod";
-import type { LabNamespace } from "../../runner/namespace.js";
+import type { LabNamespace } from "../namespace.js";
 import type { Capabilities, CellContext, SizeReading, SystemDefinition, Unit } from "../contract.js";
 import { endpointOf, isConnectionLost, sleep, sslOptions, wireError, wireOptionsShape } from "../postgres/postgres-connection.js";
 import { unitsTableName } from "../postgres/postgres-sql.js";

@@ -4,8 +4,8 @@ import { mkdir, open, rm, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { SystemError, errorMessage } from "../../errors.js";
-import { blockUsage } from "../../metrics/fs-blocks.js";
-import type { LabNamespace } from "../../runner/namespace.js";
+import { blockUsage } from "../../fs-blocks.js";
+import type { LabNamespace } from "../namespace.js";
 import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
 
 const options = z

@@ -5,7 +5,7 @@ import { Admin as LogDirsAdmin, ConfigResourceTypes, IncrementalAlterConfigOpera
 import kafkajs, { type Admin, type Message, type Producer } from "kafkajs";
 import { join } from "node:path";
 import { SystemError } from "../../errors.js";
-import type { LabNamespace } from "../../runner/namespace.js";
+import type { LabNamespace } from "../namespace.js";
 import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
 import { kafkajsCompression, registerKafkaCodecs } from "./kafka-codecs.js";
 import { kafkaSystemError } from "./kafka-errors.js";

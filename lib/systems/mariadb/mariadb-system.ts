@@ -13,7 +13,7 @@ import mysql from "mysql2/promise";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { SystemError, errorMessage } from "../../errors.js";
-import type { LabNamespace } from "../../runner/namespace.js";
+import type { LabNamespace } from "../namespace.js";
 import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
 import {
   MAX_ROWS_PER_INSERT,

@@ -6,8 +6,8 @@ import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import { SystemError, errorMessage } from "../../errors.js";
-import { blockUsage } from "../../metrics/fs-blocks.js";
-import type { LabNamespace } from "../../runner/namespace.js";
+import { blockUsage } from "../../fs-blocks.js";
+import type { LabNamespace } from "../namespace.js";
 import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
 import { compareUsage, parseBucketUsage, type BucketUsage, type UsageComparison } from "./minio-metrics.js";
 

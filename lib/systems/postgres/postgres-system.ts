@@ -7,7 +7,7 @@ import pg from "pg";
 import { from as copyFrom, type CopyStreamQuery } from "pg-copy-streams";
 import { z } from "zod";
 import { SystemError } from "../../errors.js";
-import type { LabNamespace } from "../../runner/namespace.js";
+import type { LabNamespace } from "../namespace.js";
 import type { Capabilities, CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
 import {
   clientConfig, endpointOf, isConnectionLost, sleep, sslOptions, wireError, wireOptionsShape, type WireOptions,

@@ -7,8 +7,8 @@ import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Pushgateway, Registry } from "prom-client";
 import { z } from "zod";
 import { errorMessage, UsageError } from "../errors.js";
-import type { RunEvents } from "../runner/run.js";
-import { withoutCredentials } from "./prometheus-config.js";
+import type { RunEvents } from "./events.js";
+import { withoutCredentials } from "../metrics/prometheus-config.js";
 
 export const LiveMetricsConfigSchema = z
   .object({

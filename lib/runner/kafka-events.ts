@@ -10,9 +10,9 @@
 import kafkajs, { type Admin, type Message, type Producer } from "kafkajs";
 import { z } from "zod";
 import { SystemError, UsageError } from "../errors.js";
-import type { Cell } from "../runner/matrix.js";
-import type { RunEvents } from "../runner/run.js";
-import type { LabNamespace } from "../runner/namespace.js";
+import type { Cell } from "./matrix.js";
+import type { RunEvents } from "./events.js";
+import type { LabNamespace } from "../systems/namespace.js";
 import { describeKafkaError } from "../systems/kafka/kafka-errors.js";
 import { KafkaConnectionSchema, kafkaEndpoint, kafkajsConfig, type KafkaConnection } from "../systems/kafka/kafka-options.js";
 
