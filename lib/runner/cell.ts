@@ -108,6 +108,12 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       phase.end = Date.now();
       out.add(s, "stage_end", phase.end, "epoch_ms");
       await emit(env.events, "stageEnd", cell, s, m);
+      if (m.status.code !== "ok") {
+        // Not implemented here: a status row with the connector's note, never a 0 s measurement.
+        out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}: ${m.status.note}`, valid: false });
+        if (s === "bulk_insert") await system.reset();
+        continue;
+      }
       const after = await sizesAt(phase, "after");
       await snapshot(s, "after");
       recordMeasurement(out, record, s, m, env.runId, cell.id, dims);

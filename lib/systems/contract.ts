@@ -52,6 +52,17 @@ export interface CellContext {
   log(message: string): void;
 }
 
+/**
+ * What an operation did, in YCSB's manner: done, or not implemented on this system (with a
+ * one-line note saying why, e.g. "the PostgreSQL stand-in has no CockroachDB GC"). The timing
+ * wrapper records a non-ok result under its own name; it is never a valid 0 s measurement.
+ */
+export type OpStatus = { code: "ok" } | { code: "not_implemented"; note: string };
+export const OK: OpStatus = Object.freeze({ code: "ok" });
+export function notImplemented(note: string): OpStatus {
+  return { code: "not_implemented", note };
+}
+
 export interface LabSystem {
   readonly name: string;
   readonly capabilities: Capabilities;
@@ -61,10 +72,10 @@ export interface LabSystem {
   /** Create the lab objects for one cell (idempotent: drops leftovers of the same cell first). */
   prepare(cell: CellContext): Promise<void>;
   /** Write a stream of units as the system's native bulk path does. */
-  bulkInsert(units: AsyncIterable<Unit[]>): Promise<void>;
-  insert(unit: Unit): Promise<void>;
-  delete(unit: UnitRef): Promise<void>;
-  maintenance(name: string): Promise<void>;
+  bulkInsert(units: AsyncIterable<Unit[]>): Promise<OpStatus | void>;
+  insert(unit: Unit): Promise<OpStatus | void>;
+  delete(unit: UnitRef): Promise<OpStatus | void>;
+  maintenance(name: string): Promise<OpStatus | void>;
   /** Empty the cell's lab objects (between the bulk stage and the per-unit stages). */
   reset(): Promise<void>;
   sizes(): Promise<SizeReading[]>;
