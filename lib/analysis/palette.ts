@@ -1,7 +1,9 @@
 // One colour per system in every figure: the Okabe–Ito palette (colour-blind safe;
 // Okabe & Ito 2008), assigned by a fixed table so "postgres" is the same blue in every
-// figure of every thesis chapter. Variants of one system share its colour and differ
-// by bar pattern / line dash. Layers are drawn in greys (never a system colour).
+// figure of every thesis chapter. The table is the system registry's: each registry line
+// names its colour (lib/systems/registry.ts is plain data and loads no connector). Variants
+// of one system share its colour and differ by bar pattern / line dash. Layers are drawn in greys (never a system colour).
+import { registeredColor } from "../systems/registry.js";
 
 export const OKABE_ITO = {
   orange: "#E69F00",
@@ -14,25 +16,12 @@ export const OKABE_ITO = {
   black: "#000000",
 } as const;
 
-const FIXED: Record<string, string> = {
-  sqlite: OKABE_ITO.blue,
-  duckdb: OKABE_ITO.orange,
-  directory: OKABE_ITO.bluishGreen,
-  postgres: OKABE_ITO.skyBlue,
-  cockroach: OKABE_ITO.vermillion,
-  mariadb: OKABE_ITO.reddishPurple,
-  clickhouse: OKABE_ITO.yellow,
-  redis: OKABE_ITO.black,
-  // Beyond the eight Okabe–Ito colours: grey and a dark wine (Tol), both distinct under deuteranopia.
-  kafka: "#999999",
-  minio: "#882255",
-};
-
+/** Colours for systems outside the registry (picked by a hash of the name). */
 const SPARE = ["#332288", "#117733", "#44AA99", "#88CCEE", "#DDCC77", "#AA4499"];
 
 /** The colour of a system, the same in every figure. */
 export function systemColor(system: string): string {
-  const fixed = FIXED[system];
+  const fixed = registeredColor(system);
   if (fixed) return fixed;
   let h = 0;
   for (const c of system) h = (h * 31 + c.charCodeAt(0)) >>> 0;

@@ -2,6 +2,7 @@
 // dataset size. Only dimensions that actually vary in the data name a slice, so a run with
 // one payload gives plain file names ("edr") and many payloads give "edr-random_binary".
 import * as aq from "arquero";
+import { systemNames } from "../systems/registry.js";
 import { datasetLabel, distinct, type Frame } from "./frames.js";
 
 export const SLICE_DIMS = ["payload", "granularity", "placement", "unit_size", "n_units"] as const;
@@ -52,7 +53,8 @@ export interface SystemSeries {
   variantIndex: number;
 }
 
-const SYSTEM_ORDER = ["sqlite", "duckdb", "directory", "postgres", "cockroach", "mariadb", "clickhouse", "redis", "kafka", "minio"];
+/** The system registry's order (a plain data module: reading it loads no connector). */
+const SYSTEM_ORDER = systemNames();
 
 /** Legend order of systems, the same in every figure (registry order, unknown ones last). */
 export function systemRank(system: string): number {

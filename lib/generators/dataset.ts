@@ -6,7 +6,7 @@ import { z } from "zod";
 import { UsageError } from "../errors.js";
 import type { Unit } from "./unit.js";
 import { COPY_POLICIES, planDuplicates, type DuplicationPlan } from "./plan.js";
-import { payloadType, type PayloadSource } from "./payloads.js";
+import { payloadExtension, payloadType, type PayloadSource } from "./payloads.js";
 import { seedFrom } from "./prng.js";
 import { sizeForKey, validateSizeSpec } from "./sizes.js";
 
@@ -39,10 +39,6 @@ export interface DatasetTotals {
   dedup_ratio: number;
   largest_group: number;
 }
-
-const EXTENSIONS: Record<string, string> = {
-  structured_json: "json", jsonb_documents: "json", text_document: "txt", uuid_keys: "txt",
-};
 
 export class Dataset {
   readonly seed: Buffer;
@@ -145,7 +141,7 @@ export class Dataset {
   }
 
   fileName(i: number): string {
-    return `${this.unitId(i)}.${EXTENSIONS[this.spec.payload] ?? "bin"}`;
+    return `${this.unitId(i)}.${payloadExtension(this.spec.payload)}`;
   }
 
   sizeOf(i: number): number {

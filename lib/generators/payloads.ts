@@ -33,15 +33,18 @@ export interface PayloadType {
   name: string;
   description: string;
   kind: "synthetic" | "real";
+  /** File extension of a unit written as a file (directory system, staged data sets); default "bin". */
+  extension?: string;
   open(params: PayloadOpenParams): PayloadSource;
 }
 
 /** A synthetic type: unlimited uniques, size from the requested distribution. */
-function synthetic(name: string, description: string, fill: (out: Buffer, seed: Buffer) => void): PayloadType {
+function synthetic(name: string, description: string, extension: string, fill: (out: Buffer, seed: Buffer) => void): PayloadType {
   return {
     name,
     description,
     kind: "synthetic",
+    extension,
     open({ seed, size }) {
       const seedHex = seed.toString("hex");
       return {
@@ -180,35 +183,41 @@ export function payloadType(name: string): PayloadType {
   return type;
 }
 
+/** The file extension of a payload's units ("bin" when the type names none or is unknown). */
+export function payloadExtension(name: string): string {
+  return registry.get(name)?.extension ?? "bin";
+}
+
 export function payloadNames(kind?: PayloadType["kind"]): string[] {
   return [...registry.values()].filter((t) => !kind || t.kind === kind).map((t) => t.name);
 }
 
-registerPayload(synthetic("random_binary", "incompressible bytes (AES-128-CTR keystream)", fillKeystream));
+registerPayload(synthetic("random_binary", "incompressible bytes (AES-128-CTR keystream)", "bin", fillKeystream));
 registerPayload(
-  synthetic("structured_json", "JSON array of person records with realistic fields", (out, seed) => {
+  synthetic("structured_json", "JSON array of person records with realistic fields", "json", (out, seed) => {
     const rng = new Xoshiro128ss(seed);
     writeJsonArray(out, () => person(rng));
   }),
 );
 registerPayload(
-  synthetic("text_document", "natural-language-like text, Zipf word frequencies (compressible)", (out, seed) => {
+  synthetic("text_document", "natural-language-like text, Zipf word frequencies (compressible)", "txt", (out, seed) => {
     const rng = new Xoshiro128ss(seed);
     let inParagraph = 0;
     writeText(out, () => (++inParagraph % 7 === 0 ? sentence(rng) + "\n\n" : sentence(rng)));
   }),
 );
 registerPayload(
-  synthetic("uuid_keys", "UUIDv4 text lines", (out, seed) => {
+  synthetic("uuid_keys", "UUIDv4 text lines", "txt", (out, seed) => {
     const rng = new Xoshiro128ss(seed);
     writeText(out, () => uuid(rng) + "\n");
   }),
 );
 registerPayload(
-  synthetic("jsonb_documents", "JSON array of nested event documents (depth 3)", (out, seed) => {
+  synthetic("jsonb_documents", "JSON array of nested event documents (depth 3)", "json", (out, seed) => {
     const rng = new Xoshiro128ss(seed);
     writeJsonArray(out, () => event(rng));
   }),
 );
 
-export const SYNTHETIC_PAYLOADS = ["random_binary", "structured_json", "text_document", "uuid_keys", "jsonb_documents"] as const;
+/** The synthetic payloads, in registration order (the default matrix). */
+export const SYNTHETIC_PAYLOADS: readonly string[] = payloadNames("synthetic");

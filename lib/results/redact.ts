@@ -1,6 +1,8 @@
 // Credentials never reach a bundle, a log or a notebook: configs name environment
 // variables (`passwordEnv: DEDUP_PG_PASSWORD`), and every string we persist passes
-// through a Redactor that knows the values of those variables.
+// through a Redactor that knows the values of those variables. The masking itself is the
+// shared primitive in lib/masking.ts, the same one the connectors' error messages use.
+import { maskSecrets, maskUrlPasswords } from "../masking.js";
 
 const SECRET_KEY = /(pass(word)?|secret|token|credential|private[-_]?key|access[-_]?key)$/i;
 
@@ -24,9 +26,7 @@ export class Redactor {
   }
 
   text(s: string): string {
-    let out = s.replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, "$1***@"); // user:password@ in URLs
-    for (const secret of this.secrets) out = out.split(secret).join("***");
-    return out;
+    return maskSecrets(maskUrlPasswords(s), this.secrets);
   }
 
   /** Deep copy with secret-looking keys masked and every string scrubbed. */

@@ -21,6 +21,17 @@ export interface SizeReading {
   reason?: string;
 }
 
+/**
+ * What a system can do. Declared statically by its SystemDefinition (what the connector does
+ * on a capable server: config validation, `plan` and `systems` read these without connecting),
+ * and resolved by the instance: `LabSystem.capabilities` starts as the declared ones and, once
+ * connect() has returned, reflects what that server offers. Where a server cannot honour a
+ * variant, the resolved description says what really runs instead (ClickHouse < 19.1 has no
+ * per-column CODEC, so its `*_zstd` variants say they store with the server's default codec),
+ * and the same degradation is recorded in snapshots and size reasons. The runner reads the
+ * instance's capabilities only after connect(); a stage missing from `stages` is recorded as
+ * not implemented, and an operation may also answer notImplemented(note) itself.
+ */
 export interface Capabilities {
   /** Storage/engine variants, name → one-line description. The first one is the default. */
   variants: Record<string, string>;
@@ -30,7 +41,7 @@ export interface Capabilities {
   layers: SizeLayer[];
   /** Stages the system supports; stages not listed are recorded as not_implemented. */
   stages: Stage[];
-  /** True for systems that need no server (the zero-server default). */
+  /** True for systems that need no server (the zero-server default); from the registry line. */
   embedded: boolean;
   /** Application-level replication factor the data is stored with (R's first factor). */
   appReplicas?: number;
@@ -65,18 +76,25 @@ export function notImplemented(note: string): OpStatus {
 
 export interface LabSystem {
   readonly name: string;
+  /** Declared capabilities before connect(), the server's resolved ones after it (see Capabilities). */
   readonly capabilities: Capabilities;
-  /** Open connections. Must fail with a LabError naming system and endpoint. */
+  /** Open connections and resolve capabilities. Must fail with a SystemError naming system and endpoint. */
   connect(): Promise<void>;
   close(): Promise<void>;
   /** Create the lab objects for one cell (idempotent: drops leftovers of the same cell first). */
   prepare(cell: CellContext): Promise<void>;
-  /** Write a stream of units as the system's native bulk path does. */
-  bulkInsert(units: AsyncIterable<Unit[]>): Promise<OpStatus | void>;
-  insert(unit: Unit): Promise<OpStatus | void>;
-  delete(unit: UnitRef): Promise<OpStatus | void>;
-  maintenance(name: string): Promise<OpStatus | void>;
-  /** Empty the cell's lab objects (between the bulk stage and the per-unit stages). */
+  /** Write a stream of units as the system's native bulk path does. Every operation answers OK or notImplemented(note). */
+  bulkInsert(units: AsyncIterable<Unit[]>): Promise<OpStatus>;
+  insert(unit: Unit): Promise<OpStatus>;
+  delete(unit: UnitRef): Promise<OpStatus>;
+  maintenance(name: string): Promise<OpStatus>;
+  /**
+   * Bring the system to rest before an "after" size reading, outside every clock: flush and
+   * checkpoint the WAL, wait for merges or background rewrites. Return notImplemented(note)
+   * for what cannot be settled; the runner then polls sizes until they are stable.
+   */
+  settle?(): Promise<OpStatus | void>;
+  /** Empty the cell's lab objects: a fresh baseline before an insert stage. */
   reset(): Promise<void>;
   sizes(): Promise<SizeReading[]>;
   /** Raw, JSON-serialisable internal statistics; stored as-is in the bundle. */
@@ -87,7 +105,7 @@ export interface LabSystem {
   storagePaths?(): string[];
 }
 
-/** Registry entry: one per system folder. */
+/** A system's definition, exported by `<name>/<name>-options.ts` and loaded by its registry line. */
 export interface SystemDefinition<O = unknown> {
   name: string;
   description: string;

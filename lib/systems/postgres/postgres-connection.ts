@@ -1,47 +1,25 @@
-// Connection options, TLS and error wording for the PostgreSQL wire protocol (PostgreSQL and
-// CockroachDB). Errors are one line naming system and endpoint; the password never appears.
+// Connecting over the PostgreSQL wire protocol (PostgreSQL, and CockroachDB reusing it as
+// Kysely's cockroach dialect reuses the postgres driver): client settings and TLS, error
+// wording, and PgConnection — one connection reopened with bounded exponential backoff.
+// Errors are one line naming system and endpoint; the password never appears.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import pg from "pg";
-import { z } from "zod";
 import { SystemError, errorMessage } from "../../errors.js";
+import { maskSecrets } from "../../masking.js";
+import { backoffDelayMs, sleep } from "../reconnect.js";
+import { parseServerVersion, type ServerInfo } from "./postgres-sql.js";
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export interface SslOptions {
+  mode: "disable" | "verify-full";
+  /** CA certificate (PEM) that issued the server certificate. */
+  caFile?: string;
+  /** Name the server certificate must carry (default: host). */
+  serverName?: string;
+}
 
-const sslSchema = z
-  .object({
-    mode: z.enum(["disable", "verify-full"]),
-    /** CA certificate (PEM) that issued the server certificate. */
-    caFile: z.string().min(1).optional(),
-    /** Name the server certificate must carry (default: host). */
-    serverName: z.string().min(1).optional(),
-  })
-  .strict()
-  .refine((s) => s.mode === "disable" || s.caFile !== undefined, {
-    message: "ssl.mode verify-full needs ssl.caFile (the CA that issued the server certificate)",
-  });
-
-/** Options shared by the postgres and cockroach connectors. */
-export const wireOptionsShape = {
-  host: z.string().min(1).default("127.0.0.1"),
-  port: z.coerce.number().int().min(1).max(65535),
-  /** Database to connect to (the lab namespace lives inside it, or next to it on CockroachDB). */
-  database: z.string().min(1),
-  user: z.string().min(1),
-  /** Name of the environment variable holding the password (never the password itself). */
-  passwordEnv: z.string().regex(ENV_NAME, "must be an environment variable name, e.g. DEDUP_PG_PASSWORD"),
-  connectTimeoutMs: z.coerce.number().int().min(100).default(10_000),
-  /** Bounded reconnects (exponential backoff) for idempotent calls after a dropped connection. */
-  reconnect: z
-    .object({ attempts: z.number().int().min(0).max(20).default(4), baseDelayMs: z.number().int().min(10).default(250) })
-    .strict()
-    .default({ attempts: 4, baseDelayMs: 250 }),
-};
-
-export const sslOptions = sslSchema;
-export type SslOptions = z.infer<typeof sslSchema>;
-
+/** What a connection over the PostgreSQL wire protocol needs (postgres-options.ts validates it). */
 export interface WireOptions {
   host: string;
   port: number;
@@ -145,7 +123,7 @@ export function describeWireError(err: unknown, o: WireOptions, secret?: string)
   } else {
     msg = raw + (e?.code && !raw.includes(e.code) ? ` (${e.code})` : "");
   }
-  return secret ? msg.split(secret).join("***") : msg;
+  return maskSecrets(msg, [secret]);
 }
 
 export function wireError(system: string, o: WireOptions, doing: string, err: unknown): SystemError {
@@ -154,4 +132,123 @@ export function wireError(system: string, o: WireOptions, doing: string, err: un
   return new SystemError(system, endpointOf(o), doing ? `${doing}: ${what}` : what, { cause: err });
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+type Row = Record<string, unknown>;
+
+/**
+ * One client to the server, reopened after a drop: `retrying` runs idempotent calls again on a
+ * fresh connection (bounded exponential backoff), `once` runs measured calls a single time.
+ * Every reconnect is kept (`reconnects`) for the snapshot.
+ */
+export class PgConnection {
+  /** What `SELECT version()` said on the last (re)connect. */
+  server: ServerInfo & { versionNum: number } = { kind: "unknown", version: "", display: "", versionNum: 0 };
+  readonly reconnects: { doing: string; error: string }[] = [];
+  private conn?: pg.Client;
+  private broken = true;
+  /** Why the current connection was lost (set by its error/end events), until reopened. */
+  private lost?: string;
+
+  constructor(
+    private readonly system: string,
+    private readonly o: WireOptions,
+  ) {}
+
+  /** A new client of its own (extra COPY streams use one each); an idle socket error marks the main one broken. */
+  async newClient(): Promise<pg.Client> {
+    const c = new pg.Client(clientConfig(this.system, this.o));
+    // An idle client that loses its socket emits 'error'; without a listener that would crash the run.
+    c.on("error", (e) => {
+      if (c !== this.conn) return;
+      this.broken = true;
+      this.lost = wireError(this.system, this.o, "", e).message;
+    });
+    await c.connect();
+    return c;
+  }
+
+  private async open(): Promise<void> {
+    const old = this.conn;
+    this.conn = undefined;
+    old?.end().catch(() => {});
+    const c = await this.newClient();
+    try {
+      const v = await c.query("SELECT version() AS v");
+      const n = await c.query("SHOW server_version_num");
+      this.server = { ...parseServerVersion(String(v.rows[0].v)), versionNum: Number(Object.values(n.rows[0] as Row)[0] ?? 0) };
+    } catch (e) {
+      await c.end().catch(() => {});
+      throw e;
+    }
+    c.on("end", () => {
+      if (c !== this.conn) return;
+      this.broken = true;
+      this.lost ??= "connection ended";
+    });
+    this.conn = c;
+    this.broken = false;
+  }
+
+  /** A live client: reopens a dropped connection with bounded exponential backoff. */
+  async client(doing: string): Promise<pg.Client> {
+    if (this.conn && !this.broken) return this.conn;
+    if (this.lost) this.reconnects.push({ doing, error: this.lost });
+    this.lost = undefined;
+    const { attempts, baseDelayMs } = this.o.reconnect;
+    for (let k = 0; ; k++) {
+      try {
+        await this.open();
+        return this.conn!;
+      } catch (e) {
+        if (!isConnectionLost(e) || k >= attempts) throw wireError(this.system, this.o, k > 0 ? `${doing} (after ${k + 1} connection attempts)` : doing, e);
+        this.reconnects.push({ doing, error: wireError(this.system, this.o, "", e).message });
+        await sleep(backoffDelayMs(baseDelayMs, k));
+      }
+    }
+  }
+
+  /** Run an idempotent call; a dropped connection is reopened and the call retried (bounded). */
+  async retrying<T>(doing: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const { attempts, baseDelayMs } = this.o.reconnect;
+    for (let k = 0; ; k++) {
+      const c = await this.client(doing);
+      try {
+        return await fn(c);
+      } catch (e) {
+        if (!isConnectionLost(e) || k >= attempts) throw wireError(this.system, this.o, doing, e);
+        this.broken = true;
+        this.lost = wireError(this.system, this.o, "", e).message;
+        await sleep(backoffDelayMs(baseDelayMs, k));
+      }
+    }
+  }
+
+  /** Run a measured, non-idempotent call once (reconnecting first if the connection was lost). */
+  async once<T>(doing: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+    const c = await this.client(doing);
+    try {
+      return await fn(c);
+    } catch (e) {
+      this.noteIfLost(e);
+      throw wireError(this.system, this.o, doing, e);
+    }
+  }
+
+  /** After a failed call: if the connection is gone, the next call reopens it. */
+  noteIfLost(err: unknown): void {
+    if (!isConnectionLost(err)) return;
+    this.broken = true;
+    this.lost ??= wireError(this.system, this.o, "", err).message;
+  }
+
+  /** Is `c` the main connection (not an extra client of newClient())? */
+  isMain(c: pg.Client): boolean {
+    return c === this.conn;
+  }
+
+  async close(): Promise<void> {
+    const c = this.conn;
+    this.conn = undefined;
+    this.broken = true;
+    await c?.end().catch(() => {});
+  }
+}
