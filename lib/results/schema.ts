@@ -124,3 +124,12 @@ export const TIMESERIES: TableSpec<TimeseriesRow> = {
 export function schemaOf<R>(spec: TableSpec<R>): Schema {
   return arrowSchema(spec);
 }
+
+/**
+ * The validity rule, in one place: a row is valid iff it has a value and no reason. Every
+ * reason (stale reading, unsettled layer, dirty baseline, negative reclaim, flagged bulk, …)
+ * makes its row invalid; informational text never goes into `reason`.
+ */
+export function rowValid(value: number | null, reason: string): boolean {
+  return value !== null && Number.isFinite(value) && reason === "";
+}

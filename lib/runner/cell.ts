@@ -10,18 +10,52 @@ import { Dataset } from "../generators/dataset.js";
 import { buildManifest, manifestText } from "../generators/manifest.js";
 import { MeasuredSystem, StageFailure, type StageMeasurement } from "../metrics/measured-system.js";
 import { storageLayerFor, type PhaseWindow, type StorageLayerSource } from "../metrics/storage-layer.js";
+import type { DataConfig } from "../data/location.js";
 import "../metrics/prometheus-storage.js"; // registers the "prometheus" (Longhorn) storage-layer source
 import type { CellRecord, RunBundle } from "../results/bundle.js";
 import type { Redactor } from "../results/redact.js";
-import type { Stage } from "../systems/contract.js";
+import type { LabSystem, Stage } from "../systems/contract.js";
 import { systemDefinition } from "../systems/registry.js";
 import type { RunConfig } from "./config.js";
 import { emit, type RunEvents } from "./events.js";
 import { cellDims, type Cell } from "./matrix.js";
 import { CellRows, recordDataset, recordMeasurement, recordSizes, type SizePoint } from "./rows.js";
+import { BatchFeeder } from "./batch-feeder.js";
+import { DEFAULT_SETTLE, layerValues, settle, StageSampler, timeToReclaim } from "./settle.js";
 import { Interrupted, runStage } from "./stages.js";
 
 const sh = promisify(exec);
+
+const joinReasons = (...r: string[]): string => [...new Set(r.filter(Boolean))].join("; ");
+
+function dataConfigOf(cfg: RunConfig): DataConfig | undefined {
+  return (cfg.source as { data?: DataConfig }).data;
+}
+
+/**
+ * A baseline is fresh when every layer is back at the empty cell's settled size, within 1 %
+ * of the dataset's logical bytes (allocator and metadata noise). A partly reused baseline
+ * (rows or blocks of an earlier stage still held) makes the stage's rows invalid.
+ */
+export function notFresh(empty: SizePoint, before: SizePoint, logicalBytes: number): string {
+  const tol = Math.max(65_536, logicalBytes * 0.01);
+  const e = layerValues(empty);
+  const problems: string[] = [];
+  for (const [key, b] of layerValues(before)) {
+    const base = e.get(key);
+    if (b === null || base === null || base === undefined) continue;
+    if (b - base > tol) problems.push(`${key.split("/")[0]} is ${b - base} B above the empty cell's`);
+  }
+  return problems.length ? `baseline not fresh: ${problems.join(", ")}` : "";
+}
+
+/** Store the dataset through the bulk path without measuring it (a precondition, e.g. before a delete stage). */
+async function loadUnmeasured(system: LabSystem, ds: Dataset, cfg: RunConfig): Promise<void> {
+  async function* batches() {
+    yield* ds.batches(cfg.batchBytes);
+  }
+  await system.bulkInsert(batches());
+}
 
 export interface CellEnv {
   runId: string;
@@ -42,6 +76,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
   const measured = new MeasuredSystem(system);
   const ds = new Dataset(cell.dataset);
   const R = cell.system.replication.app * cell.system.replication.storage;
+  const settleOpts = cfg.settle ?? DEFAULT_SETTLE;
   let l3: StorageLayerSource | undefined;
   const workDir = await mkdtemp(join(env.workRoot, `${cfg.lab.objectPrefix}${cell.key}-`));
   await env.log(`cell ${cell.id} (${cell.key}) on ${cell.system.endpoint}`);
@@ -84,51 +119,85 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     l3 = storageLayerFor(cell.system.l3, { systemName: system.name, embedded: def.capabilities.embedded, prometheus: cfg.prometheus });
     await system.connect();
     await system.prepare({ lab: cfg.lab, cellKey: cell.key, variant: cell.variant, containers: ds.containers, workDir, log: (m) => void env.log(m) });
+    const prepPhase: PhaseWindow = { cellId: cell.id, system: system.name, stage: "prepare", start: Date.now() };
+
+    // The empty cell's settled sizes: the baseline every insert stage must start from.
+    const empty = await settle(system, () => sizesAt(prepPhase, "before"), settleOpts);
+    let stored: "empty" | "dataset" = "empty";
 
     for (const s of cfg.stages) {
       stage = s;
       if (env.signal?.aborted) throw new Interrupted();
       if (!system.capabilities.stages.includes(s)) {
-        out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}`, valid: false });
+        out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}` });
         continue;
       }
+      const inserting = s === "bulk_insert" || s === "perfile_insert";
+      // Preconditions, outside every clock, whatever the stage order: inserts start from an
+      // empty cell, a delete from the stored dataset.
+      if (inserting && stored !== "empty") await system.reset();
+      if (s === "perfile_delete" && stored === "empty") await loadUnmeasured(system, ds, cfg);
       const phase: PhaseWindow = { cellId: cell.id, system: system.name, stage: s, start: Date.now() };
+      const baseline = await settle(system, () => sizesAt(phase, "before"), settleOpts);
+      const before = baseline.point;
+      const dirty = inserting ? notFresh(empty.point, before, t.logical_bytes) : "";
       await snapshot(s, "before");
-      const before = await sizesAt(phase, "before");
+      out.add(s, "baseline_settle_s", baseline.durationS, "s", { reason: joinReasons(baseline.note, baseline.unsettled && `${baseline.unsettled} still changing before the stage`) });
+      // Bulk input is produced ahead of the clock (a worker thread); the wait for it is measured.
+      const feeder = s === "bulk_insert" ? await BatchFeeder.start(cell.dataset, cfg.batchBytes, { data: dataConfigOf(cfg) }) : undefined;
       await emit(env.events, "stageStart", cell, s);
+      const sampler = new StageSampler(l3!, system, phase, settleOpts.intervalMs);
       phase.start = Date.now();
       out.add(s, "stage_start", phase.start, "epoch_ms");
       let m: StageMeasurement;
+      sampler.start();
       try {
-        m = await runStage(s, measured, ds, cfg, cell, env.signal);
+        m = await runStage(s, measured, ds, cfg, cell, env.signal, feeder);
       } catch (e) {
         if (e instanceof StageFailure) recordMeasurement(out, record, s, e.partial, env.runId, cell.id, dims);
         throw e instanceof StageFailure ? e.cause : e;
+      } finally {
+        sampler.stop();
+        await feeder?.close();
       }
       phase.end = Date.now();
       out.add(s, "stage_end", phase.end, "epoch_ms");
       await emit(env.events, "stageEnd", cell, s, m);
       if (m.status.code !== "ok") {
         // Not implemented here: a status row with the connector's note, never a 0 s measurement.
-        out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}: ${m.status.note}`, valid: false });
-        if (s === "bulk_insert") await system.reset();
+        out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}: ${m.status.note}` });
         continue;
       }
-      const after = await sizesAt(phase, "after");
+      if (inserting) stored = "dataset";
+      if (s === "perfile_delete") stored = "empty";
+      const settled = await settle(system, () => sizesAt(phase, "after"), settleOpts);
+      const after = settled.point;
       await snapshot(s, "after");
       recordMeasurement(out, record, s, m, env.runId, cell.id, dims);
-      recordSizes(out, s, before, after, m.bytes, t.dedup_ratio, R);
-      if (l3.series) {
-        for (const x of await l3.series(system, phase).catch(() => [])) {
-          record.timeseries.push({ run_id: env.runId, cell_id: cell.id, system: system.name, stage: s, ...x });
+      out.add(s, "settle_s", settled.durationS, "s", { reason: joinReasons(settled.note, settled.unsettled && `${settled.unsettled} still changing after ${settleOpts.timeoutMs / 1000} s`) });
+      recordSizes(out, s, before, after, m.bytes, t.dedup_ratio, R, { baseline: dirty, unsettled: joinReasons(settled.note ? "L1,L2" : "", settled.unsettled) });
+      if (!inserting) {
+        for (const layer of ["L1", "L2"] as const) {
+          const b = layerValues(before).get(layer) ?? null;
+          const a = layerValues(after).get(layer) ?? null;
+          const ttr = timeToReclaim(settled.samples, layer, phase.end, b, a);
+          out.add(s, "time_to_reclaim_s", ttr, "s", { layer, reason: ttr === null ? "the layer did not change after the stage" : "" });
         }
       }
-      if (s === "bulk_insert") await system.reset();
+      const series = [...sampler.samples, ...settled.samples];
+      if (l3!.series) {
+        try {
+          for (const x of await l3!.series(system, phase)) series.push(x);
+        } catch (e) {
+          out.add(s, "timeseries_error", null, "", { layer: "L3", reason: `size-over-time query failed: ${env.redact.text(errorMessage(e))}` });
+        }
+      }
+      for (const x of series) record.timeseries.push({ run_id: env.runId, cell_id: cell.id, system: system.name, stage: s, ...x });
     }
   } catch (e) {
     record.status = "failed";
     record.error = e instanceof Interrupted ? e.message : env.redact.text(`${stage}: ${errorMessage(e)}`);
-    out.add(stage, "error", null, "", { reason: record.error, valid: false });
+    out.add(stage, "error", null, "", { reason: record.error });
     await env.log(`cell ${cell.id} failed: ${record.error}`);
   } finally {
     try {

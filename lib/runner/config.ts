@@ -15,6 +15,7 @@ import { parseSizeSpec, type SizeSpec } from "../generators/sizes.js";
 import { STAGES, type Stage } from "../systems/contract.js";
 import { EMBEDDED_SYSTEMS, loadSystems, systemDefinition, systemNames as knownSystems } from "../systems/registry.js";
 import { LabNamespace } from "../systems/namespace.js";
+import { DEFAULT_SETTLE, type SettleOptions } from "./settle.js";
 
 const SystemSettingsSchema = z
   .object({
@@ -67,6 +68,15 @@ export const ConfigFileSchema = z
     data: DataConfigSchema.optional(),
     /** Where embedded systems keep their per-cell files (default: the OS temp dir). */
     workDir: z.string().optional(),
+    /** Settled stage boundaries and size over time: poll interval (≥ 100 ms, i.e. ≤ 10 Hz), bound, stable readings. */
+    settle: z
+      .object({
+        intervalMs: z.number().int().min(100).max(60_000).default(DEFAULT_SETTLE.intervalMs),
+        timeoutMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_SETTLE.timeoutMs),
+        stableReadings: z.number().int().min(1).max(100).default(DEFAULT_SETTLE.stableReadings),
+      })
+      .strict()
+      .optional(),
     /** Prometheus connection for storage-layer sizes (see README, "Storage layer"). */
     prometheus: PrometheusConfigSchema.optional(),
     /** Live run metrics: `listen` serves /metrics, `pushgateway` receives a push per cell. */
@@ -107,6 +117,7 @@ export interface RunConfig {
   seed: string;
   batchBytes: number;
   workDir?: string;
+  settle?: SettleOptions;
   prometheus?: unknown;
   metrics?: unknown;
   events?: unknown;
@@ -233,7 +244,8 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   }
 
   const unitSize = parseSizeSpec(overrides.unitSize ?? d.unitSize);
-  const blockSize = typeof (overrides.blockSize ?? d.blockSize) === "number" ? (d.blockSize as number) : parseBytes(String(overrides.blockSize ?? d.blockSize), "block size");
+  const blockSpec = overrides.blockSize ?? d.blockSize;
+  const blockSize = typeof blockSpec === "number" ? blockSpec : parseBytes(String(blockSpec), "block size");
   if (granularities.includes("block") && (unitSize.min % blockSize !== 0 || unitSize.max % blockSize !== 0)) {
     throw new UsageError(`unit size ${overrides.unitSize ?? d.unitSize} is not a multiple of the ${blockSize} B block size`, "choose a unit size that is a multiple of the block size");
   }
@@ -250,7 +262,7 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   return {
     lab, systems, payloads, grades, granularities, placements, stages, repeats, cacheState: m.cacheState,
     units, unitSize, blockSize, containers: d.containers, policy: d.policy, seed,
-    batchBytes, workDir: file.workDir, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source,
+    batchBytes, workDir: file.workDir, settle: file.settle, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source,
   };
 }
 

@@ -7,20 +7,21 @@ import type { StageMeasurement } from "../metrics/measured-system.js";
 import { summarize } from "../metrics/stats.js";
 import type { L3Reading } from "../metrics/storage-layer.js";
 import type { CellRecord } from "../results/bundle.js";
-import type { CellDims, ResultRow } from "../results/schema.js";
+import { rowValid, type CellDims, type ResultRow } from "../results/schema.js";
 import type { SizeReading, Stage } from "../systems/contract.js";
 
-/** Builds the long-format rows of one cell. */
+/** Builds the long-format rows of one cell. Validity is never set by hand: see rowValid. */
 export class CellRows {
   readonly rows: ResultRow[] = [];
   constructor(private readonly dims: CellDims) {}
 
-  add(stage: string, metric: string, value: number | null, unit: string, extra: Partial<Pick<ResultRow, "layer" | "phase" | "replica" | "valid" | "reason">> = {}): void {
-    const ok = value === null || Number.isFinite(value);
+  add(stage: string, metric: string, value: number | null, unit: string, extra: Partial<Pick<ResultRow, "layer" | "phase" | "replica" | "reason">> = {}): void {
+    const v = value !== null && Number.isFinite(value) ? value : null;
+    const reason = extra.reason || (v === null ? (value === null ? "not available" : `not a finite number (${value})`) : "");
     this.rows.push({
-      ...this.dims, timestamp: Date.now(), stage, metric, value: ok ? value : null, unit,
+      ...this.dims, timestamp: Date.now(), stage, metric, value: v, unit,
       layer: extra.layer ?? "", phase: extra.phase ?? "", replica: extra.replica ?? "",
-      valid: extra.valid ?? (value !== null && ok), reason: extra.reason ?? (value === null ? "not available" : ""),
+      valid: rowValid(v, reason), reason,
     });
   }
 }
@@ -44,18 +45,25 @@ export interface SizePoint {
 }
 
 const MS = 1e6;
+/** A bulk stage whose system waited longer than this share of its wall time for input is flagged. */
+export const INPUT_WAIT_LIMIT = 0.05;
 
 export function recordMeasurement(out: CellRows, record: CellRecord, stage: Stage, m: StageMeasurement, runId: string, cellId: string, dims: CellDims): void {
   const seconds = m.durationNs / 1e9;
-  out.add(stage, "duration_s", seconds, "s");
-  if (stage === "bulk_insert") out.add(stage, "generation_s", m.generationNs / 1e9, "s", { reason: "excluded from duration_s" });
+  let flagged = "";
+  if (stage === "bulk_insert") {
+    const share = m.durationNs > 0 ? m.inputWaitNs / m.durationNs : 0;
+    if (share > INPUT_WAIT_LIMIT) flagged = `the system waited for input ${(share * 100).toFixed(1)} % of the bulk stage (limit ${INPUT_WAIT_LIMIT * 100} %): input generation was on the critical path`;
+    out.add(stage, "input_wait_s", m.inputWaitNs / 1e9, "s", { reason: flagged });
+  }
+  out.add(stage, "duration_s", seconds, "s", { reason: flagged });
   if (stage !== "maintenance") {
     out.add(stage, "units", m.units, "units");
     out.add(stage, "logical_bytes", m.bytes, "B", { layer: "L0" });
     const ok = seconds > 0 && m.units > 0;
-    out.add(stage, "throughput_MBps", ok ? m.bytes / 1e6 / seconds : null, "MB/s (10^6 B/s)");
-    out.add(stage, "throughput_MiBps", ok ? m.bytes / 1048576 / seconds : null, "MiB/s (2^20 B/s)");
-    out.add(stage, "throughput_units_per_s", ok ? m.units / seconds : null, "units/s");
+    out.add(stage, "throughput_MBps", ok ? m.bytes / 1e6 / seconds : null, "MB/s (10^6 B/s)", { reason: flagged });
+    out.add(stage, "throughput_MiBps", ok ? m.bytes / 1048576 / seconds : null, "MiB/s (2^20 B/s)", { reason: flagged });
+    out.add(stage, "throughput_units_per_s", ok ? m.units / seconds : null, "units/s", { reason: flagged });
   }
   if (m.samples.length > 0) {
     const s = summarize(m.samples);
@@ -66,59 +74,82 @@ export function recordMeasurement(out: CellRows, record: CellRecord, stage: Stag
   }
 }
 
-function primaryOf(p: SizePoint, layer: "L1" | "L2"): SizeReading | undefined {
-  return p.readings.find((r) => r.layer === layer && r.primary);
+/** One layer's size at one point: bytes, and why they cannot be trusted ("" = they can). */
+interface LayerSize {
+  bytes: number | null;
+  reason: string;
 }
 
-function l3Total(p: SizePoint): { bytes: number | null; valid: boolean; reason: string } {
-  if (p.l3.length === 0) return { bytes: null, valid: false, reason: "no L3 reading" };
+function primaryOf(p: SizePoint, layer: "L1" | "L2"): LayerSize {
+  const r = p.readings.find((x) => x.layer === layer && x.primary);
+  if (!r) return { bytes: null, reason: p.error ?? `${layer} not reported` };
+  return { bytes: r.bytes, reason: r.reason ?? (r.bytes === null ? "not available" : "") };
+}
+
+function l3Reason(r: L3Reading): string {
+  return r.reason || (r.valid ? "" : "flagged invalid by its source");
+}
+
+function l3Total(p: SizePoint): LayerSize {
+  if (p.l3.length === 0) return { bytes: null, reason: "no L3 reading" };
   const bad = p.l3.find((r) => r.bytes === null);
-  if (bad) return { bytes: null, valid: false, reason: bad.reason || "replica reading missing" };
-  return { bytes: p.l3.reduce((a, r) => a + r.bytes!, 0), valid: p.l3.every((r) => r.valid), reason: p.l3.map((r) => r.reason).filter(Boolean).join("; ") };
+  if (bad) return { bytes: null, reason: l3Reason(bad) || "replica reading missing" };
+  return { bytes: p.l3.reduce((a, r) => a + r.bytes!, 0), reason: [...new Set(p.l3.map(l3Reason).filter(Boolean))].join("; ") };
 }
 
-export function recordSizes(out: CellRows, stage: Stage, before: SizePoint, after: SizePoint, logical: number, ideal: number, R: number): void {
+const joinReasons = (...r: string[]): string => [...new Set(r.filter(Boolean))].join("; ");
+
+/**
+ * Size rows of one stage. `baseline` is "" for a fresh, settled baseline, or why it is not;
+ * `unsettled` names the layers that were still changing at the "after" reading.
+ */
+export function recordSizes(
+  out: CellRows, stage: Stage, before: SizePoint, after: SizePoint, logical: number, ideal: number, R: number,
+  state: { baseline: string; unsettled: string } = { baseline: "", unsettled: "" },
+): void {
   // Every reading the system reports, as it reported it.
   for (const [phase, p] of [["before", before], ["after", after]] as const) {
-    if (p.error) out.add(stage, "sizes_error", null, "", { phase, reason: p.error, valid: false });
-    for (const r of p.readings) out.add(stage, r.metric, r.bytes, "B", { layer: r.layer, phase, reason: r.reason, valid: r.bytes !== null && !r.reason?.startsWith("stale") });
-    for (const r of p.l3) out.add(stage, "size_bytes", r.bytes, "B", { layer: "L3", phase, replica: r.replica, valid: r.valid && r.bytes !== null, reason: r.reason });
+    if (p.error) out.add(stage, "sizes_error", null, "", { phase, reason: p.error });
+    for (const r of p.readings) out.add(stage, r.metric, r.bytes, "B", { layer: r.layer, phase, reason: r.reason });
+    for (const r of p.l3) out.add(stage, "size_bytes", r.bytes, "B", { layer: "L3", phase, replica: r.replica, reason: l3Reason(r) });
   }
   const inserting = stage === "bulk_insert" || stage === "perfile_insert";
   // One comparable size per layer: the primary reading, before/after/delta.
-  const layers: [string, { bytes: number | null; valid: boolean; reason: string }, { bytes: number | null; valid: boolean; reason: string }][] = [
-    ...(["L1", "L2"] as const).map((layer) => {
-      const b = primaryOf(before, layer);
-      const a = primaryOf(after, layer);
-      const conv = (r?: SizeReading) => ({ bytes: r?.bytes ?? null, valid: r?.bytes != null, reason: r ? (r.reason ?? "") : `${layer} not reported` });
-      return [layer, conv(b), conv(a)] as [string, ReturnType<typeof conv>, ReturnType<typeof conv>];
-    }),
+  const layers: [string, LayerSize, LayerSize][] = [
+    ["L1", primaryOf(before, "L1"), primaryOf(after, "L1")],
+    ["L2", primaryOf(before, "L2"), primaryOf(after, "L2")],
     ["L3", l3Total(before), l3Total(after)],
   ];
+  let l3Delta: number | null = null;
+  let l3Reasons = "";
   for (const [layer, b, a] of layers) {
     const replica = layer === "L3" ? "all" : "";
-    out.add(stage, "size_bytes", b.bytes, "B", { layer, phase: "before", replica, valid: b.valid, reason: b.reason });
-    out.add(stage, "size_bytes", a.bytes, "B", { layer, phase: "after", replica, valid: a.valid, reason: a.reason });
+    const before = joinReasons(b.reason, state.baseline);
+    const after = joinReasons(a.reason, state.unsettled.includes(layer) ? `${layer} still changing when read after settling` : "");
+    out.add(stage, "size_bytes", b.bytes, "B", { layer, phase: "before", replica, reason: before });
+    out.add(stage, "size_bytes", a.bytes, "B", { layer, phase: "after", replica, reason: after });
     const delta = a.bytes !== null && b.bytes !== null ? a.bytes - b.bytes : null;
-    const valid = a.valid && b.valid;
-    const reason = [b.reason, a.reason].filter(Boolean).join("; ");
-    out.add(stage, "size_bytes", delta, "B", { layer, phase: "delta", replica, valid, reason });
+    const reason = joinReasons(before, after);
+    out.add(stage, "size_bytes", delta, "B", { layer, phase: "delta", replica, reason });
     if (inserting) {
       const r = reductionRatio(logical, delta);
-      out.add(stage, "reduction_ratio", r.value, "ratio", { layer, valid: valid && r.value !== null, reason: r.reason || reason });
+      out.add(stage, "reduction_ratio", r.value, "ratio", { layer, reason: joinReasons(r.reason, reason) });
     } else {
-      out.add(stage, "reclaimed_bytes", delta === null ? null : -delta, "B", { layer, valid, reason });
+      // A layer that grew during a delete or maintenance stage did not reclaim: say so.
+      const grew = delta !== null && delta > 0 ? `${layer} grew by ${delta} B during ${stage} (negative reclaim)` : "";
+      out.add(stage, "reclaimed_bytes", delta === null ? null : -delta, "B", { layer, reason: joinReasons(reason, grew) });
+    }
+    if (layer === "L3") {
+      l3Delta = delta;
+      l3Reasons = reason;
     }
   }
-  const [, l3b, l3a] = layers[2]!;
-  const delta = l3a.bytes !== null && l3b.bytes !== null ? l3a.bytes - l3b.bytes : null;
-  // A thin-volume trap guard: an insert that did not grow L3 means the baseline was not fresh.
-  const fresh = !(inserting && delta !== null && delta <= 0);
-  const valid = l3a.valid && l3b.valid && fresh;
-  const e = inserting ? edr(logical, delta, R) : { cluster: null, replica: null, reason: `${stage}: EDR is defined for insert phases; see reclaimed_bytes` };
-  const reason = e.reason || (valid ? "" : [l3b.reason, l3a.reason].filter(Boolean).join("; ") || "L3 baseline not fresh");
-  out.add(stage, "edr_cluster", e.cluster, "ratio", { layer: "L3", valid: valid && e.cluster !== null, reason });
-  out.add(stage, "edr_replica", e.replica, "ratio", { layer: "L3", valid: valid && e.replica !== null, reason });
+  const e = inserting ? edr(logical, l3Delta, R) : { cluster: null, replica: null, reason: `${stage}: EDR is defined for insert phases; see reclaimed_bytes` };
+  // The thin-volume trap: an insert that did not grow L3 started from a baseline that was not fresh.
+  const notFresh = inserting && l3Delta !== null && l3Delta <= 0 ? "L3 did not grow during an insert: the baseline was not fresh (reused or untrimmed volume)" : "";
+  const reason = joinReasons(e.reason, l3Reasons, notFresh);
+  out.add(stage, "edr_cluster", e.cluster, "ratio", { layer: "L3", reason });
+  out.add(stage, "edr_replica", e.replica, "ratio", { layer: "L3", reason });
   out.add(stage, "ideal_ratio", inserting ? ideal : null, "ratio", { layer: "L0", reason: inserting ? "" : "not an insert phase" });
   out.add(stage, "replication_factor", R, "x");
 }
