@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What notebooks, figures and tables need on a fresh Debian machine, then the tslab kernel:
+# What notebooks, figures and tables need on a fresh Debian machine, then the notebook kernel
+# `dedup-lab` (tslab inside; its own name, so a global `tslab` kernel is never shadowed):
 #   Debian's Jupyter client (nbconvert/nbclient on /usr/bin/python3 — not a pyenv python),
 #   Chromium for the static figure export, pdflatex + booktabs for the table check, and
 #   the kernel spec in <repo>/.jupyter (npx dedup-lab kernel install). Idempotent.

@@ -1,6 +1,7 @@
 // The only place that knows argv, TTY and exit codes. Exit status: 0 ok, 1 a cell or
-// check failed, 2 bad input (nothing written), 130 interrupted.
+// check failed, 2 bad input (nothing written), 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.
 import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
 import { SystemError, UsageError, errorMessage } from "../errors.js";
 import { registerCleanup } from "./commands/cleanup.js";
 import { registerData } from "./commands/data.js";
@@ -13,9 +14,15 @@ import { registerNb } from "./commands/nb.js";
 import { registerFigures } from "./commands/figures.js";
 import { registerTables } from "./commands/tables.js";
 
+/** This package's version (package.json sits two levels above lib/cli and dist/cli). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command("dedup-lab")
     .description("Where does deduplication happen — in the database, in the storage layer, or nowhere?")
+    .version(packageVersion(), "-V, --version", "print the dedup-lab version and exit")
     .showHelpAfterError("(add --help for usage)")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

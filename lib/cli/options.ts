@@ -1,5 +1,6 @@
-// Matrix flags shared by `run` and `plan`.
+// Matrix flags shared by `run` and `plan`, and the CLI's signal conventions.
 import type { Command } from "commander";
+import { constants } from "node:os";
 import type { ConfigOverrides } from "../runner/config.js";
 
 export function matrixFlags(cmd: Command): Command {
@@ -51,4 +52,9 @@ export function overridesFrom(o: MatrixFlagValues): ConfigOverrides {
     placements: list(o.placements), stages: list(o.stages), units: o.units, unitSize: o.unitSize, blockSize: o.blockSize,
     repeats: o.repeats, seed: o.seed, labPrefix: o.labPrefix,
   };
+}
+
+/** The exit status of a command stopped by `sig`, as shells report it: 128 + the signal number (SIGINT 130, SIGTERM 143). */
+export function signalExitStatus(sig: NodeJS.Signals): number {
+  return 128 + constants.signals[sig];
 }

@@ -174,7 +174,7 @@ export async function runNotebooks(paths: string[], opts: RunNotebookOptions): P
 export function describeFailure(run: NotebookRun): string {
   const f = run.failed;
   if (!f) return "";
-  if (f.kind === "kernel-start") return `the tslab kernel did not start: ${f.evalue}`;
+  if (f.kind === "kernel-start") return `the ${KERNEL_NAME} kernel (tslab) did not start: ${f.evalue}`;
   const what = f.kind === "timeout" ? "timed out" : f.kind === "dead-kernel" ? "killed the kernel" : "failed";
   const head = `cell ${f.index}${f.id ? ` (id ${f.id})` : ""} ${what}`;
   const error = [f.ename, f.evalue].filter((s) => s && s !== "<Error>:").join(": ");

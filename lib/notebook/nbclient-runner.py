@@ -84,7 +84,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--input", required=True)
     ap.add_argument("--output", required=True)
-    ap.add_argument("--kernel", default="tslab")
+    ap.add_argument("--kernel", default="dedup-lab")
     ap.add_argument("--cwd", required=True)
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--startup-timeout", type=int, default=180)

@@ -18,15 +18,22 @@ export function projectRoot(): string {
 export const SYSTEM_PYTHON = "/usr/bin/python3";
 export const SYSTEM_JUPYTER = "/usr/bin/jupyter";
 
-export const KERNEL_NAME = "tslab";
+/**
+ * The kernel's own name (tslab inside): distinct from `tslab`, so it never collides with (or is
+ * shadowed by) a tslab kernel the user installed globally with `tslab install`.
+ */
+export const KERNEL_NAME = "dedup-lab";
+export const KERNEL_DISPLAY_NAME = "TypeScript (dedup-lab)";
+/** The name this repository's kernel spec had before; `kernel install` removes that old spec from .jupyter. */
+export const OLD_KERNEL_NAME = "tslab";
 
 /** The repository's own Jupyter prefix (git-ignored). */
 export function jupyterPrefix(root = projectRoot()): string {
   return join(root, ".jupyter");
 }
 
-export function kernelSpecDir(root = projectRoot()): string {
-  return join(jupyterPrefix(root), "share", "jupyter", "kernels", KERNEL_NAME);
+export function kernelSpecDir(root = projectRoot(), name = KERNEL_NAME): string {
+  return join(jupyterPrefix(root), "share", "jupyter", "kernels", name);
 }
 
 /** Environment that points Jupyter at the repo's prefix only (no user config, no stray kernels dirs). */

@@ -1,12 +1,13 @@
 // Papermill-style parameters: parsing the `parameters` cell, typed injection, and every
 // kind of bad input → one line with the fix, exit 2, before any kernel starts.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, writeFileSync, existsSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../lib/errors.js";
 import { kernelProblem } from "../../lib/notebook/kernel.js";
-import { kernelSpecDir } from "../../lib/notebook/paths.js";
+import { jupyterEnv, jupyterPrefix, kernelSpecDir, SYSTEM_JUPYTER } from "../../lib/notebook/paths.js";
 import {
   cellSource, injectParameters, parameterDecls, parseParamArgs, parseParamValue, readNotebook, type Notebook,
 } from "../../lib/notebook/params.js";
@@ -19,7 +20,7 @@ function notebook(paramsSource: string | null): Notebook {
   const cells: Notebook["cells"] = [{ cell_type: "markdown", id: "m", metadata: {}, source: "# t" }];
   if (paramsSource !== null) cells.push({ cell_type: "code", id: "p", metadata: { tags: ["parameters"] }, source: paramsSource, outputs: [], execution_count: null });
   cells.push({ cell_type: "code", id: "c", metadata: {}, source: "console.log(1)", outputs: [], execution_count: null });
-  return { cells, metadata: { kernelspec: { name: "tslab" } }, nbformat: 4, nbformat_minor: 5 };
+  return { cells, metadata: { kernelspec: { name: "dedup-lab" } }, nbformat: 4, nbformat_minor: 5 };
 }
 
 const PARAMS = [
@@ -160,12 +161,64 @@ describe("dedup-lab nb run: bad input exits 2 with one line and the fix", () => 
     const before = readFileSync(spec, "utf8");
     renameSync(spec, aside);
     try {
-      expectUsage([NOTEBOOKS[0]!], /the tslab kernel is not installed in this repository .* run: npx dedup-lab kernel install/);
+      expectUsage([NOTEBOOKS[0]!], /the dedup-lab kernel \(tslab\) is not installed in this repository .* run: npx dedup-lab kernel install/);
       expect(cli(["kernel", "status"]).status).toBe(2);
     } finally {
       renameSync(aside, spec);
     }
     expect(readFileSync(spec, "utf8")).toBe(before);
     expect(cli(["kernel", "status"]).status).toBe(0);
+  });
+});
+
+describe("the kernel has its own name: dedup-lab, not tslab", () => {
+  beforeAll(() => {
+    if (kernelProblem()) expect(cli(["kernel", "install"]).status).toBe(0);
+  });
+
+  it("the installed spec, every notebook's kernelspec and Jupyter's listing use dedup-lab", () => {
+    expect(kernelSpecDir()).toBe(join(ROOT, ".jupyter", "share", "jupyter", "kernels", "dedup-lab"));
+    const spec = JSON.parse(readFileSync(join(kernelSpecDir(), "kernel.json"), "utf8")) as { display_name: string; argv: string[] };
+    expect(spec.display_name).toBe("TypeScript (dedup-lab)");
+    expect(spec.argv.join(" ")).toContain(join(ROOT, "node_modules", ".bin", "tslab")); // tslab inside
+    for (const nb of NOTEBOOKS) {
+      const meta = (JSON.parse(readFileSync(nb, "utf8")) as { metadata: { kernelspec: { name: string; display_name: string } } }).metadata;
+      expect(meta.kernelspec, nb).toMatchObject({ name: "dedup-lab", display_name: "TypeScript (dedup-lab)" });
+    }
+    const r = cli(["kernel", "install"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain("jupyter kernelspec list: dedup-lab ✓");
+  });
+
+  it("a user's own global tslab kernel stays a separate entry (no collision, nothing shadowed)", () => {
+    // A stand-in for `tslab install --user`: a spec named tslab in another Jupyter data directory.
+    const user = mkdtempSync(join(tmpdir(), "dedup-lab-userjupyter-"));
+    mkdirSync(join(user, "kernels", "tslab"), { recursive: true });
+    writeFileSync(join(user, "kernels", "tslab", "kernel.json"), JSON.stringify({ argv: ["tslab", "kernel", "--config-path", "{connection_file}"], display_name: "TypeScript", language: "typescript" }));
+    const env = jupyterEnv(ROOT);
+    env.JUPYTER_PATH = `${join(jupyterPrefix(ROOT), "share", "jupyter")}:${user}`;
+    const out = execFileSync(SYSTEM_JUPYTER, ["kernelspec", "list", "--json"], { env, encoding: "utf8" });
+    const specs = (JSON.parse(out) as { kernelspecs: Record<string, { resource_dir: string; spec: { display_name: string } }> }).kernelspecs;
+    expect(specs["dedup-lab"]?.resource_dir).toBe(kernelSpecDir());
+    expect(specs["dedup-lab"]?.spec.display_name).toBe("TypeScript (dedup-lab)");
+    expect(specs.tslab?.resource_dir).toBe(join(user, "kernels", "tslab"));
+    expect(specs.tslab?.spec.display_name).toBe("TypeScript");
+  });
+
+  it("kernel install removes the spec an older dedup-lab registered as tslab in .jupyter, and only that one", () => {
+    const old = kernelSpecDir(ROOT, "tslab");
+    mkdirSync(old, { recursive: true });
+    writeFileSync(join(old, "kernel.json"), JSON.stringify({ argv: ["x"], display_name: "TypeScript (dedup-lab, tslab)", language: "typescript", metadata: { "dedup-lab": { root: ROOT } } }));
+    expect(cli(["kernel", "install"]).status).toBe(0);
+    expect(existsSync(old)).toBe(false);
+    // A tslab spec that is not ours is left alone.
+    mkdirSync(old, { recursive: true });
+    writeFileSync(join(old, "kernel.json"), JSON.stringify({ argv: ["tslab"], display_name: "TypeScript", language: "typescript" }));
+    try {
+      expect(cli(["kernel", "install"]).status).toBe(0);
+      expect(existsSync(join(old, "kernel.json"))).toBe(true);
+    } finally {
+      execFileSync("rm", ["-rf", old]);
+    }
   });
 });

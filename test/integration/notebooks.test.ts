@@ -1,4 +1,4 @@
-// All four notebooks, headless, on the embedded default: the real tslab kernel driven by
+// All four notebooks, headless, on the embedded default: the real kernel `dedup-lab` (tslab) driven by
 // Debian's Jupyter client (nbclient) through `dedup-lab nb run`, as CI runs them. Any cell
 // error fails. Also: a type error and a timeout are reported with the cell and its text,
 // and no secret from the environment reaches an executed notebook or an artefact.
@@ -41,7 +41,7 @@ function parseSvgs(paths: string[]): string[] {
 function notebookFile(dir: string, name: string, sources: string[]): string {
   const path = join(dir, `${name}.ipynb`);
   const cells = sources.map((s, i) => ({ cell_type: "code", id: `c${i}`, metadata: {}, source: s, outputs: [], execution_count: null }));
-  writeFileSync(path, JSON.stringify({ cells, metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } }, nbformat: 4, nbformat_minor: 5 }));
+  writeFileSync(path, JSON.stringify({ cells, metadata: { kernelspec: { name: "dedup-lab", display_name: "TypeScript (dedup-lab)", language: "typescript" } }, nbformat: 4, nbformat_minor: 5 }));
   return path;
 }
 
@@ -55,7 +55,7 @@ beforeAll(() => {
 });
 
 describe("notebooks, headless, on the embedded default", () => {
-  it("all four run top to bottom through the tslab kernel without a cell error", () => {
+  it("all four run top to bottom through the dedup-lab (tslab) kernel without a cell error", () => {
     const out = join(dir, "all");
     const started = Date.now();
     const r = cli(["nb", "run", ...NAMES.map((n) => `notebooks/${n}.ipynb`), "--out", out], { env: { DEDUP_PG_PASSWORD: SECRET }, timeout: 1_200_000 });

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { installKernel, kernelProblem } from "../../notebook/kernel.js";
-import { jupyterPrefix } from "../../notebook/paths.js";
+import { jupyterPrefix, KERNEL_NAME } from "../../notebook/paths.js";
 
 export function registerKernel(program: Command): void {
   const kernel = program.command("kernel").description("the tslab (TypeScript) Jupyter kernel registered inside this repository");
@@ -14,7 +14,7 @@ export function registerKernel(program: Command): void {
       process.stdout.write(`kernel spec: ${r.dir}/kernel.json\n`);
       if (r.listed === false) throw new UsageError("Jupyter does not list the installed kernel spec", "check JUPYTER_PATH / run: bash scripts/setup-notebooks.sh");
       process.stdout.write(
-        r.listed ? "jupyter kernelspec list: tslab ✓\n" : "Debian's Jupyter is not installed, so the spec was not checked (bash scripts/setup-notebooks.sh installs it)\n",
+        r.listed ? `jupyter kernelspec list: ${KERNEL_NAME} ✓\n` : "Debian's Jupyter is not installed, so the spec was not checked (bash scripts/setup-notebooks.sh installs it)\n",
       );
       process.stdout.write(`use it with: JUPYTER_PATH=${jupyterPrefix()}/share/jupyter jupyter lab   (or VS Code: see README, Notebooks)\n`);
     });
@@ -24,6 +24,6 @@ export function registerKernel(program: Command): void {
     .action(() => {
       const problem = kernelProblem();
       if (problem) throw new UsageError(problem);
-      process.stdout.write("tslab kernel: installed\n");
+      process.stdout.write(`${KERNEL_NAME} kernel (tslab): installed\n`);
     });
 }

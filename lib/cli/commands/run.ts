@@ -9,7 +9,7 @@ import { loadBundles } from "../../results/bundle.js";
 import { loadAndResolve, loadConfig, type RunConfig } from "../../runner/config.js";
 import { formatPlan, planRun } from "../../runner/plan.js";
 import { runMatrix } from "../../runner/run.js";
-import { matrixFlags, overridesFrom, type MatrixFlagValues } from "../options.js";
+import { matrixFlags, overridesFrom, signalExitStatus, type MatrixFlagValues } from "../options.js";
 import { progressReporter } from "../progress.js";
 
 
@@ -55,10 +55,13 @@ export function registerRun(program: Command): void {
       process.stdout.write(formatPlan(planRun(cfg)) + "\n");
       return;
     }
+    // SIGINT (Ctrl-C) and SIGTERM stop the run cleanly; the exit status names the first one
+    // (130 / 143). A second signal quits at once. Messages go to stderr, stdout keeps the results.
     const controller = new AbortController();
-    let signals = 0;
+    let stoppedBy: NodeJS.Signals | undefined;
     const onSignal = (sig: NodeJS.Signals) => {
-      if (++signals > 1) process.exit(130);
+      if (stoppedBy) process.exit(signalExitStatus(sig));
+      stoppedBy = sig;
       process.stderr.write(`\n${sig}: finishing the current operation, cleaning up and saving results (again to force quit)\n`);
       controller.abort();
     };
@@ -80,8 +83,8 @@ export function registerRun(program: Command): void {
       const bundle = await loadBundles([result.dir]);
       if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle.results)) + "\n");
       process.stdout.write(`\nbundle: ${result.dir}  (${result.done} cells done, ${result.failed} failed${result.skipped ? `, ${result.skipped} kept from before` : ""})\n`);
-      if (result.interrupted) process.stdout.write(`interrupted — continue with: npx dedup-lab run --resume ${result.dir}\n`);
-      process.exitCode = result.interrupted ? 130 : result.failed > 0 ? 1 : 0;
+      if (result.interrupted) process.stderr.write(`interrupted${stoppedBy ? ` by ${stoppedBy}` : ""} — continue with: npx dedup-lab run --resume ${result.dir}\n`);
+      process.exitCode = result.interrupted ? signalExitStatus(stoppedBy ?? "SIGINT") : result.failed > 0 ? 1 : 0;
     } finally {
       await live?.close();
       const sent = await stream?.close();
