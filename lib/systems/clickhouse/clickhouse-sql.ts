@@ -1,6 +1,10 @@
 // SQL text for the ClickHouse connector. Pure functions, unit-tested. Values are inlined as
 // escaped literals because old servers (18.16) have no query parameters; every name is a
 // validated lab identifier, always qualified with the lab database.
+// Quoting is the shared MySQL-style one (../mysql-quoting.ts).
+import { ident, qualified, quotedLiteral } from "../mysql-quoting.js";
+
+export { ident, qualified };
 
 export const VARIANTS = {
   mergetree_lz4: { engine: "MergeTree", orderBy: "id", codec: "LZ4" },
@@ -10,20 +14,9 @@ export const VARIANTS = {
 } as const;
 export type ClickhouseVariant = keyof typeof VARIANTS;
 
-const IDENT_RE = /^[a-z0-9_]{1,64}$/;
-
-export function ident(name: string): string {
-  if (!IDENT_RE.test(name)) throw new Error(`not a lab identifier: ${JSON.stringify(name)}`);
-  return `\`${name}\``;
-}
-
-export function qualified(db: string, table: string): string {
-  return `${ident(db)}.${ident(table)}`;
-}
-
 /** A ClickHouse string literal: backslash escapes, quotes escaped. */
 export function literal(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  return quotedLiteral(value, "\\'");
 }
 
 export function createDatabaseSql(db: string): string {

@@ -1,95 +1,28 @@
-// ClickHouse over HTTP (@clickhouse/client): lab database, one MergeTree-family table per
-// container and cell. Bulk = one streaming RowBinary INSERT per container (payload bytes
-// sent raw); per-unit INSERT is the same format with one row; DELETE is an ALTER … DELETE
-// mutation that returns only once the mutation is done (mutations_sync where the server has
-// it, otherwise polling system.mutations). The server version is probed on connect and
-// missing features are recorded as degradations (snapshot and size reasons).
-//
-// Sizes from active system.parts: L1 primary = data_uncompressed_bytes, L2 primary =
-// bytes_on_disk; data_compressed_bytes, system.columns sums and the on-disk bytes of parts
-// that merges replaced but the server has not removed yet (old_parts_lifetime) beside them.
-import { ClickHouseLogLevel, createClient, type ClickHouseClient, type ClickHouseSettings } from "@clickhouse/client";
+// ClickHouse over HTTP (@clickhouse/client): the contract only. Lab database, one
+// MergeTree-family table per container and cell. Bulk = one streaming RowBinary INSERT per
+// container (payload bytes sent raw); per-unit INSERT is the same format with one row; DELETE
+// is an ALTER … DELETE mutation that returns only once the mutation is done (mutations_sync
+// where the server has it, otherwise polling system.mutations). The server is probed on
+// connect: capabilities then describe what it really runs, and missing features are
+// recorded as degradations (snapshot and size reasons).
+// Connecting, retries, error wording: clickhouse-connection.ts; SQL text: clickhouse-sql.ts;
+// RowBinary rows: clickhouse-rowbinary.ts; sizes and snapshot: clickhouse-sizes.ts.
+import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client";
 import { once } from "node:events";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { z } from "zod";
-import { SystemError, errorMessage } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
-import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
-import { AUTH_ERROR_CODES, parseServerError } from "./clickhouse-errors.js";
+import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { ClickhouseConnection, type ServerFeatures } from "./clickhouse-connection.js";
+import type { ClickhouseOptions } from "./clickhouse-options.js";
 import { rowHeader } from "./clickhouse-rowbinary.js";
+import { readClickhouseSizes, readClickhouseSnapshot } from "./clickhouse-sizes.js";
 import {
-  PROBED_SETTINGS,
-  VARIANTS,
-  columnsSql,
-  countIdSql,
-  createDatabaseSql,
-  createTableSql,
-  deleteSql,
-  dropDatabaseSql,
-  dropTableSql,
-  insertRowBinarySql,
-  mutationsSql,
-  optimizeFinalSql,
-  partTotalsSql,
-  partsSql,
-  pendingMutationsSql,
-  settingsSql,
-  tablesSql,
-  versionAtLeast,
-  type ClickhouseVariant,
+  VARIANTS, countIdSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, optimizeFinalSql,
+  partTotalsSql, pendingMutationsSql, type ClickhouseVariant,
 } from "./clickhouse-sql.js";
 
-const options = z
-  .object({
-    host: z.string().default("127.0.0.1"),
-    /** HTTP(S) port. */
-    port: z.coerce.number().int().min(1).max(65535).default(8123),
-    protocol: z.enum(["http", "https"]).default("http"),
-    user: z.string().default("dedup_lab"),
-    /** Name of the environment variable holding the password (never the password). */
-    passwordEnv: z.string().default("DEDUP_CLICKHOUSE_PASSWORD"),
-    /** Optional; must be the lab database (checked before connecting). */
-    database: z.string().optional(),
-    requestTimeoutMs: z.coerce.number().int().min(1000).default(600_000),
-    /** How long a DELETE may take before it counts as failed. */
-    mutationTimeoutMs: z.coerce.number().int().min(1000).default(300_000),
-  })
-  .strict();
-type Options = z.infer<typeof options>;
-
-const capabilities = {
-  variants: {
-    mergetree_lz4: "MergeTree ORDER BY id, payload CODEC(LZ4)",
-    mergetree_zstd: "MergeTree ORDER BY id, payload CODEC(ZSTD)",
-    replacing_lz4: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(LZ4)",
-    replacing_zstd: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(ZSTD)",
-  } satisfies Record<ClickhouseVariant, string>,
-  maintenance: { optimize_final: "OPTIMIZE TABLE … FINAL: merge all parts (ReplacingMergeTree drops duplicates)" },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: false,
-  appReplicas: 1,
-} satisfies SystemDefinition["capabilities"];
-
-/** Backoff between retries when the server is unreachable inside a stage (~7.8 s in all). */
-const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000];
-const CONNECTION_LOSS_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ECONNABORTED", "EHOSTUNREACH"]);
-
-function isConnectionLoss(e: unknown): boolean {
-  const err = e as NodeJS.ErrnoException;
-  return CONNECTION_LOSS_CODES.has(err?.code ?? "") || /socket hang up/i.test(errorMessage(e));
-}
-
-/** What the server can do, probed on connect. */
-interface ServerFeatures {
-  version: string;
-  /** Per-column CODEC(...) (ClickHouse ≥ 19.1). */
-  codecs: boolean;
-  settings: Record<(typeof PROBED_SETTINGS)[number], boolean>;
-}
-
-type Row = Record<string, string | number>;
+const SERVER_DEFAULT_CODEC = "server default (LZ4 unless its <compression> config says otherwise)";
 
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -97,113 +30,66 @@ async function readAll(stream: Readable): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-class ClickhouseSystem implements LabSystem {
+export class ClickhouseSystem implements LabSystem {
   readonly name = "clickhouse";
-  readonly capabilities = capabilities;
-  private client?: ClickHouseClient;
+  private readonly conn: ClickhouseConnection;
   private features?: ServerFeatures;
   private cell?: CellContext;
   private tables: string[] = [];
-  private readonly endpoint: string;
   private readonly db: string;
 
   constructor(
     private readonly lab: LabNamespace,
-    private readonly options: Options,
+    private readonly options: ClickhouseOptions,
+    private readonly declared: Capabilities,
   ) {
-    this.endpoint = clickhouseDefinition.endpoint(options);
+    this.conn = new ClickhouseConnection(options);
     this.db = lab.sqlName;
   }
 
-  // ---- connection handling -------------------------------------------------------------
-
-  private fail(what: string, e?: unknown): SystemError {
-    return new SystemError("clickhouse", this.endpoint, e === undefined ? what : `${what}: ${this.describe(e)}`, { cause: e });
-  }
-
-  /** One line, never the password. */
-  private describe(e: unknown): string {
-    const { code, text } = parseServerError(errorMessage(e));
-    let msg = code === null ? text : `${text} (Code ${code})`;
-    const password = process.env[this.options.passwordEnv];
-    if (password) msg = msg.split(password).join("***");
-    const errno = (e as NodeJS.ErrnoException)?.code;
-    if (errno === "ECONNREFUSED") return `connection refused (${msg}) — is the server running on this host and port?`;
-    if (code !== null && AUTH_ERROR_CODES.has(code)) return `${msg} — check the user and the password in $${this.options.passwordEnv}`;
-    return msg;
-  }
-
-  private newClient(): ClickHouseClient {
-    const password = process.env[this.options.passwordEnv];
-    if (password === undefined) {
-      throw this.fail(`password variable $${this.options.passwordEnv} is not set — export it (scripts/services.sh up writes it to .services/env)`);
-    }
-    return createClient({
-      url: `${this.options.protocol}://${this.options.host}:${this.options.port}`,
-      username: this.options.user,
-      password,
-      request_timeout: this.options.requestTimeoutMs,
-      compression: { request: false, response: false },
-      log: { level: ClickHouseLogLevel.OFF },
-    });
-  }
-
   /**
-   * Run `fn`; while the server is unreachable, wait with backoff and run it again
-   * (`retry` = true lets `fn` check whether its first attempt landed).
+   * The declared capabilities until connect(); then what this server runs: without per-column
+   * codecs (ClickHouse < 19.1) a variant that asks for another codec than LZ4 says it stores
+   * with the server's default codec instead.
    */
-  private async run<T>(what: string, fn: (client: ClickHouseClient, retry: boolean) => Promise<T>, retries = RECONNECT_DELAYS_MS.length): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.client ??= this.newClient();
-        return await fn(this.client, attempt > 0);
-      } catch (e) {
-        if (e instanceof SystemError) throw e;
-        if (!isConnectionLoss(e)) throw this.fail(what, e);
-        if (attempt >= retries) throw this.fail(retries ? `${what} (gave up after ${retries} retries)` : what, e);
-        await sleep(RECONNECT_DELAYS_MS[attempt]!);
-      }
-    }
+  get capabilities(): Capabilities {
+    const f = this.features;
+    if (!f || f.codecs) return this.declared;
+    const variants = Object.fromEntries(
+      Object.entries(this.declared.variants).map(([name, description]) => {
+        const codec = VARIANTS[name as ClickhouseVariant]?.codec;
+        return [name, codec && codec !== "LZ4" ? `${description} — on ClickHouse ${f.version} (no per-column CODEC before 19.1): payload compressed with the ${SERVER_DEFAULT_CODEC}` : description];
+      }),
+    );
+    return { ...this.declared, variants };
   }
 
-  private async command(sql: string, what: string, settings?: ClickHouseSettings): Promise<void> {
-    await this.run(what, async (c) => {
-      const r = await c.command({ query: sql, clickhouse_settings: settings });
-      if (r.http_status_code !== undefined && r.http_status_code !== 200) throw new Error(`HTTP ${r.http_status_code}`);
-    });
+  private fail(what: string, e?: unknown) {
+    return this.conn.fail(what, e);
   }
 
-  private async select<T extends Row = Row>(sql: string, what: string): Promise<T[]> {
-    return this.run(what, async (c) => (await c.query({ query: sql, format: "JSONEachRow" })).json<T>());
+  private command(sql: string, what: string, settings?: ClickHouseSettings): Promise<void> {
+    return this.conn.command(sql, what, settings);
+  }
+
+  private select<T extends Record<string, string | number>>(sql: string, what: string): Promise<T[]> {
+    return this.conn.select<T>(sql, what);
   }
 
   async connect(): Promise<void> {
     if (this.features) return;
-    // no retries here: an unreachable server at the start of a run is a plain error
-    const [info] = await this.run(
-      `connect as ${this.options.user} failed`,
-      async (c) => (await c.query({ query: "SELECT version() AS version", format: "JSONEachRow" })).json<{ version: string }>(),
-      0,
-    );
-    const present = new Set((await this.select<{ name: string }>(settingsSql(), "probe settings")).map((r) => r.name));
-    this.features = {
-      version: info!.version,
-      codecs: versionAtLeast(info!.version, 19, 1),
-      settings: Object.fromEntries(PROBED_SETTINGS.map((s) => [s, present.has(s)])) as ServerFeatures["settings"],
-    };
+    this.features = await this.conn.probe();
   }
 
   async close(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
     this.features = undefined;
-    await c?.close();
+    await this.conn.close();
   }
 
   /** The payload codec the cell's tables really use. */
   private codec(): string {
     const wanted = VARIANTS[this.variant].codec;
-    return this.features!.codecs ? wanted : "server default (LZ4 unless its <compression> config says otherwise)";
+    return this.features!.codecs ? wanted : SERVER_DEFAULT_CODEC;
   }
 
   /** Features this connector would use that the server lacks, and what it does instead. */
@@ -263,9 +149,8 @@ class ClickhouseSystem implements LabSystem {
     if (/Code: \d+/.test(body)) throw new Error(body);
   }
 
-  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<void> {
-    const client = this.client ?? this.newClient();
-    this.client = client;
+  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    const client = this.conn.client;
     const inserts = this.tables.map((table) => {
       const values = new PassThrough();
       const done = this.insertStream(client, table, values);
@@ -286,6 +171,7 @@ class ClickhouseSystem implements LabSystem {
       }
       for (const s of inserts) s.values.end();
       for (const s of inserts) await s.done;
+      return OK;
     } catch (e) {
       // e is the server's answer (a rejected INSERT) or the caller's iterator failing
       for (const s of inserts) s.values.destroy();
@@ -294,13 +180,14 @@ class ClickhouseSystem implements LabSystem {
     }
   }
 
-  async insert(u: Unit): Promise<void> {
+  async insert(u: Unit): Promise<OpStatus> {
     const table = this.tables[u.container]!;
-    await this.run(`insert of ${u.id} into ${table}`, async (client, retry) => {
+    await this.conn.run(`insert of ${u.id} into ${table}`, async (client, retry) => {
       // after a dropped connection the first attempt may have landed: MergeTree would keep both
       if (retry && (await this.rowsWithId(client, table, u.id)) > 0) return;
       await this.insertStream(client, table, Readable.from([rowHeader(u), u.payload]));
     });
+    return OK;
   }
 
   private async rowsWithId(client: ClickHouseClient, table: string, id: string): Promise<number> {
@@ -310,11 +197,12 @@ class ClickhouseSystem implements LabSystem {
 
   /** ALTER … DELETE is a mutation: return only when it is done. Rows of a ReplacingMergeTree that
    *  already collapsed into a row with another id are gone under that id, so no row count check. */
-  async delete(u: UnitRef): Promise<void> {
+  async delete(u: UnitRef): Promise<OpStatus> {
     const table = this.tables[u.container]!;
     const sync = this.features!.settings.mutations_sync;
     await this.command(deleteSql(this.db, table, u.id), `delete of ${u.id} from ${table}`, sync ? { mutations_sync: "2" } : undefined);
     if (!sync) await this.waitForMutations([table], `delete of ${u.id} from ${table}`);
+    return OK;
   }
 
   private async waitForMutations(tables: string[], what: string): Promise<void> {
@@ -327,10 +215,11 @@ class ClickhouseSystem implements LabSystem {
     }
   }
 
-  async maintenance(name: string): Promise<void> {
+  async maintenance(name: string): Promise<OpStatus> {
     if (name !== "optimize_final") throw this.fail(`unknown maintenance "${name}" — use: optimize_final`);
     await this.waitForMutations(this.tables, "OPTIMIZE");
     for (const t of this.tables) await this.optimizeFinal(t);
+    return OK;
   }
 
   /** OPTIMIZE silently does nothing while a background merge holds the parts: repeat until one part is left. */
@@ -352,55 +241,18 @@ class ClickhouseSystem implements LabSystem {
   // ---- sizes and snapshots --------------------------------------------------------------
 
   async sizes(): Promise<SizeReading[]> {
-    const parts = await this.select(partTotalsSql(this.db, this.tables), "read system.parts");
-    const columns = await this.select(columnsSql(this.db, this.tables), "read system.columns");
-    const sum = (rows: Row[], col: string, activeOnly = true) =>
-      rows.filter((r) => !activeOnly || Number(r.active) === 1).reduce((a, r) => a + Number(r[col]), 0);
-    const degraded = this.degradations().filter((d) => d.startsWith("CODEC"));
-    const reason = degraded.length ? { reason: `degraded: ${degraded.join("; ")}` } : {};
-    const r = (layer: "L1" | "L2", metric: string, bytes: number, primary = false): SizeReading => ({
-      layer,
-      metric,
-      bytes,
-      ...(primary ? { primary } : {}),
-      ...reason,
-    });
-    return [
-      r("L1", "data_uncompressed_bytes", sum(parts, "data_uncompressed_bytes"), true),
-      r("L1", "columns_uncompressed_bytes", sum(columns, "data_uncompressed_bytes", false)),
-      r("L2", "bytes_on_disk", sum(parts, "bytes_on_disk"), true),
-      r("L2", "data_compressed_bytes", sum(parts, "data_compressed_bytes")),
-      r("L2", "columns_compressed_bytes", sum(columns, "data_compressed_bytes", false)),
-      r("L2", "bytes_on_disk_incl_inactive_parts", sum(parts, "bytes_on_disk", false)),
-    ];
+    return readClickhouseSizes(this.conn, this.db, this.tables, this.degradations().filter((d) => d.startsWith("CODEC")));
   }
 
   async snapshot(): Promise<unknown> {
-    const f = this.features!;
-    const mutations = await this.select(mutationsSql(this.db, this.tables), "read system.mutations");
-    return {
-      version: f.version,
+    return readClickhouseSnapshot(this.conn, {
+      db: this.db,
+      tables: this.tables,
+      features: this.features!,
       variant: this.cell?.variant,
-      payload_codec: this.codec(),
-      features: { codecs: f.codecs, settings: f.settings },
+      payloadCodec: this.codec(),
       degradations: this.degradations(),
-      insert_settings: this.insertSettings,
-      tables: await this.select(tablesSql(this.db, this.tables), "read system.tables"),
-      part_totals: await this.select(partTotalsSql(this.db, this.tables), "read system.parts"),
-      // per-unit inserts make one part each: keep the list bounded
-      parts: (await this.select(partsSql(this.db, this.tables), "read system.parts")).slice(0, 500),
-      columns: await this.select(columnsSql(this.db, this.tables), "read system.columns"),
-      mutations: { total: mutations.length, pending: mutations.filter((m) => Number(m.is_done) === 0).length, last: mutations.slice(-5) },
-    };
+      insertSettings: this.insertSettings,
+    });
   }
 }
-
-export const clickhouseDefinition: SystemDefinition<Options> = {
-  name: "clickhouse",
-  description: "ClickHouse over HTTP (@clickhouse/client): lab database, one MergeTree-family table per container",
-  capabilities,
-  options,
-  checkNamespace: (o, lab) => lab.requireLabSql("clickhouse", "database", o.database),
-  endpoint: (o) => `${o.host}:${o.port}`,
-  create: (o, lab) => new ClickhouseSystem(lab, o),
-};

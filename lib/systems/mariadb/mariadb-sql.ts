@@ -1,5 +1,9 @@
 // SQL text for the MariaDB connector. Pure functions, unit-tested: every identifier that
 // reaches the server is built here, always qualified with the lab database.
+// Quoting is the shared MySQL-style one (../mysql-quoting.ts).
+import { ident, qualified, quotedLiteral } from "../mysql-quoting.js";
+
+export { ident, qualified };
 
 /** Storage variants (capabilities.variants keys) → InnoDB table options. */
 export const VARIANT_TABLE_OPTIONS = {
@@ -12,21 +16,9 @@ export type MariadbVariant = keyof typeof VARIANT_TABLE_OPTIONS;
 /** Placeholders per statement are capped at 65535; 4 columns per row. */
 export const MAX_ROWS_PER_INSERT = 8192;
 
-const IDENT_RE = /^[a-z0-9_]{1,64}$/;
-
-/** Backtick-quote a lab identifier; refuses anything the lab namespace would not produce. */
-export function ident(name: string): string {
-  if (!IDENT_RE.test(name)) throw new Error(`not a lab identifier: ${JSON.stringify(name)}`);
-  return `\`${name}\``;
-}
-
-export function qualified(db: string, table: string): string {
-  return `${ident(db)}.${ident(table)}`;
-}
-
 /** A string literal for the few statements that take names as values (information_schema filters). */
 export function literal(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+  return quotedLiteral(value, "''");
 }
 
 export function createDatabaseSql(db: string): string {

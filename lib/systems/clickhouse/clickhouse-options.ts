@@ -1,0 +1,51 @@
+// The clickhouse block of the config, what the connector can do on a capable server (the
+// instance resolves these after connect: see ClickhouseSystem.capabilities), and its
+// definition for the registry.
+import { z } from "zod";
+import type { Capabilities, SystemDefinition } from "../contract.js";
+import { isEmbedded } from "../registry.js";
+import { clickhouseEndpoint } from "./clickhouse-connection.js";
+import type { ClickhouseVariant } from "./clickhouse-sql.js";
+import { ClickhouseSystem } from "./clickhouse-system.js";
+
+const options = z
+  .object({
+    host: z.string().default("127.0.0.1"),
+    /** HTTP(S) port. */
+    port: z.coerce.number().int().min(1).max(65535).default(8123),
+    protocol: z.enum(["http", "https"]).default("http"),
+    user: z.string().default("dedup_lab"),
+    /** Name of the environment variable holding the password (never the password). */
+    passwordEnv: z.string().default("DEDUP_CLICKHOUSE_PASSWORD"),
+    /** Optional; must be the lab database (checked before connecting). */
+    database: z.string().optional(),
+    requestTimeoutMs: z.coerce.number().int().min(1000).default(600_000),
+    /** How long a DELETE may take before it counts as failed. */
+    mutationTimeoutMs: z.coerce.number().int().min(1000).default(300_000),
+  })
+  .strict();
+export type ClickhouseOptions = z.infer<typeof options>;
+
+const capabilities = {
+  variants: {
+    mergetree_lz4: "MergeTree ORDER BY id, payload CODEC(LZ4)",
+    mergetree_zstd: "MergeTree ORDER BY id, payload CODEC(ZSTD)",
+    replacing_lz4: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(LZ4)",
+    replacing_zstd: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(ZSTD)",
+  } satisfies Record<ClickhouseVariant, string>,
+  maintenance: { optimize_final: "OPTIMIZE TABLE … FINAL: merge all parts (ReplacingMergeTree drops duplicates)" },
+  layers: ["L1", "L2"],
+  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
+  embedded: isEmbedded("clickhouse"),
+  appReplicas: 1,
+} satisfies Capabilities;
+
+export const clickhouseDefinition: SystemDefinition<ClickhouseOptions> = {
+  name: "clickhouse",
+  description: "ClickHouse over HTTP (@clickhouse/client): lab database, one MergeTree-family table per container",
+  capabilities,
+  options,
+  checkNamespace: (o, lab) => lab.requireLabSql("clickhouse", "database", o.database),
+  endpoint: (o) => clickhouseEndpoint(o),
+  create: (o, lab) => new ClickhouseSystem(lab, o, capabilities),
+};
