@@ -3,6 +3,7 @@
 // lib/metrics/edr.ts); the ideal ratio 1/(1 − realized fraction) comes from the manifest.
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
+import { isUsable } from "./cells.js";
 import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
 import { overRepeats } from "./repeats.js";
 
@@ -26,6 +27,11 @@ export interface EdrRow {
   mean: number;
   sd: number;
   ci95: number;
+  /** Geometric mean and 95 % t interval on the log scale (see repeats.ts). */
+  center: number;
+  lower: number;
+  upper: number;
+  scale: string;
   /** Ideal (manifest) dedup ratio of the dataset. */
   ideal: number;
   replication: number;
@@ -38,16 +44,17 @@ const KEYS = [...CONFIG_DIMS, "stage"];
 /** EDR_cluster and EDR_replica per configuration × insert stage: n, mean, sd, ci95, ideal. */
 export function edrTable(results: Table | Frame): Frame {
   const f = frame(results).filter(aq.escape((d: { stage: string }) => (INSERT_STAGES as readonly string[]).includes(d.stage)));
-  const valid = f.filter(aq.escape((d: { metric: string; valid: boolean }) => (EDR_METRICS as readonly string[]).includes(d.metric) && d.valid));
+  const isEdr = (d: { metric: string }) => (EDR_METRICS as readonly string[]).includes(d.metric);
+  const valid = f.filter(aq.escape((d: { metric: string; valid: boolean; value: number | null }) => isEdr(d) && isUsable(d)));
   const stats = overRepeats(valid, [...KEYS, "metric"]);
-  const ideal = overRepeats(f.filter((d: { metric: string }) => d.metric === "ideal_ratio"), KEYS).select(...KEYS, { mean: "ideal" });
-  const repl = overRepeats(f.filter((d: { metric: string }) => d.metric === "replication_factor"), KEYS).select(...KEYS, { mean: "replication" });
+  const ideal = overRepeats(f.filter(aq.escape((d: { metric: string; valid: boolean; value: number | null }) => d.metric === "ideal_ratio" && isUsable(d))), KEYS).select(...KEYS, { mean: "ideal" });
+  const repl = overRepeats(f.filter(aq.escape((d: { metric: string; valid: boolean; value: number | null }) => d.metric === "replication_factor" && isUsable(d))), KEYS).select(...KEYS, { mean: "replication" });
   // Configurations where no repeat gave a valid EDR still get a row (n = 0) with the reason.
   const reasons = f
-    .filter(aq.escape((d: { metric: string; valid: boolean }) => (EDR_METRICS as readonly string[]).includes(d.metric) && !d.valid))
+    .filter(aq.escape((d: { metric: string; valid: boolean; value: number | null }) => isEdr(d) && !isUsable(d)))
     .groupby(...KEYS, "metric")
     .rollup({ reason: aq.op.any("reason") });
-  const missing = reasons.antijoin(stats, [[...KEYS, "metric"]]).derive({ n: () => 0, mean: () => NaN, sd: () => NaN, ci95: () => NaN });
+  const missing = reasons.antijoin(stats, [[...KEYS, "metric"]]).derive({ n: () => 0, mean: () => NaN, sd: () => NaN, ci95: () => NaN, center: () => NaN, lower: () => NaN, upper: () => NaN, scale: () => "log" });
   const all = missing.numRows() ? stats.derive({ reason: () => "" }).concat(missing) : stats.derive({ reason: () => "" });
   return all.join_left(ideal, [KEYS]).join_left(repl, [KEYS]);
 }

@@ -1,7 +1,10 @@
 // The thesis figures (a)–(e) as Plotly specs. Each builder takes frames of ONE workload
 // slice (see slices.ts) and returns plain JSON: shown interactively in notebooks,
-// exported to SVG/PDF/PNG by render.ts. Error bars are 95 % Student-t intervals over
-// repeats (lib/metrics/stats.ts), drawn only where n ≥ 2.
+// exported to SVG/PDF/PNG by render.ts. Bars of EDR, sizes and throughput are the geometric
+// mean over repeats and their error bars the 95 % Student-t interval on the log scale
+// (lib/metrics/stats.ts aggregate, positive quantities: never negative), drawn only where
+// n ≥ 2. Latency comes from the one statistics path (cells.ts latencyCells). Rows marked
+// invalid are left out upstream (cells.ts) and named in the caption (`leftOut`).
 import { UsageError } from "../errors.js";
 import { EDR_METRICS, INSERT_STAGES, type EdrMetric, type EdrRow } from "./edr.js";
 import {
@@ -36,18 +39,42 @@ function barStyle(s: SystemSeries): Record<string, unknown> {
   return { color, line: { color: outlineFor(color), width: 1 }, ...(shape ? { pattern: { shape, fillmode: "overlay", fgcolor: "#ffffff", size: 8, solidity: 0.3 } } : {}) };
 }
 
-function errorBars(rows: { n: number; ci95: number }[]): Record<string, unknown> {
-  const any = rows.some((r) => r.n >= 2 && Number.isFinite(r.ci95));
-  return { type: "data", array: rows.map((r) => (r.n >= 2 && Number.isFinite(r.ci95) ? r.ci95 : 0)), visible: any, color: "#222", thickness: 1.3, width: 4 };
+/** A value over repeats: the centre of its interval and the interval (repeats.ts). */
+interface RepeatPoint { n: number; center: number; lower: number; upper: number; scale?: string }
+
+const EMPTY_POINT = { n: 0, mean: NaN, sd: NaN, ci95: NaN, center: NaN, lower: NaN, upper: NaN, scale: "" };
+
+const hasInterval = (r: RepeatPoint) => r.n >= 2 && Number.isFinite(r.lower) && Number.isFinite(r.upper) && Number.isFinite(r.center);
+
+/** Asymmetric error bars from [lower, upper] around the centre (÷ div for the axis unit). */
+function errorBars(rows: RepeatPoint[], div = 1): Record<string, unknown> {
+  const any = rows.some(hasInterval);
+  return {
+    type: "data", symmetric: false, visible: any, color: "#222", thickness: 1.3, width: 4,
+    array: rows.map((r) => (hasInterval(r) ? (r.upper - r.center) / div : 0)),
+    arrayminus: rows.map((r) => (hasInterval(r) ? (r.center - r.lower) / div : 0)),
+  };
 }
 
-function repeatsNote(ns: number[]): string {
-  const valid = ns.filter((n) => n > 0);
+function repeatsNote(rows: { n: number; scale?: string }[]): string {
+  const valid = rows.map((r) => r.n).filter((n) => n > 0);
   if (!valid.length) return "no valid repeats";
   const lo = Math.min(...valid);
   const hi = Math.max(...valid);
   const n = lo === hi ? `n = ${lo}` : `n = ${lo}–${hi}`;
-  return hi >= 2 ? `mean over ${n} repeats; error bars: 95 % Student-t CI` : `${n} repeat (no error bars)`;
+  if (hi < 2) return `${n} repeat (no error bars)`;
+  const scales = new Set(rows.filter((r) => r.n >= 2).map((r) => r.scale));
+  const how = [
+    ...(scales.has("log") ? ["on the log scale around the geometric mean (back-transformed, never negative)"] : []),
+    ...(scales.has("clamped") ? ["clamped at 0 where a value is 0"] : []),
+    ...(scales.has("linear") ? ["linear where values can be negative"] : []),
+  ].join("; ");
+  return `geometric mean over ${n} repeats; error bars: 95 % Student-t CI ${how}`;
+}
+
+/** " Left out as invalid: …." for a caption, or "". */
+function leftOutCaption(note?: string): string {
+  return note ? ` ${note.charAt(0).toUpperCase()}${note.slice(1)}.` : "";
 }
 
 // ---------------------------------------------------------------- (a) EDR
@@ -55,6 +82,8 @@ function repeatsNote(ns: number[]): string {
 /** Every builder accepts the slice it draws (for names and captions); by default it is read from the rows. */
 export interface SliceOption {
   slice?: Slice;
+  /** Rows left out as invalid, named in the caption (cells.ts leftOutNote). */
+  leftOut?: string;
 }
 
 export interface EdrFigureOptions extends SliceOption {
@@ -87,16 +116,16 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     const d = domains[i]!;
     for (const s of series) {
       const byGrade = grades.map((g) => rows.find((r) => r.stage === stage && r.grade === g && seriesKey(r) === seriesKey(s)));
-      const present = byGrade.map((r) => r ?? { n: 0, mean: NaN, sd: NaN, ci95: NaN, reason: "" });
+      const present = byGrade.map((r) => r ?? { ...EMPTY_POINT, reason: "" });
       present.forEach((r, gi) => {
         if (r.n === 0 && byGrade[gi]) missing.push(`${s.label} ${grades[gi]} ${STAGE_LABELS[stage]}: ${r.reason || "no valid value"}`);
-        if (Number.isFinite(r.mean)) allValues.push(r.mean + (Number.isFinite(r.ci95) ? r.ci95 : 0));
+        if (Number.isFinite(r.center)) allValues.push(hasInterval(r) ? r.upper : r.center);
       });
       data.push({
         type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-        x: grades, y: present.map((r) => finite(r.mean)), marker: barStyle(s), error_y: errorBars(present),
-        customdata: present.map((r) => [r.n, fmt3(r.sd), fmt3(r.ci95)]),
-        hovertemplate: `${s.label} %{x}<br>mean %{y:.3f}<br>n = %{customdata[0]}, SD %{customdata[1]}, ±CI %{customdata[2]}<extra></extra>`,
+        x: grades, y: present.map((r) => finite(r.center)), marker: barStyle(s), error_y: errorBars(present),
+        customdata: present.map((r) => [r.n, fmt3(r.sd), fmt3(r.lower), fmt3(r.upper)]),
+        hovertemplate: `${s.label} %{x}<br>geometric mean %{y:.3f}<br>n = %{customdata[0]}, SD %{customdata[1]}, 95 % CI [%{customdata[2]}, %{customdata[3]}]<extra></extra>`,
       });
     }
     const ideal = grades.map((g) => rows.find((r) => r.stage === stage && r.grade === g)?.ideal ?? NaN);
@@ -120,14 +149,13 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     layout[ax.yaxis] = valueAxis(allValues, i === 0 ? `${label} (logical / ΔL3)` : "", { log: false, extra: { domain: domains[i]!.y, anchor: ax.x, matches: i === 0 ? undefined : "y" } });
   });
   Object.assign(layout, { annotations, shapes });
-  const ns = rows.map((r) => r.n);
   return {
     name: `${metric.replace("_", "-")}${slice.suffix ? `-${slice.suffix}` : ""}`,
     title: `${metric === "edr_cluster" ? "EDR_cluster" : "EDR_replica"} by system and grade`,
     caption:
       `${metric === "edr_cluster" ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3, summed over storage replicas)" : "EDR_replica = EDR_cluster × R (application × storage replicas)"} ` +
-      `per insert stage; bars: ${repeatsNote(ns)}; black bars: ideal ratio 1/(1 − f) of the dataset (manifest); dotted line: EDR = 1 (no reduction). ` +
-      `Workload: ${slice.label}.${missing.length ? ` No value: ${missing.join("; ")}.` : ""}`,
+      `per insert stage; bars: ${repeatsNote(rows)}; black bars: ideal ratio 1/(1 − f) of the dataset (manifest); dotted line: EDR = 1 (no reduction). ` +
+      `Workload: ${slice.label}.${missing.length ? ` No value: ${missing.join("; ")}.` : ""}${leftOutCaption(opts.leftOut)}`,
     data, layout, width, height,
   };
 }
@@ -147,7 +175,7 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
   const grades = distinct<string>(sizes, "grade", gradeOrder);
   const stages = distinct<string>(sizes, "stage", stageOrder);
   const series = systemSeries(sizes);
-  const max = Math.max(...rows.map((r) => r.mean + (Number.isFinite(r.ci95) ? r.ci95 : 0)), ...(dataset ?? []).map((d) => d.logical), 1);
+  const max = Math.max(...rows.map((r) => (hasInterval(r) ? r.upper : r.center)).filter(Number.isFinite), ...(dataset ?? []).map((d) => d.logical), 1);
   const unit = byteUnit(max);
   const nr = grades.length;
   const nc = series.length;
@@ -164,13 +192,13 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
       const ax = axisIds(i);
       const d = domains[i]!;
       for (const layer of LAYERS) {
-        const pts = stages.map((st) => rows.find((x) => x.grade === grade && x.stage === st && x.layer === layer && seriesKey(x) === seriesKey(s)) ?? { n: 0, mean: NaN, ci95: NaN, sd: NaN });
+        const pts = stages.map((st) => rows.find((x) => x.grade === grade && x.stage === st && x.layer === layer && seriesKey(x) === seriesKey(s)) ?? EMPTY_POINT);
         if (pts.every((p) => p.n === 0)) continue;
         const st = LAYER_STYLE[layer]!;
         data.push({
           type: "bar", name: LAYER_LABELS[layer], legendgroup: layer, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-          x: stageLabels, y: pts.map((p) => finite(p.mean / unit.div)),
-          error_y: { ...errorBars(pts), array: pts.map((p) => (p.n >= 2 && Number.isFinite(p.ci95) ? p.ci95 / unit.div : 0)) },
+          x: stageLabels, y: pts.map((p) => finite(p.center / unit.div)),
+          error_y: errorBars(pts, unit.div),
           marker: { color: st.color, line: { color: "#222", width: 0.8 }, ...(st.pattern ? { pattern: { shape: st.pattern, fgcolor: "#222", size: 6, solidity: 0.25 } } : {}) },
           hovertemplate: `${s.label} ${grade} %{x}<br>${layer}: %{y:.3f} ${unit.label}<extra></extra>`,
         });
@@ -191,8 +219,8 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
     title: "Size after each stage, per layer",
     caption:
       `Size after each stage: L1 DB-logical, L2 DB-physical (primary reading of the system), L3 storage-physical (sum over storage replicas); ` +
-      `rows: duplicate grade, columns: system; ${repeatsNote(rows.map((r) => r.n))}. Dotted: logical bytes of the dataset (L0); dashed: unique bytes (what perfect deduplication stores). ` +
-      `The stored data is reset between bulk insert and per-unit insert. Workload: ${slice.label}.`,
+      `rows: duplicate grade, columns: system; ${repeatsNote(rows)}. Dotted: logical bytes of the dataset (L0); dashed: unique bytes (what perfect deduplication stores). ` +
+      `The stored data is reset between bulk insert and per-unit insert. Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
     data, layout, width: Math.max(760, 200 + 300 * nc), height,
   };
 }
@@ -205,11 +233,13 @@ export function ninesX(p: number): number {
 }
 
 interface SpectrumRow { system: string; variant: string; stage: string; percentile: number; latency_ms: number; count: number }
-interface PercentileRow { system: string; variant: string; stage: string; count: number; p50: number; p90: number; p95: number; p99: number; max: number; mean: number }
+interface PercentileRow { system: string; variant: string; stage: string; count: number; p50: number; p90: number; p95: number; p99: number; max: number; mean: number; source?: string; repeats?: number; excluded?: number }
 
 /**
- * (c) Latency distribution per system and operation, p50/p90/p95/p99/max marked. `curve` comes
- * from latencyCurve (raw samples, type 7) or latencySpectrum (merged HdrHistograms); `source` says which.
+ * (c) Latency distribution per system and operation, p50/p90/p95/p99/max marked. Both inputs come
+ * from the one statistics path: `percentiles` = latencyPercentiles / latencyCells (pooled raw
+ * samples, merged HdrHistograms where there are none; its `source` column says which) and
+ * `spectrum` = latencyCurve on the same data. `opts.source` overrides the caption's source.
  */
 export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOption & { minOps?: number; source?: "samples" | "histograms" } = {}): FigureSpec {
   const slice = oneSlice(spectrum, "latencyFigure", opts.slice);
@@ -217,6 +247,9 @@ export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOp
   const curve = rowsOf<SpectrumRow>(spectrum);
   const marks = rowsOf<PercentileRow>(percentiles);
   const stages = distinct<string>(spectrum, "stage", stageOrder).filter((st) => marks.some((m) => m.stage === st && m.count >= minOps));
+  const shown = marks.filter((m) => stages.includes(m.stage));
+  const sources = new Set(opts.source ? [opts.source] : shown.map((m) => m.source ?? "samples"));
+  const excluded = shown.reduce((a, m) => a + (m.excluded ?? 0), 0);
   const series = systemSeries(spectrum);
   const cols = Math.max(stages.length, 1);
   const height = 560;
@@ -269,12 +302,15 @@ export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOp
     name: `latency${slice.suffix ? `-${slice.suffix}` : ""}`,
     title: "Latency distribution per operation",
     caption:
-      `Latency per operation, pooled over duplicate grades and repeats: ` +
-      (opts.source === "histograms"
-        ? "curves from the merged HdrHistograms (3 significant digits; the bundle has no raw samples); "
-        : "curves are the type-7 quantile function of the raw samples; ") +
-      `markers: p50, p90, p95, p99 (type-7 quantiles of the raw samples, linear interpolation) and the maximum. ` +
-      `x axis on a "nines" scale (90, 99, 99.9 …). Workload: ${slice.label}.`,
+      `Latency per operation, pooled over duplicate grades and repeats (never averaged per repeat): ` +
+      (sources.has("histograms")
+        ? sources.has("samples")
+          ? "curves and markers from the pooled raw samples (type-7 quantiles), or the merged HdrHistograms (3 significant digits) where a bundle has no raw samples; "
+          : "curves and markers from the merged HdrHistograms (3 significant digits; the bundle has no raw samples); "
+        : "curves are the type-7 quantile function of the pooled raw samples; markers: p50, p90, p95, p99 (type-7 quantiles, linear interpolation) and the maximum; ") +
+      `the same numbers as the latency table and the summary. x axis on a "nines" scale (90, 99, 99.9 …). Workload: ${slice.label}.` +
+      (excluded ? ` Samples of ${excluded} cell × stage${excluded === 1 ? "" : "s"} left out: latency rows marked invalid.` : "") +
+      leftOutCaption(opts.leftOut),
     data, layout, width: 260 + 430 * cols, height,
   };
 }
@@ -298,7 +334,7 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
   const layout = baseLayout("Throughput per stage", slice.label);
   metrics.forEach((metric, r) => {
     // One scale type per row (metric), so panels side by side read the same way.
-    const rowValues = rows.filter((x) => x.metric === metric).map((x) => x.mean);
+    const rowValues = rows.filter((x) => x.metric === metric).map((x) => x.center);
     const rowLog = spansDecades(rowValues);
     stages.forEach((stage, c) => {
       const i = r * nc + c;
@@ -306,16 +342,15 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
       const d = domains[i]!;
       const panelValues: number[] = [];
       for (const s of series) {
-        const pts = grades.map((g) => rows.find((x) => x.metric === metric && x.stage === stage && x.grade === g && seriesKey(x) === seriesKey(s)) ?? { n: 0, mean: NaN, sd: NaN, ci95: NaN });
+        const pts = grades.map((g) => rows.find((x) => x.metric === metric && x.stage === stage && x.grade === g && seriesKey(x) === seriesKey(s)) ?? EMPTY_POINT);
         // The axis range must hold the error bars too (on a log axis only their positive ends).
         for (const p of pts) {
-          if (!Number.isFinite(p.mean)) continue;
-          const ci = p.n >= 2 && Number.isFinite(p.ci95) ? p.ci95 : 0;
-          panelValues.push(p.mean, p.mean + ci, ...(p.mean - ci > 0 ? [p.mean - ci] : []));
+          if (!Number.isFinite(p.center)) continue;
+          panelValues.push(p.center, ...(hasInterval(p) ? [p.upper, ...(p.lower > 0 ? [p.lower] : [])] : []));
         }
         data.push({
           type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-          x: grades, y: pts.map((p) => finite(p.mean)), marker: barStyle(s), error_y: errorBars(pts),
+          x: grades, y: pts.map((p) => finite(p.center)), marker: barStyle(s), error_y: errorBars(pts),
           customdata: pts.map((p) => [p.n, fmt3(p.sd)]),
           hovertemplate: `${s.label} %{x}: %{y:.3g} ${THROUGHPUT_METRICS[metric]}<br>n = %{customdata[0]}, SD %{customdata[1]}<extra></extra>`,
         });
@@ -331,7 +366,7 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
     title: "Throughput per stage",
     caption:
       `Throughput per stage: logical bytes (10⁶ B = 1 MB) and units per second of stage wall time (data generation excluded); ` +
-      `${repeatsNote(rows.map((r) => r.n))}. Log scale where a panel spans more than a decade. Workload: ${slice.label}.`,
+      `${repeatsNote(rows)}. Log scale where a panel spans more than a decade. Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
     data, layout, width: 240 + 360 * nc, height,
   };
 }

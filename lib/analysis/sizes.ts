@@ -3,6 +3,7 @@
 // each stage and the delta.
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
+import { isUsable } from "./cells.js";
 import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
 import { overRepeats } from "./repeats.js";
 
@@ -32,15 +33,21 @@ export interface SizeRow {
   mean: number;
   sd: number;
   ci95: number;
+  /** The 95 % t interval: log scale (sizes > 0), clamped at 0 (a zero size) or linear (deltas). */
+  center: number;
+  lower: number;
+  upper: number;
+  scale: string;
 }
 
 /** size_bytes per configuration × stage × layer × phase (bytes): n, mean, sd, ci95 over repeats. */
 export function sizeTable(results: Table | Frame): Frame {
   const f = frame(results).filter(
-    aq.escape((d: { metric: string; layer: string; replica: string; valid: boolean; stage: string }) =>
-      d.metric === "size_bytes" && d.valid && d.stage !== "dataset" && (d.layer === "L3" ? d.replica === "all" : d.layer === "L1" || d.layer === "L2")),
+    aq.escape((d: { metric: string; layer: string; replica: string; valid: boolean; value: number | null; stage: string }) =>
+      d.metric === "size_bytes" && isUsable(d) && d.stage !== "dataset" && (d.layer === "L3" ? d.replica === "all" : d.layer === "L1" || d.layer === "L2")),
   );
-  return overRepeats(f, [...CONFIG_DIMS, "stage", "layer", "phase"]);
+  // Sizes before/after are non-negative; a delta may be negative (linear interval).
+  return overRepeats(f, [...CONFIG_DIMS, "stage", "layer", "phase"], "value", { positive: (g) => g.phase !== "delta" });
 }
 
 export interface DatasetSizes {

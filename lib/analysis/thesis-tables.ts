@@ -1,11 +1,14 @@
 // Thesis tables as a small model rendered twice: LaTeX (booktabs) for the thesis and
-// Markdown for notes and READMEs. Values are mean ± SD (n) over repeats, or the mean with
-// its 95 % Student-t interval — both from lib/metrics/stats.ts.
+// Markdown for notes and READMEs. EDR values are mean ± SD (n) over repeats, or the geometric
+// mean with its 95 % Student-t interval on the log scale (never negative) — lib/metrics/stats.ts.
+// Latency values come from the one statistics path (cells.ts latencyCells): percentiles of the
+// raw samples pooled over repeats, the same numbers as figure (c) and the summary.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { datasetLabel, distinct, gradeOrder, rowsOf, STAGE_LABELS, type Frame } from "./frames.js";
 import type { EdrMetric, EdrRow } from "./edr.js";
-import { LATENCY_STATS, OPERATION_LABELS, type LatencyStat } from "./latency.js";
+import type { LatencyCellRow } from "./cells.js";
+import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
 import { systemSeries } from "./slices.js";
 
 export type Interval = "sd" | "ci";
@@ -39,20 +42,48 @@ function decimals(v: number): number {
   return 3;
 }
 
-/** "0.870 ± 0.012 (3)", "0.870 (1)", or with interval "ci": "0.870 [0.85, 0.89] (3)"; "—" when n = 0. */
-export function formatStat(r: { n: number; mean: number; sd: number; ci95: number }, interval: Interval = "sd", showN = true): string {
+/** A number as the tables print it: 3 significant digits, at most 3 decimals. */
+export function formatValue(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(decimals(v)) : "—";
+}
+
+export interface StatCell {
+  n: number;
+  mean: number;
+  sd: number;
+  ci95: number;
+  /** From repeats.ts: the interval's centre and ends (log scale for positive quantities). */
+  center?: number;
+  lower?: number;
+  upper?: number;
+}
+
+/**
+ * "0.870 ± 0.012 (3)", "0.870 (1)", or with interval "ci": "0.869 [0.85, 0.89] (3)" — the
+ * centre and [lower, upper] of the interval (geometric mean and log-scale interval for
+ * positive quantities; the linear mean ± t·SD/√n when no interval is given); "—" when n = 0.
+ */
+export function formatStat(r: StatCell, interval: Interval = "sd", showN = true): string {
   if (!r.n || !Number.isFinite(r.mean)) return "—";
   const d = decimals(r.mean);
   const n = showN ? ` (${r.n})` : "";
   if (r.n < 2 || !Number.isFinite(r.sd)) return `${r.mean.toFixed(d)}${n}`;
-  if (interval === "ci") return `${r.mean.toFixed(d)} [${(r.mean - r.ci95).toFixed(d)}, ${(r.mean + r.ci95).toFixed(d)}]${n}`;
+  if (interval === "ci") {
+    const [c, lo, hi] = r.center !== undefined && r.lower !== undefined && r.upper !== undefined ? [r.center, r.lower, r.upper] : [r.mean, r.mean - r.ci95, r.mean + r.ci95];
+    return `${c.toFixed(d)} [${lo.toFixed(d)}, ${hi.toFixed(d)}]${n}`;
+  }
   return `${r.mean.toFixed(d)} ± ${r.sd.toFixed(d)}${n}`;
 }
 
 function intervalNote(interval: Interval): string {
   return interval === "ci"
-    ? "mean over n repeats with its two-sided 95 % Student-t confidence interval [lower, upper]; (n) = repeats"
+    ? "geometric mean over n repeats with its two-sided 95 % Student-t confidence interval [lower, upper], computed on the log scale and back-transformed (never negative); (n) = repeats"
     : "mean ± sample standard deviation (n − 1 denominator) over n repeats; (n) = repeats";
+}
+
+/** " Left out as invalid: …." for a caption, or "". */
+function leftOutCaption(note?: string): string {
+  return note ? ` ${note.charAt(0).toUpperCase()}${note.slice(1)}.` : "";
 }
 
 const workloadKey = (r: { payload: string; granularity: string; placement: string }) => `${r.payload} · ${r.granularity} · ${r.placement}`;
@@ -63,6 +94,8 @@ export interface EdrTableOptions {
   metric: EdrMetric;
   stage: string;
   interval?: Interval;
+  /** Rows left out as invalid, named in the caption (cells.ts leftOutNote). */
+  leftOut?: string;
 }
 
 /** Rows = systems (grouped by workload), columns = grade × dataset size. Null if the stage has no rows. */
@@ -107,14 +140,15 @@ export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable |
       (opts.metric === "edr_cluster"
         ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3) summed over all storage replicas. "
         : "EDR_replica = EDR_cluster × R, R = application replicas × storage replicas. ") +
-      `Values: ${intervalNote(interval)}; — = no valid measurement. Last row of each group: the ideal ratio 1/(1 − f) of the dataset (manifest).`,
+      `Values: ${intervalNote(interval)}; — = no valid measurement. Last row of each group: the ideal ratio 1/(1 − f) of the dataset (manifest).` +
+      leftOutCaption(opts.leftOut),
     head, stub: 1, groups,
   };
 }
 
 // ---------------------------------------------------------------- latency
 
-interface LatencyRowIn {
+interface LatencyRowIn extends LatencyCellRow {
   system: string;
   variant: string;
   payload: string;
@@ -123,17 +157,23 @@ interface LatencyRowIn {
   unit_size: string;
   n_units: number;
   stage: string;
-  statistic: LatencyStat;
-  n: number;
-  mean: number;
-  sd: number;
-  ci95: number;
-  ops: number;
 }
 
-/** Rows = system × operation (grouped by workload), columns = p50, p90, p95, p99, max, mean (ms). */
-export function latencyThesisTable(lat: Frame, opts: { interval?: Interval } = {}): ThesisTable | null {
-  const interval = opts.interval ?? "sd";
+/** The per-repeat p99 column: geometric mean [95 % CI on the log scale] over repeats. */
+function perRepeatP99(r: LatencyRowIn): string {
+  if (!r.p99_rep_n || !Number.isFinite(r.p99_rep_center)) return "—";
+  const d = decimals(r.p99_rep_center);
+  if (r.p99_rep_n < 2 || !Number.isFinite(r.p99_rep_lower)) return r.p99_rep_center.toFixed(d);
+  return `${r.p99_rep_center.toFixed(d)} [${r.p99_rep_lower.toFixed(d)}, ${r.p99_rep_upper.toFixed(d)}]`;
+}
+
+/**
+ * Rows = system × operation (grouped by workload); columns: n (repeats), ops, then p50, p90, p95,
+ * p99, max, mean in ms of the raw samples POOLED over repeats (latencyPercentiles — the numbers
+ * of figure (c) and the summary), and the per-repeat p99 as geometric mean [95 % CI, log scale]
+ * over repeats — the only per-repeat statistic, labelled as such.
+ */
+export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; leftOut?: string } = {}): ThesisTable | null {
   const rows = rowsOf<LatencyRowIn>(lat);
   if (!rows.length) return null;
   const series = systemSeries(lat);
@@ -141,8 +181,8 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval } = {
   const wkey = (r: LatencyRowIn) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}`;
   const workloads = [...new Set(rows.map(wkey))];
   const head: HeadCell[][] = [
-    [{ text: "", span: 4 }, { text: "latency (ms)", span: LATENCY_STATS.length }],
-    [{ text: "System", span: 1 }, { text: "Operation", span: 1 }, { text: "n", span: 1 }, { text: "ops", span: 1 }, ...LATENCY_STATS.map((s) => ({ text: s, span: 1 }))],
+    [{ text: "", span: 4 }, { text: "latency (ms), samples pooled over repeats", span: LATENCY_STATS.length }, { text: "per repeat", span: 1 }],
+    [{ text: "System", span: 1 }, { text: "Operation", span: 1 }, { text: "n", span: 1 }, { text: "ops", span: 1 }, ...LATENCY_STATS.map((s) => ({ text: s, span: 1 })), { text: "p99 GM [95 % CI]", span: 1 }],
   ];
   const groups = workloads.map((w) => {
     const inW = rows.filter((r) => wkey(r) === w);
@@ -150,23 +190,28 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval } = {
     for (const s of series) {
       let named = false; // the system is named once per block of its operations (booktabs style)
       for (const st of stages) {
-        const cells = LATENCY_STATS.map((stat) => inW.find((r) => r.system === s.system && r.variant === s.variant && r.stage === st && r.statistic === stat));
-        const first = cells.find(Boolean);
-        if (!first) continue;
-        body.push([named ? "" : s.label, OPERATION_LABELS[st] ?? st, String(first.n), String(first.ops), ...cells.map((c) => (c ? formatStat(c, interval, false) : "—"))]);
+        const r = inW.find((x) => x.system === s.system && x.variant === s.variant && x.stage === st);
+        if (!r) continue;
+        body.push([named ? "" : s.label, OPERATION_LABELS[st] ?? st, String(r.repeats), String(r.count), ...LATENCY_STATS.map((stat) => formatValue(r[stat])), perRepeatP99(r)]);
         named = true;
       }
     }
     return { title: w, rows: body };
   });
+  const histograms = rows.some((r) => r.source === "histograms");
+  const excluded = rows.reduce((a, r) => a + (r.excluded ?? 0), 0);
   return {
     name: "latency",
     label: "tab:latency",
     caption:
       "Latency per system and operation in milliseconds. p50, p90, p95, p99: type-7 quantiles (linear interpolation between order statistics, " +
-      "Hyndman & Fan 1996; R's default, numpy \"linear\") of the raw per-operation samples of one repeat; max and mean of the same samples. " +
-      `Each statistic is computed per repeat, then shown as ${intervalNote(interval).replace("; (n) = repeats", "")}; n = repeats, ops = operations measured over all repeats. ` +
-      "Pooled over duplicate grades.",
+      "Hyndman & Fan 1996; R's default, numpy \"linear\") of the raw per-operation samples pooled over all n repeats and the duplicate grades; max and mean of the same samples " +
+      "(the same numbers as the latency figure and the run summary; percentiles are never averaged over repeats). " +
+      (histograms ? "Where a bundle has no raw samples, the merged HdrHistograms (3 significant digits) stand in. " : "") +
+      "n = repeats, ops = operations measured over all repeats. Last column, the only per-repeat statistic: the p99 of each repeat, " +
+      "as geometric mean over repeats with its two-sided 95 % Student-t interval computed on the log scale (back-transformed, never negative)." +
+      (excluded ? ` Samples of ${excluded} cell × stage${excluded === 1 ? "" : "s"} left out: latency rows marked invalid.` : "") +
+      leftOutCaption(opts.leftOut),
     head, stub: 2, groups,
   };
 }

@@ -1,11 +1,13 @@
 // The thesis set: every figure (a)–(e) and every table for the bundles given, per workload
 // slice. `dedup-lab figures|tables` and notebooks 20/30 call exactly these functions.
+import * as aq from "arquero";
 import { edrTable, type EdrMetric } from "./edr.js";
 import { edrFigure, latencyFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
 import type { FigureSpec } from "./figure-style.js";
+import { leftOut, leftOutNote } from "./cells.js";
 import { rowsOf, type Frame, type LabFrames } from "./frames.js";
-import { latencyCurve, latencyPercentiles, latencySpectrum, latencyTable } from "./latency.js";
-import { inSlice, slicesOf } from "./slices.js";
+import { latencyCurve, latencyPercentiles } from "./latency.js";
+import { inSlice, slicesOf, type Slice } from "./slices.js";
 import { datasetSizes, sizeTable } from "./sizes.js";
 import { edrThesisTable, latencyThesisTable, type ThesisTable, type Interval } from "./thesis-tables.js";
 import { throughputTable } from "./throughput.js";
@@ -29,23 +31,25 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
   const sizes = sizeTable(f.results);
   const ds = datasetSizes(f.results);
   const tp = throughputTable(f.results);
-  const curve = latencyCurve(f.latencies, f.results);
-  let spectrum: Frame | undefined; // merged HdrHistograms, only needed for bundles without raw samples
-  const pct = latencyPercentiles(f.latencies, f.results);
+  // The one statistics path (cells.ts): pooled raw samples, merged HdrHistograms where a bundle has none.
+  const curve = latencyCurve(f);
+  const pct = latencyPercentiles(f);
   const nonEmpty = (fr: Frame) => fr.numRows() > 0;
+  const invalid = leftOut(f.results);
+  const leftOutOf = (slice: Slice, metric: (m: string) => boolean) =>
+    leftOutNote(inSlice(invalid, slice).filter(aq.escape((d: { metric: string }) => metric(d.metric)))) || undefined;
   for (const slice of measuredSlices(f)) {
     const e = inSlice(edr, slice);
-    if (nonEmpty(e)) figures.push(edrFigure(e, { metric: opts.edrMetric, slice }));
+    const edrMetric = opts.edrMetric ?? "edr_cluster";
+    if (nonEmpty(e)) figures.push(edrFigure(e, { metric: opts.edrMetric, slice, leftOut: leftOutOf(slice, (m) => m === edrMetric) }));
     else notes.push(`${slice.label}: no EDR rows (no insert stage ran)`);
     const s = inSlice(sizes, slice);
-    if (nonEmpty(s)) figures.push(sizesFigure(s, rowsOf<DatasetSizeRow>(inSlice(ds, slice)), { slice }));
-    // Raw samples give the exact type-7 curve; the HdrHistograms stand in where a bundle has none.
+    if (nonEmpty(s)) figures.push(sizesFigure(s, rowsOf<DatasetSizeRow>(inSlice(ds, slice)), { slice, leftOut: leftOutOf(slice, (m) => m === "size_bytes") }));
     const c = inSlice(curve, slice);
-    const sp = nonEmpty(c) ? c : inSlice((spectrum ??= latencySpectrum(f.histograms)), slice);
-    if (nonEmpty(sp)) figures.push(latencyFigure(sp, inSlice(pct, slice), { slice, source: nonEmpty(c) ? "samples" : "histograms" }));
+    if (nonEmpty(c)) figures.push(latencyFigure(c, inSlice(pct, slice), { slice, leftOut: leftOutOf(slice, (m) => m.startsWith("latency_")) }));
     else notes.push(`${slice.label}: no latency samples or histograms`);
     const t = inSlice(tp, slice);
-    if (nonEmpty(t)) figures.push(throughputFigure(t, { slice }));
+    if (nonEmpty(t)) figures.push(throughputFigure(t, { slice, leftOut: leftOutOf(slice, (m) => m.startsWith("throughput_")) }));
   }
   if (hasTimeseries(f.timeseries)) {
     const fig = timeseriesFigure(timeseriesTable(f.timeseries));
@@ -57,21 +61,24 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
 }
 
 export interface ThesisTableOptions {
-  /** "sd": mean ± SD (n) (default); "ci": mean with the 95 % t interval. */
+  /** "sd": mean ± SD (n) (default); "ci": geometric mean with the 95 % t interval on the log scale. */
   interval?: Interval;
 }
 
 export function thesisTables(f: LabFrames, opts: ThesisTableOptions = {}): ThesisTable[] {
   const edr = edrTable(f.results);
-  const lat = latencyTable(f.latencies, f.results);
+  const lat = latencyPercentiles(f);
+  const invalid = leftOut(f.results);
+  const note = (metric: (m: string) => boolean, stage?: string) =>
+    leftOutNote(invalid.filter(aq.escape((d: { metric: string; stage: string }) => metric(d.metric) && (stage === undefined || d.stage === stage)))) || undefined;
   const tables: ThesisTable[] = [];
   for (const metric of ["edr_cluster", "edr_replica"] as const) {
     for (const stage of ["bulk_insert", "perfile_insert"]) {
-      const t = edrThesisTable(edr, { metric, stage, interval: opts.interval });
+      const t = edrThesisTable(edr, { metric, stage, interval: opts.interval, leftOut: note((m) => m === metric, stage) });
       if (t) tables.push(t);
     }
   }
-  const l = latencyThesisTable(lat, { interval: opts.interval });
+  const l = latencyThesisTable(lat, { interval: opts.interval, leftOut: note((m) => m.startsWith("latency_")) });
   if (l) tables.push(l);
   return tables;
 }

@@ -3,7 +3,10 @@
 import { describe, expect, it } from "vitest";
 import { rowsToTable } from "../../lib/results/arrow-io.js";
 import { HISTOGRAMS, LATENCIES, RESULTS, TIMESERIES, type LatencyRow, type ResultRow } from "../../lib/results/schema.js";
-import { aggregate, quantile, summarize } from "../../lib/metrics/stats.js";
+import { aggregate, quantile, summarize, tQuantile975 } from "../../lib/metrics/stats.js";
+import { encodeHistogram, newHistogram } from "../../lib/metrics/histogram.js";
+import { isUsable, latencyCells, leftOut, leftOutNote } from "../../lib/analysis/cells.js";
+import { formatSummary, summaryLines, SUMMARY_BY } from "../../lib/analysis/summary.js";
 import { edrTable } from "../../lib/analysis/edr.js";
 import { datasetLabel, framesOf, rowsOf, gradeOrder } from "../../lib/analysis/frames.js";
 import { sizeTable, datasetSizes } from "../../lib/analysis/sizes.js";
@@ -13,7 +16,7 @@ import { inSlice, slicesOf, systemSeries } from "../../lib/analysis/slices.js";
 import { edrFigure, latencyFigure, sizesFigure, throughputFigure, ninesX } from "../../lib/analysis/figures.js";
 import { logTicks, spansDecades } from "../../lib/analysis/figure-style.js";
 import { systemColor, OKABE_ITO } from "../../lib/analysis/palette.js";
-import { edrThesisTable, formatStat, latencyThesisTable, latexEscape, toLatex, toMarkdown } from "../../lib/analysis/thesis-tables.js";
+import { edrThesisTable, formatStat, formatValue, latencyThesisTable, latexEscape, toLatex, toMarkdown } from "../../lib/analysis/thesis-tables.js";
 import { thesisFigures, thesisTables } from "../../lib/analysis/thesis.js";
 import { hasTimeseries, timeseriesTable } from "../../lib/analysis/timeseries.js";
 import { timeseriesFigure } from "../../lib/analysis/figures.js";
@@ -101,8 +104,20 @@ describe("edrTable", () => {
     expect(r.mean).toBeCloseTo(2.0, 12);
     expect(r.sd).toBeCloseTo(0.2, 12);
     expect(r.ci95).toBeCloseTo(a.ci95, 12);
-    expect(r.ci95).toBeCloseTo((4.303 * 0.2) / Math.sqrt(3), 6);
+    expect(r.ci95).toBeCloseTo((tQuantile975(2) * 0.2) / Math.sqrt(3), 12);
     expect(r.ideal).toBe(2);
+  });
+
+  it("puts the interval of a positive quantity on the log scale around the geometric mean", () => {
+    const r = pick("sqlite", "U50", "bulk_insert") as unknown as { center: number; lower: number; upper: number; scale: string };
+    const logs = SQLITE_U50.map(Math.log);
+    const m = logs.reduce((a, b) => a + b, 0) / 3;
+    const s = Math.sqrt(logs.reduce((a, v) => a + (v - m) ** 2, 0) / 2);
+    expect(r.scale).toBe("log");
+    expect(r.center).toBeCloseTo(Math.cbrt(1.8 * 2.0 * 2.2), 12);
+    expect(r.lower).toBeCloseTo(Math.exp(m - (tQuantile975(2) * s) / Math.sqrt(3)), 12);
+    expect(r.upper).toBeCloseTo(Math.exp(m + (tQuantile975(2) * s) / Math.sqrt(3)), 12);
+    expect(r.lower).toBeGreaterThan(0);
   });
 
   it("keeps configurations without any valid value, with n = 0 and the reason", () => {
@@ -146,7 +161,7 @@ describe("sizes, throughput, datasets", () => {
   it("overRepeats on an empty frame keeps the columns", () => {
     const e = overRepeats(aq.table({ a: [], value: [] }), ["a"]);
     expect(e.numRows()).toBe(0);
-    expect(e.columnNames()).toEqual(["a", "n", "mean", "sd", "ci95"]);
+    expect(e.columnNames()).toEqual(["a", "n", "mean", "sd", "ci95", "center", "lower", "upper", "scale"]);
   });
 });
 
@@ -154,17 +169,51 @@ describe("latency", () => {
   const f = bundle();
   const key = (r: { system: string; stage: string }) => r.system === "sqlite" && r.stage === "perfile_insert";
 
-  it("latencyTable: each statistic per repeat (type 7 on raw samples), then mean ± SD over repeats", () => {
-    const rows = rowsOf<{ system: string; stage: string; statistic: string; n: number; mean: number; sd: number; ops: number }>(latencyTable(f.latencies, f.results));
-    const p90 = rows.find((r) => key(r) && r.statistic === "p90")!;
+  it("latencyTable is the pooled path too; the per-repeat p99 only as geometric mean and log-scale CI", () => {
+    type Row = { system: string; stage: string; p99: number; count: number; repeats: number; source: string; p99_rep_n: number; p99_rep_center: number; p99_rep_lower: number; p99_rep_upper: number; p99_rep_scale: string };
+    const rows = rowsOf<Row>(latencyTable(f.latencies, f.results));
+    const r = rows.find(key)!;
+    const all = [1, 2, 3].flatMap((k) => [...Array(20).keys()].map((i) => ((i % 10) + 1) * k));
+    expect(r).toMatchObject({ count: 60, repeats: 3, source: "samples", p99: quantile(all, 0.99) });
     // Repeat k pools the two grades: samples k·(1..10) twice.
-    const perRepeat = [1, 2, 3].map((k) => quantile([...Array(10).keys(), ...Array(10).keys()].map((i) => (i + 1) * k), 0.9));
-    const a = aggregate(perRepeat);
-    expect(p90.n).toBe(3);
-    expect(p90.mean).toBeCloseTo(a.mean, 9);
-    expect(p90.sd).toBeCloseTo(a.sd, 9);
-    expect(p90.ops).toBe(60);
-    expect(new Set(rows.filter(key).map((r) => r.statistic))).toEqual(new Set(["p50", "p90", "p95", "p99", "max", "mean"]));
+    const perRepeat = [1, 2, 3].map((k) => quantile([...Array(10).keys(), ...Array(10).keys()].map((i) => (i + 1) * k), 0.99));
+    const a = aggregate(perRepeat, { positive: true });
+    expect(r.p99_rep_n).toBe(3);
+    expect(r.p99_rep_scale).toBe("log");
+    expect(r.p99_rep_center).toBeCloseTo(Math.cbrt(perRepeat[0]! * perRepeat[1]! * perRepeat[2]!), 12);
+    expect([r.p99_rep_lower, r.p99_rep_upper]).toEqual([a.lower, a.upper]);
+    // The average of per-repeat p99s (what the table showed before) is not what is reported.
+    expect(Math.abs(r.p99 - a.mean)).toBeGreaterThan(0.5);
+    // Same frames through the LabFrames form: identical rows.
+    expect(rowsOf<Row>(latencyPercentiles(f)).find(key)).toEqual(r);
+  });
+
+  it("falls back to the merged HdrHistograms where a bundle has no raw samples", () => {
+    // One histogram per cell × stage with exactly the raw samples of the synthetic bundle.
+    const lat = rowsOf<LatencyRow>(f.latencies);
+    const cells = new Map(rowsOf<ResultRow>(f.results).map((r) => [r.cell_id, r]));
+    const byCell = new Map<string, number[]>();
+    for (const l of lat) (byCell.get(l.cell_id) ?? byCell.set(l.cell_id, []).get(l.cell_id)!).push(l.latency_ns);
+    const hist = [...byCell].map(([cell, ns]) => {
+      const h = newHistogram();
+      for (const v of ns) h.recordValue(v);
+      const c = cells.get(cell)!;
+      const row = { run_id: c.run_id, cell_id: cell, system: c.system, variant: c.variant, payload: c.payload, unit_size: c.unit_size, n_units: c.n_units, dup_fraction: c.dup_fraction, grade: c.grade, granularity: c.granularity, placement: c.placement, cache_state: c.cache_state, repeat: c.repeat, stage: "perfile_insert", operation: "insert", count: ns.length, hdr: encodeHistogram(h) };
+      h.destroy();
+      return row;
+    });
+    const fromHist = rowsOf<{ system: string; stage: string; p99: number; count: number; source: string }>(
+      latencyCells({ results: f.results, histograms: rowsToTable(HISTOGRAMS, hist) }),
+    ).find(key)!;
+    const fromSamples = rowsOf<{ system: string; stage: string; p99: number }>(latencyCells(f)).find(key)!;
+    expect(fromHist.source).toBe("histograms");
+    expect(fromHist.count).toBe(60);
+    // HdrHistogram keeps 3 significant digits: within 0.1 % of a value the samples hold.
+    const all = [1, 2, 3].flatMap((k) => [...Array(10).keys()].map((i) => (i + 1) * k));
+    expect(all.some((v) => Math.abs(fromHist.p99 - v) / v < 1e-3)).toBe(true);
+    expect(Math.abs(fromHist.p99 - fromSamples.p99) / fromSamples.p99).toBeLessThan(0.05);
+    // With raw samples present, they win over the histograms.
+    expect(rowsOf<{ system: string; stage: string; source: string }>(latencyCells({ ...f, histograms: rowsToTable(HISTOGRAMS, hist) })).find(key)!.source).toBe("samples");
   });
 
   it("latencyPercentiles pools all repeats; latencyCurve passes exactly through its markers", () => {
@@ -183,6 +232,113 @@ describe("latency", () => {
     expect(g.slice(0, -1).every((p) => p <= 100 * (1 - 1 / 60) + 1e-9)).toBe(true);
     expect(ninesX(90)).toBeCloseTo(1, 12);
     expect(ninesX(99)).toBeCloseTo(2, 12);
+  });
+});
+
+describe("validity: one rule, left-out rows named", () => {
+  // sqlite U0 repeat 2: its per-unit insert latency rows are flagged; sqlite U50 repeat 3: its bulk EDR.
+  function flagged() {
+    const { results, latencies } = rowsFor("random_binary");
+    const lat = (cell: string) => ({ ...results.find((r) => r.cell_id === cell)!, stage: "perfile_insert", layer: "", phase: "", replica: "", unit: "ms" });
+    for (const r of results) {
+      if (r.cell_id === "sqlite.rollback.random_binary.U50.file.within.r3" && r.stage === "bulk_insert" && r.metric === "edr_cluster") Object.assign(r, { valid: false, reason: "L3 baseline not fresh" });
+    }
+    for (const cell of new Set(results.map((r) => r.cell_id))) {
+      const bad = cell === "sqlite.rollback.random_binary.U0.file.within.r2";
+      results.push({ ...lat(cell), metric: "latency_count", value: 10, valid: !bad, reason: bad ? "stage not settled" : "" });
+      results.push({ ...lat(cell), metric: "latency_p99", value: 1, valid: !bad, reason: bad ? "stage not settled" : "" });
+    }
+    return framesOf({ metas: [], results: rowsToTable(RESULTS, results), latencies: rowsToTable(LATENCIES, latencies), histograms: rowsToTable(HISTOGRAMS, []), timeseries: rowsToTable(TIMESERIES, []) });
+  }
+  const f = flagged();
+
+  it("isUsable: valid and a finite value; leftOut: a value marked invalid", () => {
+    expect(isUsable({ valid: true, value: 1 })).toBe(true);
+    expect(isUsable({ valid: false, value: 1 })).toBe(false);
+    expect(isUsable({ valid: true, value: null })).toBe(false);
+    const lo = leftOut(f.results);
+    expect(lo.numRows()).toBe(3); // one EDR row + two latency rows
+    expect(leftOutNote(lo)).toMatch(/^3 rows left out as invalid: .*stage not settled \(1\)/);
+  });
+
+  it("EDR, latency and the summary leave the flagged rows out and say so", () => {
+    const edr = rowsOf<{ system: string; grade: string; stage: string; metric: string; n: number; mean: number }>(edrTable(f.results))
+      .find((r) => r.system === "sqlite" && r.grade === "U50" && r.stage === "bulk_insert" && r.metric === "edr_cluster")!;
+    expect(edr).toMatchObject({ n: 2 });
+    expect(edr.mean).toBeCloseTo(1.9, 12);
+    const cells = rowsOf<{ system: string; grade: string; stage: string; count: number; p99: number; excluded: number; repeats: number }>(latencyCells(f, SUMMARY_BY));
+    const u0 = cells.find((r) => r.system === "sqlite" && r.grade === "U0" && r.stage === "perfile_insert")!;
+    // Repeats 1 and 3 only: samples 1..10 and 3..30 ms.
+    const kept = [1, 3].flatMap((k) => [...Array(10).keys()].map((i) => (i + 1) * k));
+    expect(u0).toMatchObject({ count: 20, repeats: 2, excluded: 1, p99: quantile(kept, 0.99) });
+    const lines = summaryLines(f);
+    const line = lines.find((l) => l.system === "sqlite" && l.grade === "U0" && l.stage === "perfile_insert")!;
+    expect(line.p99_ms).toBe(u0.p99);
+    expect(line.invalid_rows).toBe(2);
+    expect(line.status).toContain("2 invalid rows left out (stage not settled)");
+    expect(formatSummary(lines)).toContain("Rows marked invalid (valid = false) are left out");
+    const figs = thesisFigures(f).figures;
+    expect(figs.find((x) => x.name === "edr-cluster")!.caption).toContain("1 row left out as invalid: edr_cluster: L3 baseline not fresh (1)");
+    expect(figs.find((x) => x.name === "latency")!.caption).toContain("Samples of 1 cell × stage left out");
+    const tables = thesisTables(f);
+    expect(tables.find((t) => t.name === "edr_cluster-bulk_insert")!.caption).toContain("L3 baseline not fresh");
+    expect(tables.find((t) => t.name === "latency")!.caption).toContain("Samples of 1 cell × stage left out");
+  });
+});
+
+describe("summary: the same latency path as figures and tables", () => {
+  const f = bundle();
+  it("p50/p99 per line are latencyCells over the summary's grouping (pooled over repeats)", () => {
+    const lines = summaryLines(f);
+    const cells = rowsOf<Record<string, unknown> & { p50: number; p99: number }>(latencyCells(f, SUMMARY_BY));
+    const withLatency = lines.filter((l) => l.p99_ms !== null);
+    expect(withLatency).toHaveLength(4); // 2 systems × 2 grades, per-unit insert
+    for (const l of withLatency) {
+      const c = cells.find((r) => r.system === l.system && r.grade === l.grade && r.stage === l.stage)!;
+      expect([l.p50_ms, l.p99_ms, l.latency_source, l.repeats]).toEqual([c.p50, c.p99, "samples", 3]);
+      expect(l.p99_ms).toBe(quantile([1, 2, 3].flatMap((k) => [...Array(10).keys()].map((i) => (i + 1) * k)), 0.99));
+    }
+  });
+
+  it("given only the results table, averages nothing: one repeat uses its stored percentiles, several show —", () => {
+    const one = rowsFor("random_binary", 1);
+    const withStored = [...one.results, ...one.results.filter((r) => r.stage === "perfile_insert" && r.metric === "edr_cluster").map((r) => ({ ...r, metric: "latency_p99", value: 7.5, layer: "" }))];
+    const single = summaryLines(rowsToTable(RESULTS, withStored)).find((l) => l.stage === "perfile_insert" && l.system === "sqlite")!;
+    expect(single.p99_ms).toBe(7.5);
+    const three = rowsFor("random_binary", 3);
+    const stored3 = [...three.results, ...three.results.filter((r) => r.stage === "perfile_insert" && r.metric === "edr_cluster").map((r) => ({ ...r, metric: "latency_p99", value: 7.5, layer: "" }))];
+    const lines = summaryLines(rowsToTable(RESULTS, stored3));
+    const multi = lines.find((l) => l.stage === "perfile_insert" && l.system === "sqlite")!;
+    expect(multi.p99_ms).toBeNull();
+    expect(multi.latency_source).toMatch(/not pooled/);
+    expect(formatSummary(lines)).toContain("pass the loaded bundle");
+  });
+});
+
+describe("intervals of positive quantities never go negative", () => {
+  it("a latency p99 spread like 1, 2, 300 ms: linear CI below 0, log-scale CI above", () => {
+    const lin = aggregate([1, 2, 300]);
+    const log = aggregate([1, 2, 300], { positive: true });
+    expect(lin.mean - lin.ci95).toBeLessThan(0);
+    expect(log.scale).toBe("log");
+    expect(log.lower).toBeGreaterThan(0);
+    expect(log.lower).toBeLessThan(log.center);
+    expect(log.upper).toBeGreaterThan(log.center);
+    const withZero = aggregate([0, 2, 300], { positive: true });
+    expect(withZero).toMatchObject({ scale: "clamped", lower: 0 });
+  });
+
+  it("figure error bars are asymmetric around the geometric mean and stop above 0", () => {
+    const f = bundle();
+    const tp = throughputFigure(throughputTable(f.results));
+    const sqlite = tp.data.find((t) => t.type === "bar" && t.name === "sqlite")!;
+    const e = sqlite.error_y as { symmetric: boolean; array: number[]; arrayminus: number[] };
+    const y = sqlite.y as number[];
+    expect(e.symmetric).toBe(false);
+    // MB/s 10, 20, 30 over repeats: geometric mean ∛6000.
+    expect(y[0]).toBeCloseTo(Math.cbrt(6000), 9);
+    y.forEach((v, i) => expect(v - e.arrayminus[i]!).toBeGreaterThan(0));
+    expect(tp.caption).toContain("log scale");
   });
 });
 
@@ -304,13 +460,22 @@ describe("thesis tables", () => {
   });
 
   it("latency table names the percentile definition and has p50…mean per system × operation", () => {
-    const t = latencyThesisTable(latencyTable(f.latencies, f.results))!;
+    const lat = latencyTable(f.latencies, f.results);
+    const t = latencyThesisTable(lat)!;
     expect(t.caption).toContain("type-7");
-    expect(t.head[1]!.map((h) => h.text)).toEqual(["System", "Operation", "n", "ops", "p50", "p90", "p95", "p99", "max", "mean"]);
+    expect(t.caption).toContain("pooled over all n repeats");
+    expect(t.caption).toContain("log scale");
+    expect(t.head[1]!.map((h) => h.text)).toEqual(["System", "Operation", "n", "ops", "p50", "p90", "p95", "p99", "max", "mean", "p99 GM [95 % CI]"]);
     expect(t.groups[0]!.rows.map((r) => r.slice(0, 4))).toEqual([
       ["sqlite", "insert (per unit)", "3", "60"],
       ["directory", "insert (per unit)", "3", "60"],
     ]);
+    // The p99 cell is the pooled p99, formatted.
+    const pooled = rowsOf<{ system: string; p99: number }>(lat).find((r) => r.system === "sqlite")!.p99;
+    expect(t.groups[0]!.rows[0]![7]).toBe(formatValue(pooled));
+    const perRepeat = t.groups[0]!.rows[0]![10]!;
+    const [lo] = /\[([\d.]+),/.exec(perRepeat)!.slice(1).map(Number);
+    expect(lo).toBeGreaterThan(0);
   });
 
   it("thesisTables: EDR_cluster / EDR_replica per insert stage + latency", () => {
