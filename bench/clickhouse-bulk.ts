@@ -16,9 +16,8 @@ import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { rowHeader } from "../lib/systems/clickhouse/clickhouse-rowbinary.js";
 import { insertRowBinarySql } from "../lib/systems/clickhouse/clickhouse-sql.js";
-import { clickhouseDefinition } from "../lib/systems/clickhouse/clickhouse-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
-import { median, streamingPeakRssMiB } from "./bench-lib.js";
+import { median, mustBeOk, registrySystem, replay, reportRatio, streamingPeakRssMiB } from "./bench-lib.js";
 
 const [units = 400, unitSize = 128 * 1024, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -28,10 +27,9 @@ const batches: Unit[][] = [...ds.batches(4 * 1024 * 1024)];
 const bytes = ds.totals.logical_bytes;
 const dir = mkdtempSync(join(tmpdir(), "dedup-lab-bench-clickhouse-"));
 const cell: CellContext = { lab, cellKey: "benchch", variant: "mergetree_lz4", containers: 1, workDir: dir, log: () => {} };
-const options = clickhouseDefinition.options.parse({
+const { system } = await registrySystem("clickhouse", {
   host: env.DEDUP_CLICKHOUSE_HOST, port: env.DEDUP_CLICKHOUSE_PORT, user: env.DEDUP_CLICKHOUSE_USER, passwordEnv: "DEDUP_CLICKHOUSE_PASSWORD",
-});
-const system = clickhouseDefinition.create(options, lab);
+}, lab);
 const table = lab.tableName("units", cell.cellKey, "c0");
 const reader = createClient({
   url: `http://${env.DEDUP_CLICKHOUSE_HOST}:${env.DEDUP_CLICKHOUSE_PORT}`,
@@ -57,9 +55,7 @@ const rowBinaryFile = join(dir, "units.rowbinary");
 const clientConfig = join(dir, "client.xml");
 writeFileSync(clientConfig, `<config><user>${env.DEDUP_CLICKHOUSE_USER}</user><password>${env.DEDUP_CLICKHOUSE_PASSWORD}</password></config>`, { mode: 0o600 });
 
-async function* replay(): AsyncGenerator<Unit[]> {
-  yield* batches;
-}
+const replayAll = () => replay(batches);
 
 async function rowCount(): Promise<number> {
   const [r] = await (await reader.query({ query: `SELECT count() AS n FROM ${lab.sqlName}.${table}`, format: "JSONEachRow" })).json<{ n: string }>();
@@ -69,8 +65,9 @@ async function rowCount(): Promise<number> {
 async function dedupLab(): Promise<number> {
   await system.prepare(cell);
   const t0 = process.hrtime.bigint();
-  await system.bulkInsert(replay());
+  const status = await system.bulkInsert(replayAll());
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  mustBeOk(status, "bulkInsert");
   if ((await rowCount()) !== units) throw new Error("dedup-lab insert lost rows");
   return secs;
 }
@@ -118,6 +115,7 @@ try {
   console.log(`  clickhouse-client INSERT (--time)  ${native.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(native).toFixed(1)}`);
   console.log(`  clickhouse-client (whole process)  ${nativeWall.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(nativeWall).toFixed(1)}`);
   console.log(`  ratio dedup-lab / clickhouse-client = ${(median(ours) / median(native)).toFixed(2)} (goal ≥ 0.9); vs whole client process ${(median(ours) / median(nativeWall)).toFixed(2)}`);
+  reportRatio("clickhouse-bulk", "RowBinary over HTTP vs clickhouse-client INSERT (--time), MB/s", median(ours) / median(native), { atLeast: 0.9 });
   console.log(`  streaming from the generator: peak RSS growth ${rss.toFixed(1)} MiB for ${(bytes / 2 ** 20).toFixed(0)} MiB loaded`);
 } finally {
   await system.cleanup();

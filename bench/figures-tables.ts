@@ -1,6 +1,6 @@
 // Thesis output timings (issue 3), wall clock of the real CLI, browser start included:
 //   1. `dedup-lab figures` + `dedup-lab tables` for a full default run (budget: 60 s);
-//   2. with --notebooks: the four notebooks headless through the tslab kernel (budget: 120 s).
+//   2. with --notebooks: the four notebooks headless through the dedup-lab (tslab) kernel (budget: 120 s).
 // The full default run (45 cells: 3 embedded systems × 5 payloads × 3 grades, 100 × 16 KiB)
 // is measured first unless --bundle DIR names one.
 // Run: npm run build && npx tsx bench/figures-tables.ts [--bundle DIR] [--notebooks]
@@ -10,6 +10,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../lib/runner/config.js";
 import { runMatrix } from "../lib/runner/run.js";
+import { reportRatio } from "./bench-lib.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const arg = (name: string) => {
@@ -40,10 +41,12 @@ const fig = timed("dedup-lab figures", ["figures", bundle, "--out", join(work, "
 const tab = timed("dedup-lab tables", ["tables", bundle, "--out", join(work, "tables")]);
 const files = readdirSync(join(work, "figures")).length;
 console.log(`  ${"total".padEnd(34)} ${(fig + tab).toFixed(1).padStart(6)} s  (${files} figure files; budget 60 s: ${fig + tab <= 60 ? "ok" : "OVER"})`);
+reportRatio("figures-tables", `figures + tables of a full default run: ${(fig + tab).toFixed(1)} s vs the 60 s budget`, (fig + tab) / 60, { atMost: 1 });
 
 if (process.argv.includes("--notebooks")) {
-  console.log("2. notebook suite headless (tslab kernel + Debian nbclient)");
+  console.log("2. notebook suite headless (dedup-lab kernel + Debian nbclient)");
   const nb = timed("dedup-lab nb run notebooks/*", ["nb", "run", ...["00-quickstart", "10-run-slice", "20-thesis-figures", "30-thesis-tables"].map((n) => `notebooks/${n}.ipynb`), "--out", join(work, "notebooks")]);
   console.log(`  budget 120 s: ${nb <= 120 ? "ok" : "OVER"}`);
+  reportRatio("figures-tables", `four notebooks headless: ${nb.toFixed(1)} s vs the 120 s budget`, nb / 120, { atMost: 1 });
 }
 console.log(`outputs in ${work}`);

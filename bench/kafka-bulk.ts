@@ -13,9 +13,8 @@ import { once } from "node:events";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
 import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
-import { kafkaDefinition } from "../lib/systems/kafka/kafka-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
-import { median } from "./bench-lib.js";
+import { median, mustBeOk, registrySystem, replay, reportRatio } from "./bench-lib.js";
 
 const [units = 4000, unitSize = 16384, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -28,18 +27,18 @@ const valueBytes = ds.totals.logical_bytes;
 const cellFor = (cellKey: string): CellContext => ({ lab, cellKey, variant: "delete_none", containers: 1, workDir: "/tmp", log: () => {} });
 const ours = cellFor("benchk");
 const native = cellFor("benchperf");
-const system = kafkaDefinition.create(kafkaDefinition.options.parse({ brokers: env.DEDUP_KAFKA_BROKERS }), lab);
+const { system } = await registrySystem("kafka", { brokers: env.DEDUP_KAFKA_BROKERS }, lab);
 
-async function* replay(): AsyncGenerator<Unit[]> {
-  yield* batches;
-}
+const replayAll = () => replay(batches);
 
 /** dedup-lab bulk stage: seconds inside bulkInsert (what the runner times). */
 async function dedupLab(): Promise<number> {
   await system.prepare(ours);
   const t0 = process.hrtime.bigint();
-  await system.bulkInsert(replay());
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const status = await system.bulkInsert(replayAll());
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  mustBeOk(status, "bulkInsert");
+  return secs;
 }
 
 /** Returns [ProducerPerformance's own MiB/s, whole-process MiB/s]. */
@@ -87,6 +86,7 @@ try {
   console.log(`  kafka-producer-perf-test defaults (process)    ${f(nativeWall)}  median ${median(nativeWall).toFixed(1)}`);
   console.log(`  kafka-producer-perf-test batch.size=1MiB       ${f(tunedRates)}  median ${median(tunedRates).toFixed(1)}`);
   console.log(`  ratio dedup-lab / best perf-test = ${(median(ourRates) / best).toFixed(2)} (goal ≥ 0.9); vs defaults ${(median(ourRates) / median(nativeRates)).toFixed(2)}, vs whole default process ${(median(ourRates) / median(nativeWall)).toFixed(2)}`);
+  reportRatio("kafka-bulk", "acks=all produce (kafkajs) vs best kafka-producer-perf-test, MiB/s", median(ourRates) / best, { atLeast: 0.9 });
   console.log(`  (dedup-lab records also carry a 64-byte key: ${((units * 64) / 2 ** 20).toFixed(1)} MiB more on the wire, not counted)`);
 } finally {
   await system.cleanup();

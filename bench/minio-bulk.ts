@@ -10,9 +10,8 @@ import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
 import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
-import { minioDefinition } from "../lib/systems/minio/minio-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
-import { median } from "./bench-lib.js";
+import { median, mustBeOk, registrySystem, replay, reportRatio } from "./bench-lib.js";
 
 const [units = 1000, unitSize = 65536, rounds = 3, concurrency] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -29,22 +28,21 @@ const files = join(dir, "units");
 mkdirSync(files);
 for (const batch of batches) for (const u of batch) writeFileSync(join(files, u.id), u.payload);
 
-const options = minioDefinition.options.parse({
+const { system, options } = await registrySystem<{ concurrency: number }>("minio", {
   endPoint: env.DEDUP_MINIO_HOST, port: env.DEDUP_MINIO_PORT,
   accessKeyEnv: "DEDUP_MINIO_ACCESS_KEY", secretKeyEnv: "DEDUP_MINIO_SECRET_KEY",
   ...(concurrency ? { concurrency } : {}),
-});
-const system = minioDefinition.create(options, lab);
+}, lab);
 
-async function* replay(): AsyncGenerator<Unit[]> {
-  yield* batches;
-}
+const replayAll = () => replay(batches);
 
 async function dedupLab(): Promise<number> {
   await system.reset();
   const t0 = process.hrtime.bigint();
-  await system.bulkInsert(replay());
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const status = await system.bulkInsert(replayAll());
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  mustBeOk(status, "bulkInsert");
+  return secs;
 }
 
 async function mcCp(): Promise<number> {
@@ -88,6 +86,7 @@ try {
   console.log(`  dedup-lab putObject ×${options.concurrency}   ${ours.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(ours).toFixed(1)}`);
   console.log(`  mc cp --recursive        ${native.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(native).toFixed(1)}`);
   console.log(`  ratio dedup-lab / mc cp = ${ratio.toFixed(2)} (goal ≥ 0.9)`);
+  reportRatio("minio-bulk", `putObject ×${options.concurrency} bulk vs mc cp --recursive, MB/s`, ratio, { atLeast: 0.9 });
 } finally {
   await system.cleanup();
   await system.close();

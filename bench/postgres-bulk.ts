@@ -13,9 +13,8 @@ import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
 import { LabNamespace } from "../lib/systems/namespace.js";
 import type { CellContext, Unit } from "../lib/systems/contract.js";
 import { COPY_BINARY_HEADER, COPY_BINARY_TRAILER, copyRowPrefix } from "../lib/systems/postgres/postgres-sql.js";
-import { postgresDefinition } from "../lib/systems/postgres/postgres-system.js";
 import { loadServicesEnv } from "../test/helpers/services-env.js";
-import { median, streamingPeakRssMiB, timedBulkSeconds } from "./bench-lib.js";
+import { median, registrySystem, reportRatio, streamingPeakRssMiB, timedBulkSeconds } from "./bench-lib.js";
 
 const [units = 200, unitSize = 512 * 1024, rounds = 3] = process.argv.slice(2).map(Number);
 const env = loadServicesEnv();
@@ -25,10 +24,9 @@ const batches: Unit[][] = [...ds.batches(4 * 1024 * 1024)];
 const bytes = ds.totals.logical_bytes;
 const dir = mkdtempSync(join(tmpdir(), "dedup-lab-bench-pg-"));
 const cell: CellContext = { lab, cellKey: "benchpg", variant: "default", containers: 1, workDir: dir, log: () => {} };
-const options = postgresDefinition.options.parse({
+const { system } = await registrySystem("postgres", {
   host: env.DEDUP_PG_HOST, port: env.DEDUP_PG_PORT, database: env.DEDUP_PG_DATABASE, user: env.DEDUP_PG_USER, passwordEnv: "DEDUP_PG_PASSWORD",
-});
-const system = postgresDefinition.create(options, lab);
+}, lab);
 
 // The same rows in PostgreSQL's binary COPY format, for psql.
 const copyFile = join(dir, "units.pgcopy");
@@ -88,6 +86,7 @@ try {
   console.log(`  psql \\copy (\\timing)            ${native.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(native).toFixed(1)}`);
   console.log(`  psql \\copy (whole process)      ${nativeWall.map((x) => x.toFixed(0)).join(" / ")} MB/s  median ${median(nativeWall).toFixed(1)}`);
   console.log(`  ratio dedup-lab / psql \\copy = ${(median(ours) / median(native)).toFixed(2)} (goal ≥ 0.9); vs whole psql process ${(median(ours) / median(nativeWall)).toFixed(2)}`);
+  reportRatio("postgres-bulk", "binary COPY bulk vs psql \\copy (\\timing), MB/s", median(ours) / median(native), { atLeast: 0.9 });
   console.log(`  streaming from the generator: peak RSS growth ${rss.toFixed(1)} MiB for ${(bytes / 2 ** 20).toFixed(0)} MiB loaded`);
 } finally {
   await system.cleanup();
