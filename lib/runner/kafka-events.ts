@@ -13,8 +13,8 @@ import { SystemError, UsageError } from "../errors.js";
 import type { Cell } from "./matrix.js";
 import type { RunEvents } from "./events.js";
 import type { LabNamespace } from "../systems/namespace.js";
-import { describeKafkaError } from "../systems/kafka/kafka-errors.js";
-import { KafkaConnectionSchema, kafkaEndpoint, kafkajsConfig, type KafkaConnection } from "../systems/kafka/kafka-options.js";
+import { describeKafkaError } from "../systems/kafka/kafka-connection.js";
+import { KafkaConnectionSchema, kafkaEndpoint, kafkajsConfig, type KafkaConnection } from "../systems/kafka/kafka-connection.js";
 
 const { Kafka } = kafkajs;
 const SYSTEM = "kafka events";

@@ -1,48 +1,37 @@
 // Apache Kafka through kafkajs (produce, topics, metadata) and @platformatic/kafka (the admin
 // calls kafkajs lacks: DescribeLogDirs, DeleteRecords, IncrementalAlterConfigs). One topic per
 // container; the record key is the payload's hex SHA-256, so a compacted topic can dedup by key.
-import { Admin as LogDirsAdmin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
-import kafkajs, { type Admin, type Message, type Producer } from "kafkajs";
+// The contract only: clients, settings and error wording in kafka-connection.ts, topic
+// settings in kafka-topics.ts, codecs in kafka-codecs.ts, what was produced in kafka-ledger.ts,
+// size readings in kafka-sizes.ts, options and definition in kafka-options.ts.
+import type { Admin, Message, Producer } from "kafkajs";
+import kafkajs from "kafkajs";
+import { ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka";
 import { join } from "node:path";
 import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
-import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
+import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { kafkajsCompression, registerKafkaCodecs } from "./kafka-codecs.js";
-import { kafkaSystemError } from "./kafka-errors.js";
+import { KafkaClients, type KafkaClientSet } from "./kafka-connection.js";
 import { KafkaLedger } from "./kafka-ledger.js";
-import { kafkaEndpoint, kafkajsConfig, KafkaOptionsSchema, platformaticConfig, type KafkaOptions } from "./kafka-options.js";
+import type { KafkaOptions } from "./kafka-options.js";
 import { jsonSafe, kafkaSizeReadings, logDirTotals, type LogDirsAnswer } from "./kafka-sizes.js";
 import {
   cellTopicPattern, compactionOverrides, KAFKA_VARIANTS, parseVariant, ROLL_MARKER_KEY, ROLL_SEGMENT_MS, settleWindowMs, topicConfigs,
   type TopicVariant,
 } from "./kafka-topics.js";
 
-const { Kafka, ConfigResourceTypes: KafkajsResourceTypes } = kafkajs;
+const { ConfigResourceTypes: KafkajsResourceTypes } = kafkajs;
 const SYSTEM = "kafka";
 const ACKS_ALL = -1;
 /** How long topic creation/deletion may take to show in metadata before we give up. */
 const TOPIC_WAIT_MS = 30_000;
 
-const capabilities = {
-  variants: KAFKA_VARIANTS,
-  maintenance: {
-    compact_wait:
-      "roll every partition's active segment (short segment.ms + a marker record), let the log cleaner / retention check run, and poll DescribeLogDirs until sizes settle (bounded)",
-  },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: false,
-} satisfies SystemDefinition["capabilities"];
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-class KafkaSystem implements LabSystem {
+export class KafkaSystem implements LabSystem {
   readonly name = SYSTEM;
-  readonly capabilities = capabilities;
-  private kafka?: InstanceType<typeof Kafka>;
-  private admin?: Admin;
-  private producer?: Producer;
-  private logDirsAdmin?: LogDirsAdmin;
+  private readonly kafka: KafkaClients;
   private cell?: CellContext;
   private variant?: TopicVariant;
   private topics: string[] = [];
@@ -51,50 +40,34 @@ class KafkaSystem implements LabSystem {
   constructor(
     private readonly options: KafkaOptions,
     private readonly lab: LabNamespace,
+    readonly capabilities: Capabilities,
   ) {
     registerKafkaCodecs();
+    this.kafka = new KafkaClients(SYSTEM, options);
   }
 
   private get endpoint(): string {
-    return kafkaEndpoint(this.options);
+    return this.kafka.endpoint;
   }
 
   private fail(doing: string, e: unknown): SystemError {
-    return kafkaSystemError(SYSTEM, this.options, doing, e);
+    return this.kafka.fail(doing, e);
   }
 
-  private async call<T>(doing: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (e) {
-      throw this.fail(doing, e);
-    }
+  private call<T>(doing: string, fn: () => Promise<T>): Promise<T> {
+    return this.kafka.call(doing, fn);
   }
 
-  private clients(): { admin: Admin; producer: Producer; logDirs: LogDirsAdmin } {
-    if (!this.admin || !this.producer || !this.logDirsAdmin) throw new SystemError(SYSTEM, this.endpoint, "not connected (call connect() first)");
-    return { admin: this.admin, producer: this.producer, logDirs: this.logDirsAdmin };
+  private clients(): KafkaClientSet {
+    return this.kafka.get();
   }
 
   async connect(): Promise<void> {
-    await this.close();
-    this.kafka = new Kafka(kafkajsConfig(SYSTEM, this.options, "dedup-lab"));
-    // Retries and their backoff come from the client settings (options.retries, 100 ms doubling to 2 s).
-    this.admin = this.kafka.admin();
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
-    await this.call("connect", async () => {
-      await this.admin!.connect();
-      await this.producer!.connect();
-      // A SASL listener still answers ApiVersions without SASL: ask for metadata to be sure.
-      await this.admin!.describeCluster();
-    });
-    this.logDirsAdmin = new LogDirsAdmin(platformaticConfig(SYSTEM, this.options, "dedup-lab-logdirs"));
+    await this.kafka.connect();
   }
 
   async close(): Promise<void> {
-    const { admin, producer, logDirsAdmin } = this;
-    this.admin = this.producer = this.logDirsAdmin = this.kafka = undefined;
-    await Promise.allSettled([admin?.disconnect(), producer?.disconnect(), logDirsAdmin?.close()]);
+    await this.kafka.close();
   }
 
   private topic(container: number): string {
@@ -230,7 +203,7 @@ class KafkaSystem implements LabSystem {
     return kafkajsCompression(this.variant!.compression);
   }
 
-  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<void> {
+  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
     const { producer } = this.clients();
     const limit = this.options.produceBatchBytes;
     const inFlight = new Set<Promise<void>>();
@@ -272,9 +245,10 @@ class KafkaSystem implements LabSystem {
     if (!failure && bytes > 0) dispatch(chunk, bytes);
     await Promise.all(inFlight);
     if (failure) throw this.fail("bulk produce (acks=all)", failure);
+    return OK;
   }
 
-  async insert(u: Unit): Promise<void> {
+  async insert(u: Unit): Promise<OpStatus> {
     const { producer } = this.clients();
     const m = this.message(u);
     const topic = this.topic(u.container);
@@ -284,9 +258,10 @@ class KafkaSystem implements LabSystem {
     );
     if (!meta || meta.baseOffset === undefined) throw new SystemError(SYSTEM, this.endpoint, `produce ${u.id}: no offset in the acknowledgement`);
     this.ledger.add({ id: u.id, container: u.container, key: m.key as string, partition: meta.partition, offset: Number(meta.baseOffset), bytes: 64 + u.payload.length });
+    return OK;
   }
 
-  async delete(u: UnitRef): Promise<void> {
+  async delete(u: UnitRef): Promise<OpStatus> {
     const topic = this.topic(u.container);
     const placed = this.ledger.placement(u.id);
     if (this.variant!.cleanupPolicy === "compact") {
@@ -298,7 +273,7 @@ class KafkaSystem implements LabSystem {
         this.clients().producer.send({ topic, acks: ACKS_ALL, timeout: this.options.requestTimeoutMs, compression: this.compression, messages: [{ key, value: null }] }),
       );
       this.ledger.removeKey(u.container, key);
-      return;
+      return OK;
     }
     // A delete-policy topic cannot drop one record: DeleteRecords moves the partition's start
     // offset past this unit's record (records before it, if any are left, go with it).
@@ -312,9 +287,10 @@ class KafkaSystem implements LabSystem {
       );
     }
     this.ledger.removeBelow(u.container, placed.partition, target);
+    return OK;
   }
 
-  async maintenance(name: string): Promise<void> {
+  async maintenance(name: string): Promise<OpStatus> {
     if (name !== "compact_wait") throw new SystemError(SYSTEM, this.endpoint, `unknown maintenance "${name}" — use compact_wait`);
     const overrides = compactionOverrides(this.variant!);
     const before = await this.topicConfigs();
@@ -336,6 +312,7 @@ class KafkaSystem implements LabSystem {
       for (const t of this.topics) restore[t] = Object.fromEntries(Object.keys(overrides).map((k) => [k, before[t]?.[k] ?? null]));
       await this.alterTopicConfigs(restore);
     }
+    return OK;
   }
 
   private async alterTopicConfigs(byTopic: Record<string, Record<string, string | null>>): Promise<void> {
@@ -480,12 +457,3 @@ class KafkaSystem implements LabSystem {
     return dirs.flatMap((d) => this.topics.flatMap((t) => Array.from({ length: this.options.partitions }, (_, p) => join(d, `${t}-${p}`))));
   }
 }
-
-export const kafkaDefinition: SystemDefinition<KafkaOptions> = {
-  name: SYSTEM,
-  description: "Apache Kafka (kafkajs + @platformatic/kafka): one topic per container, key = SHA-256; cleanup.policy × compression variants",
-  capabilities,
-  options: KafkaOptionsSchema,
-  endpoint: (o) => kafkaEndpoint(o),
-  create: (o, lab) => new KafkaSystem(o, lab),
-};
