@@ -6,6 +6,7 @@ import { formatBytes } from "../../bytes.js";
 import { dataLocation, type DataConfig } from "../../data/location.js";
 import { findManifest, loadManifests, scanManifests, type DataManifest } from "../../data/manifest.js";
 import { cleanData, dataContext, fetchData, originOf, stageData, stagedIndexOf, verifyData, type DataContext } from "../../data/stage.js";
+import { signalExitStatus } from "../options.js";
 
 interface DataFlags extends DataConfig {
   retries?: string;
@@ -76,15 +77,16 @@ function retries(text: string | undefined): number {
   return Number(text);
 }
 
-/** Run `work` for every named data set with Ctrl-C → abort → cleanup → exit 130. */
+/** Run `work` for every named data set with Ctrl-C/SIGTERM → abort → cleanup → exit 130/143. */
 async function perDataSet(chosen: DataManifest[], o: DataFlags, work: (ctx: DataContext, m: DataManifest) => Promise<void>): Promise<void> {
   const loc = dataLocation({ root: o.root, scratch: o.scratch, manifests: o.manifests });
   const controller = new AbortController();
   const printer = progressPrinter(!!o.quiet);
   const ctx = dataContext(loc, { signal: controller.signal, retries: retries(o.retries), log: printer.log, progress: printer.progress });
-  let signals = 0;
+  let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (++signals > 1) process.exit(130); // the exit hook still removes work dirs
+    if (stoppedBy) process.exit(signalExitStatus(sig)); // the exit hook still removes work dirs
+    stoppedBy = sig;
     process.stderr.write(`\n${sig}: stopping, removing work files\n`);
     controller.abort(new Error(`interrupted by ${sig}`));
   };
@@ -104,7 +106,7 @@ async function perDataSet(chosen: DataManifest[], o: DataFlags, work: (ctx: Data
   }
   if (controller.signal.aborted) {
     process.stderr.write("interrupted: work files removed, nothing new staged\n");
-    process.exitCode = 130;
+    process.exitCode = signalExitStatus(stoppedBy ?? "SIGINT"); // 130 SIGINT, 143 SIGTERM
   }
 }
 
