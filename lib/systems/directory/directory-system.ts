@@ -1,38 +1,25 @@
 // Each unit a file in a lab directory: the storage-layer baseline. Point `root` at a ZFS
 // or btrfs dataset with dedup on and the allocated blocks show storage-level dedup.
-import { mkdir, open, rm, unlink } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { z } from "zod";
-import { SystemError, errorMessage } from "../../errors.js";
-import { blockUsage } from "../../fs-blocks.js";
+// The contract only: the directory and its files in directory-connection.ts, sizes and
+// snapshot in directory-sizes.ts, options and definition in directory-options.ts.
+import { rm, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
-import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
+import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { containerDir, freshDirectory, labDirectory, syncDirectory, writeUnitFile } from "./directory-connection.js";
+import type { DirectoryOptions } from "./directory-options.js";
+import { readDirectorySizes, readDirectorySnapshot } from "./directory-sizes.js";
 
-const options = z
-  .object({
-    /** Where lab directories are created; default: the cell's work directory. */
-    root: z.string().optional(),
-  })
-  .strict();
-type Options = z.infer<typeof options>;
-
-const capabilities = {
-  variants: { default: "one file per unit, written with write() + close()", fsync: "fsync every file before close" },
-  maintenance: { sync: "fsync every file and directory" },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: true,
-} satisfies SystemDefinition["capabilities"];
-
-class DirectorySystem implements LabSystem {
+export class DirectorySystem implements LabSystem {
   readonly name = "directory";
-  readonly capabilities = capabilities;
   private dir = "";
   private cell?: CellContext;
 
   constructor(
     private readonly lab: LabNamespace,
-    private readonly options: Options,
+    private readonly options: DirectoryOptions,
+    readonly capabilities: Capabilities,
   ) {}
 
   async connect(): Promise<void> {}
@@ -40,75 +27,49 @@ class DirectorySystem implements LabSystem {
 
   async prepare(cell: CellContext): Promise<void> {
     this.cell = cell;
-    this.dir = join(resolve(this.options.root ?? cell.workDir), this.lab.objectName(cell.cellKey));
-    await rm(this.dir, { recursive: true, force: true });
-    await this.createContainers();
-  }
-
-  private async createContainers(): Promise<void> {
-    for (let c = 0; c < this.cell!.containers; c++) await mkdir(join(this.dir, `c${c}`), { recursive: true });
+    this.dir = labDirectory(this.options.root, cell.workDir, this.lab.objectName(cell.cellKey));
+    await freshDirectory(this.dir, cell.containers);
   }
 
   private path(u: UnitRef): string {
-    return join(this.dir, `c${u.container}`, u.id);
+    return join(containerDir(this.dir, u.container), u.id);
   }
 
-  private async write(u: Unit): Promise<void> {
-    try {
-      const fh = await open(this.path(u), "wx");
-      try {
-        await fh.write(u.payload, 0, u.payload.length, 0);
-        if (this.cell!.variant === "fsync") await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    } catch (e) {
-      throw new SystemError("directory", this.dir, errorMessage(e), { cause: e });
-    }
+  private write(u: Unit): Promise<void> {
+    return writeUnitFile(this.dir, this.path(u), u.payload, this.cell!.variant === "fsync");
   }
 
-  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<void> {
+  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
     for await (const batch of batches) for (const u of batch) await this.write(u);
+    return OK;
   }
 
-  insert(u: Unit): Promise<void> {
-    return this.write(u);
+  async insert(u: Unit): Promise<OpStatus> {
+    await this.write(u);
+    return OK;
   }
 
-  async delete(u: UnitRef): Promise<void> {
+  async delete(u: UnitRef): Promise<OpStatus> {
     await unlink(this.path(u));
+    return OK;
   }
 
-  async maintenance(name: string): Promise<void> {
+  async maintenance(name: string): Promise<OpStatus> {
     if (name !== "sync") throw new SystemError("directory", this.dir, `unknown maintenance "${name}"`);
-    const { readdir } = await import("node:fs/promises");
-    for (let c = 0; c < this.cell!.containers; c++) {
-      const sub = join(this.dir, `c${c}`);
-      for (const name of await readdir(sub)) {
-        const fh = await open(join(sub, name), "r");
-        await fh.sync().finally(() => fh.close());
-      }
-      const dh = await open(sub, "r");
-      await dh.sync().finally(() => dh.close());
-    }
+    for (let c = 0; c < this.cell!.containers; c++) await syncDirectory(containerDir(this.dir, c));
+    return OK;
   }
 
   async reset(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
-    await this.createContainers();
+    await freshDirectory(this.dir, this.cell!.containers);
   }
 
   async sizes(): Promise<SizeReading[]> {
-    const u = await blockUsage([this.dir]);
-    return [
-      { layer: "L1", metric: "apparent_bytes", bytes: u.apparent, primary: true },
-      { layer: "L2", metric: "allocated_bytes", bytes: u.allocated, primary: true },
-    ];
+    return readDirectorySizes(this.dir);
   }
 
   async snapshot(): Promise<unknown> {
-    const u = await blockUsage([this.dir]);
-    return { dir: this.dir, files: u.files, apparent_bytes: u.apparent, allocated_bytes: u.allocated };
+    return readDirectorySnapshot(this.dir);
   }
 
   async cleanup(): Promise<void> {
@@ -119,12 +80,3 @@ class DirectorySystem implements LabSystem {
     return this.dir ? [this.dir] : [];
   }
 }
-
-export const directoryDefinition: SystemDefinition<Options> = {
-  name: "directory",
-  description: "one file per unit in a lab directory: the storage-layer baseline",
-  capabilities,
-  options,
-  endpoint: (o) => (o.root ? resolve(o.root) : "cell work directory"),
-  create: (o, lab) => new DirectorySystem(lab, o),
-};

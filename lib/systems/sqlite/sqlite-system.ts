@@ -1,33 +1,26 @@
-// SQLite through better-sqlite3: one database file per cell, one table per container.
-import Database from "better-sqlite3";
-import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { z } from "zod";
-import { SystemError, errorMessage } from "../../errors.js";
-import { blockUsage } from "../../fs-blocks.js";
+// SQLite through better-sqlite3: the contract only. One database file per cell, one table per
+// container. Opening the file: sqlite-connection.ts; SQL text: sqlite-sql.ts; sizes and
+// snapshot: sqlite-sizes.ts; options, capabilities, definition: sqlite-options.ts.
+import type Database from "better-sqlite3";
+import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
-import type { CellContext, LabSystem, SizeReading, SystemDefinition, Unit, UnitRef } from "../contract.js";
+import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { openSqlite, removeSqliteFiles, sqliteFiles, sqlitePath } from "./sqlite-connection.js";
+import { readSqliteSizes, readSqliteSnapshot } from "./sqlite-sizes.js";
+import { createTableSql, deleteSql, insertSql } from "./sqlite-sql.js";
 
-const options = z.object({}).strict();
-
-const capabilities = {
-  variants: { rollback: "rollback journal (SQLite default)", wal: "write-ahead log (journal_mode=WAL)" },
-  maintenance: { vacuum: "VACUUM: rebuild the file, returning free pages to the file system" },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: true,
-} satisfies SystemDefinition["capabilities"];
-
-class SqliteSystem implements LabSystem {
+export class SqliteSystem implements LabSystem {
   readonly name = "sqlite";
-  readonly capabilities = capabilities;
   private db?: Database.Database;
   private cell?: CellContext;
   private path = "";
   private insertStmts: Database.Statement[] = [];
   private deleteStmts: Database.Statement[] = [];
 
-  constructor(private readonly lab: LabNamespace) {}
+  constructor(
+    private readonly lab: LabNamespace,
+    readonly capabilities: Capabilities,
+  ) {}
 
   async connect(): Promise<void> {}
 
@@ -40,17 +33,15 @@ class SqliteSystem implements LabSystem {
     return this.lab.tableName("units", `c${container}`);
   }
 
+  private tables(): string[] {
+    return Array.from({ length: this.cell!.containers }, (_, c) => this.table(c));
+  }
+
   async prepare(cell: CellContext): Promise<void> {
     await this.close();
     this.cell = cell;
-    this.path = join(cell.workDir, `${this.lab.sqlName}.sqlite`);
-    for (const p of this.storagePaths()) rmSync(p, { force: true });
-    try {
-      this.db = new Database(this.path);
-    } catch (e) {
-      throw new SystemError("sqlite", this.path, errorMessage(e), { cause: e });
-    }
-    this.db.pragma(`journal_mode = ${cell.variant === "wal" ? "WAL" : "DELETE"}`);
+    this.path = sqlitePath(cell.workDir, this.lab.sqlName);
+    this.db = openSqlite(this.path, cell.variant);
     this.createTables();
   }
 
@@ -58,35 +49,38 @@ class SqliteSystem implements LabSystem {
     const db = this.db!;
     this.insertStmts = [];
     this.deleteStmts = [];
-    for (let c = 0; c < this.cell!.containers; c++) {
-      const t = this.table(c);
-      db.exec(`CREATE TABLE IF NOT EXISTS ${t} (id TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 BLOB NOT NULL, payload BLOB NOT NULL)`);
-      this.insertStmts.push(db.prepare(`INSERT INTO ${t} (id, size, sha256, payload) VALUES (?, ?, ?, ?)`));
-      this.deleteStmts.push(db.prepare(`DELETE FROM ${t} WHERE id = ?`));
+    for (const t of this.tables()) {
+      db.exec(createTableSql(t));
+      this.insertStmts.push(db.prepare(insertSql(t)));
+      this.deleteStmts.push(db.prepare(deleteSql(t)));
     }
   }
 
-  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<void> {
+  async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
     const db = this.db!;
     const writeBatch = db.transaction((units: Unit[]) => {
       for (const u of units) this.insertStmts[u.container]!.run(u.id, u.size, u.sha256, u.payload);
     });
     for await (const batch of batches) writeBatch(batch);
+    return OK;
   }
 
-  async insert(u: Unit): Promise<void> {
+  async insert(u: Unit): Promise<OpStatus> {
     this.insertStmts[u.container]!.run(u.id, u.size, u.sha256, u.payload);
+    return OK;
   }
 
-  async delete(u: UnitRef): Promise<void> {
+  async delete(u: UnitRef): Promise<OpStatus> {
     const r = this.deleteStmts[u.container]!.run(u.id);
     if (r.changes !== 1) throw new SystemError("sqlite", this.path, `delete of ${u.id} removed ${r.changes} rows`);
+    return OK;
   }
 
-  async maintenance(name: string): Promise<void> {
+  async maintenance(name: string): Promise<OpStatus> {
     if (name !== "vacuum") throw new SystemError("sqlite", this.path, `unknown maintenance "${name}"`);
     this.db!.exec("VACUUM");
     if (this.cell?.variant === "wal") this.db!.pragma("wal_checkpoint(TRUNCATE)");
+    return OK;
   }
 
   /** A fresh database file, so the next stage's file-system baseline is not a reused free list. */
@@ -94,54 +88,20 @@ class SqliteSystem implements LabSystem {
     await this.prepare(this.cell!);
   }
 
-  private pragmaNumber(name: string): number {
-    return Number(this.db!.pragma(name, { simple: true }));
-  }
-
   async sizes(): Promise<SizeReading[]> {
-    const pageSize = this.pragmaNumber("page_size");
-    const pages = this.pragmaNumber("page_count");
-    const free = this.pragmaNumber("freelist_count");
-    const files = await blockUsage(this.storagePaths());
-    return [
-      { layer: "L1", metric: "sqlite_used_page_bytes", bytes: (pages - free) * pageSize, primary: true },
-      { layer: "L1", metric: "sqlite_page_bytes", bytes: pages * pageSize },
-      { layer: "L2", metric: "allocated_bytes", bytes: files.allocated, primary: true },
-      { layer: "L2", metric: "file_bytes", bytes: files.apparent },
-    ];
+    return readSqliteSizes(this.db!, this.storagePaths());
   }
 
   async snapshot(): Promise<unknown> {
-    const db = this.db!;
-    const rows: Record<string, number> = {};
-    for (let c = 0; c < this.cell!.containers; c++) {
-      rows[this.table(c)] = Number((db.prepare(`SELECT count(*) AS n FROM ${this.table(c)}`).get() as { n: number }).n);
-    }
-    return {
-      sqlite_version: (db.prepare("SELECT sqlite_version() AS v").get() as { v: string }).v,
-      page_size: this.pragmaNumber("page_size"),
-      page_count: this.pragmaNumber("page_count"),
-      freelist_count: this.pragmaNumber("freelist_count"),
-      journal_mode: db.pragma("journal_mode", { simple: true }),
-      rows,
-    };
+    return readSqliteSnapshot(this.db!, this.tables());
   }
 
   async cleanup(): Promise<void> {
     await this.close();
-    for (const p of this.storagePaths()) rmSync(p, { force: true });
+    removeSqliteFiles(this.path);
   }
 
   storagePaths(): string[] {
-    return this.path ? [this.path, `${this.path}-wal`, `${this.path}-shm`, `${this.path}-journal`] : [];
+    return sqliteFiles(this.path);
   }
 }
-
-export const sqliteDefinition: SystemDefinition<z.infer<typeof options>> = {
-  name: "sqlite",
-  description: "SQLite (embedded, better-sqlite3): one BLOB table per container",
-  capabilities,
-  options,
-  endpoint: () => "embedded",
-  create: (_options, lab) => new SqliteSystem(lab),
-};
