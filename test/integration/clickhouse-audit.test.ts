@@ -4,7 +4,7 @@
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
-import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-system.js";
+import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-options.js";
 import { runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dataset } from "../../lib/generators/dataset.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, LabSystem } from "../../lib/systems/contract.js";
-import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-system.js";
+import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-options.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 

@@ -9,7 +9,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, SizeReading } from "../../lib/systems/contract.js";
-import { cockroachDefinition, type CockroachOptions } from "../../lib/systems/cockroach/cockroach-system.js";
+import { cockroachDefinition, type CockroachOptions } from "../../lib/systems/cockroach/cockroach-options.js";
 import { runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

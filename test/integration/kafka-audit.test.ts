@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import kafkajs from "kafkajs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
-import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
+import { kafkaDefinition } from "../../lib/systems/kafka/kafka-options.js";
 import { runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

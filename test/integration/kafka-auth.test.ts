@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { SystemError } from "../../lib/errors.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
-import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
+import { kafkaDefinition } from "../../lib/systems/kafka/kafka-options.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

@@ -7,7 +7,7 @@ import { SystemError } from "../../lib/errors.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, LabSystem, SizeReading } from "../../lib/systems/contract.js";
 import { registerKafkaCodecs } from "../../lib/systems/kafka/kafka-codecs.js";
-import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
+import { kafkaDefinition } from "../../lib/systems/kafka/kafka-options.js";
 import { KAFKA_VARIANTS } from "../../lib/systems/kafka/kafka-topics.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";

@@ -4,7 +4,7 @@ import mysql from "mysql2/promise";
 import { openSync, readSync, closeSync, statSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
-import { mariadbDefinition } from "../../lib/systems/mariadb/mariadb-system.js";
+import { mariadbDefinition } from "../../lib/systems/mariadb/mariadb-options.js";
 import { runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

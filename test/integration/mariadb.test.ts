@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dataset } from "../../lib/generators/dataset.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, SizeReading } from "../../lib/systems/contract.js";
-import { mariadbDefinition } from "../../lib/systems/mariadb/mariadb-system.js";
+import { mariadbDefinition } from "../../lib/systems/mariadb/mariadb-options.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

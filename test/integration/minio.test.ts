@@ -6,7 +6,7 @@ import * as Minio from "minio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { SizeReading } from "../../lib/systems/contract.js";
-import { minioDefinition } from "../../lib/systems/minio/minio-system.js";
+import { minioDefinition } from "../../lib/systems/minio/minio-options.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

@@ -7,8 +7,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { SystemDefinition } from "../../lib/systems/contract.js";
-import { cockroachDefinition } from "../../lib/systems/cockroach/cockroach-system.js";
-import { postgresDefinition } from "../../lib/systems/postgres/postgres-system.js";
+import { cockroachDefinition } from "../../lib/systems/cockroach/cockroach-options.js";
+import { postgresDefinition } from "../../lib/systems/postgres/postgres-options.js";
 import { runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

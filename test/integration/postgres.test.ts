@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import type { CellContext, SizeReading } from "../../lib/systems/contract.js";
-import { postgresDefinition, type PostgresOptions } from "../../lib/systems/postgres/postgres-system.js";
+import { postgresDefinition, type PostgresOptions } from "../../lib/systems/postgres/postgres-options.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

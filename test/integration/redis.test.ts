@@ -4,7 +4,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
-import { redisDefinition } from "../../lib/systems/redis/redis-system.js";
+import { redisDefinition } from "../../lib/systems/redis/redis-options.js";
 import { primary, runCellThrough, smallDataset } from "../helpers/contract-harness.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 

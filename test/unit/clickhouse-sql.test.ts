@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LabNamespace } from "../../lib/systems/namespace.js";
-import { parseServerError } from "../../lib/systems/clickhouse/clickhouse-errors.js";
+import { parseServerError } from "../../lib/systems/clickhouse/clickhouse-connection.js";
 import { rowHeader } from "../../lib/systems/clickhouse/clickhouse-rowbinary.js";
 import {
   createTableSql,
@@ -12,7 +12,7 @@ import {
   pendingMutationsSql,
   versionAtLeast,
 } from "../../lib/systems/clickhouse/clickhouse-sql.js";
-import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-system.js";
+import { clickhouseDefinition } from "../../lib/systems/clickhouse/clickhouse-options.js";
 
 describe("clickhouse SQL", () => {
   it("quotes only lab-shaped identifiers and escapes literals", () => {

@@ -3,7 +3,7 @@ import {
   SPAN_STATS_SQL, chunkForInsert, compactSql, createDatabaseSql, createTableSql, crdbTable, dropDatabaseSql, gcSettled,
   gcTtlSql, multiRowInsertSql, multiRowInsertValues, rangesDetailsSql, showZoneSql,
 } from "../../lib/systems/cockroach/cockroach-sql.js";
-import { cockroachDefinition } from "../../lib/systems/cockroach/cockroach-system.js";
+import { cockroachDefinition } from "../../lib/systems/cockroach/cockroach-options.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 
 const T = crdbTable("dedup_lab", "units_c0");

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { SystemError } from "../../lib/errors.js";
-import { describeKafkaError } from "../../lib/systems/kafka/kafka-errors.js";
-import { kafkajsConfig, KafkaOptionsSchema, platformaticConfig } from "../../lib/systems/kafka/kafka-options.js";
-import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
+import { describeKafkaError, kafkajsConfig, platformaticConfig } from "../../lib/systems/kafka/kafka-connection.js";
+import { KafkaOptionsSchema } from "../../lib/systems/kafka/kafka-options.js";
+import { kafkaDefinition } from "../../lib/systems/kafka/kafka-options.js";
 
 afterEach(() => {
   delete process.env.DEDUP_UNIT_KAFKA_PW;

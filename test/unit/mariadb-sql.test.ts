@@ -12,7 +12,7 @@ import {
   tableStatusSql,
   tablespacesSql,
 } from "../../lib/systems/mariadb/mariadb-sql.js";
-import { mariadbDefinition } from "../../lib/systems/mariadb/mariadb-system.js";
+import { mariadbDefinition } from "../../lib/systems/mariadb/mariadb-options.js";
 
 describe("mariadb SQL", () => {
   it("quotes only lab-shaped identifiers", () => {

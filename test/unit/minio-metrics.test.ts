@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareUsage, parseBucketUsage } from "../../lib/systems/minio/minio-metrics.js";
+import { compareUsage, parseBucketUsage } from "../../lib/systems/minio/minio-sizes.js";
 
 const EXPOSITION = `# HELP minio_bucket_usage_total_bytes Total bucket size in bytes
 # TYPE minio_bucket_usage_total_bytes gauge

@@ -4,7 +4,7 @@ import {
   parseServerVersion, payloadSizesSql, qualify, variantProblem,
 } from "../../lib/systems/postgres/postgres-sql.js";
 import { clientConfig, describeWireError, isConnectionLost, type WireOptions } from "../../lib/systems/postgres/postgres-connection.js";
-import { postgresDefinition } from "../../lib/systems/postgres/postgres-system.js";
+import { postgresDefinition } from "../../lib/systems/postgres/postgres-options.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 
 const T = qualify("dedup_lab", "units_c0");
