@@ -21,7 +21,7 @@ import { emit, type RunEvents } from "./events.js";
 import { cellDims, type Cell } from "./matrix.js";
 import { CellRows, recordDataset, recordMeasurement, recordSizes, type SizePoint } from "./rows.js";
 import { BatchFeeder } from "./batch-feeder.js";
-import { DEFAULT_SETTLE, layerValues, settle, StageSampler, timeToReclaim } from "./settle.js";
+import { DEFAULT_SETTLE, layerValues, settle, StageSampler, timeToReclaim, type Settled } from "./settle.js";
 import { Interrupted, runStage } from "./stages.js";
 
 const sh = promisify(exec);
@@ -124,6 +124,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     // The empty cell's settled sizes: the baseline every insert stage must start from.
     const empty = await settle(system, () => sizesAt(prepPhase, "before"), settleOpts);
     let stored: "empty" | "dataset" = "empty";
+    let last: Settled | undefined = empty;
 
     for (const s of cfg.stages) {
       stage = s;
@@ -135,10 +136,18 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       const inserting = s === "bulk_insert" || s === "perfile_insert";
       // Preconditions, outside every clock, whatever the stage order: inserts start from an
       // empty cell, a delete from the stored dataset.
-      if (inserting && stored !== "empty") await system.reset();
-      if (s === "perfile_delete" && stored === "empty") await loadUnmeasured(system, ds, cfg);
+      let changed = false;
+      if (inserting && stored !== "empty") {
+        await system.reset();
+        changed = true;
+      }
+      if (s === "perfile_delete" && stored === "empty") {
+        await loadUnmeasured(system, ds, cfg);
+        changed = true;
+      }
       const phase: PhaseWindow = { cellId: cell.id, system: system.name, stage: s, start: Date.now() };
-      const baseline = await settle(system, () => sizesAt(phase, "before"), settleOpts);
+      // The baseline is the previous settled reading unless a precondition changed the cell since.
+      const baseline = changed || !last ? await settle(system, () => sizesAt(phase, "before"), settleOpts) : last;
       const before = baseline.point;
       const dirty = inserting ? notFresh(empty.point, before, t.logical_bytes) : "";
       await snapshot(s, "before");
@@ -163,6 +172,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       phase.end = Date.now();
       out.add(s, "stage_end", phase.end, "epoch_ms");
       await emit(env.events, "stageEnd", cell, s, m);
+      last = undefined;
       if (m.status.code !== "ok") {
         // Not implemented here: a status row with the connector's note, never a 0 s measurement.
         out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}: ${m.status.note}` });
@@ -171,6 +181,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       if (inserting) stored = "dataset";
       if (s === "perfile_delete") stored = "empty";
       const settled = await settle(system, () => sizesAt(phase, "after"), settleOpts);
+      last = settled;
       const after = settled.point;
       await snapshot(s, "after");
       recordMeasurement(out, record, s, m, env.runId, cell.id, dims);

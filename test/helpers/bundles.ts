@@ -10,6 +10,11 @@ import { ROOT } from "./services-env.js";
 export interface Row {
   cell_id: string;
   system: string;
+  variant: string;
+  payload: string;
+  grade: string;
+  replica: string;
+  valid: boolean;
   stage: string;
   metric: string;
   value: number | null;

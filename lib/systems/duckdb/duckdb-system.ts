@@ -78,6 +78,12 @@ export class DuckdbSystem implements LabSystem {
     return OK;
   }
 
+  /** Write the WAL into the database file: DuckDB's block counts only cover checkpointed data. */
+  async settle(): Promise<OpStatus> {
+    await this.conn!.run("CHECKPOINT");
+    return OK;
+  }
+
   async maintenance(name: string): Promise<OpStatus> {
     if (name === "vacuum") await this.conn!.run("VACUUM");
     else if (name !== "checkpoint") throw new SystemError("duckdb", this.path, `unknown maintenance "${name}"`);

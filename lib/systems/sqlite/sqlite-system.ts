@@ -76,6 +76,12 @@ export class SqliteSystem implements LabSystem {
     return OK;
   }
 
+  /** WAL mode: copy the WAL into the database file and truncate it, so L1/L2 see every row. */
+  async settle(): Promise<OpStatus> {
+    if (this.cell?.variant === "wal") this.db!.pragma("wal_checkpoint(TRUNCATE)");
+    return OK;
+  }
+
   async maintenance(name: string): Promise<OpStatus> {
     if (name !== "vacuum") throw new SystemError("sqlite", this.path, `unknown maintenance "${name}"`);
     this.db!.exec("VACUUM");

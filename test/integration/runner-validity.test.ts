@@ -1,0 +1,148 @@
+// Numbers a reviewer cannot break (issue 11): the bulk clock against a load of pre-generated
+// batches on real servers, fresh baselines whatever the stage order, settled WAL boundaries,
+// and the one validity rule over a whole bundle.
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Dataset } from "../../lib/generators/dataset.js";
+import type { Unit } from "../../lib/generators/unit.js";
+import { MeasuredSystem } from "../../lib/metrics/measured-system.js";
+import { quantile } from "../../lib/metrics/stats.js";
+import { BatchFeeder } from "../../lib/runner/batch-feeder.js";
+import { loadConfig, resolveConfig } from "../../lib/runner/config.js";
+import { expandMatrix } from "../../lib/runner/matrix.js";
+import { runMatrix } from "../../lib/runner/run.js";
+import { STAGES, type Stage } from "../../lib/systems/contract.js";
+import { loadSystems, systemDefinition } from "../../lib/systems/registry.js";
+import { rowsOf, TempDirs } from "../helpers/bundles.js";
+import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+
+const temps = new TempDirs("dedup-lab-validity-");
+const median = (xs: number[]): number => quantile(xs, 0.5);
+afterAll(() => temps.removeAll());
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+}
+
+async function run(raw: object, overrides: Parameters<typeof resolveConfig>[1] = {}) {
+  const cfg = resolveConfig(raw, overrides);
+  const dir = join(temps.make(), "bundle");
+  const res = await runMatrix(cfg, { dir });
+  expect(res.failed).toBe(0);
+  return rowsOf(dir);
+}
+
+describe("stage order: every order starts each stage from a fresh, recorded baseline", () => {
+  it("all 24 orders of the four stages on sqlite: inserts start empty, a delete starts from the dataset, no dirty baseline", async () => {
+    for (const order of permutations(STAGES)) {
+      const rows = await run({ matrix: { systems: ["sqlite"], payloads: ["random_binary"], grades: ["U50"], stages: order }, dataset: { units: 12, unitSize: "8KiB" } });
+      const l1 = (stage: Stage, phase: string) => rows.find((r) => r.stage === stage && r.metric === "size_bytes" && r.layer === "L1" && r.phase === phase)!;
+      const logical = rows.find((r) => r.stage === "dataset" && r.metric === "logical_bytes")!.value!;
+      for (const s of ["bulk_insert", "perfile_insert"] as const) {
+        expect(l1(s, "before").value, `${order.join(">")}: ${s} starts empty`).toBeLessThan(logical * 0.01);
+        expect(l1(s, "delta").value, `${order.join(">")}: ${s} stores the dataset`).toBeGreaterThanOrEqual(logical);
+      }
+      expect(l1("perfile_delete", "before").value, `${order.join(">")}: the delete finds the dataset`).toBeGreaterThanOrEqual(logical);
+      expect(rows.filter((r) => r.reason.includes("baseline not fresh")), order.join(">")).toEqual([]);
+    }
+  });
+});
+
+describe("settled boundaries: WAL contents never leak across stages", () => {
+  it("WAL-mode SQLite insert EDR is within 2 % of rollback mode; DuckDB bulk and per-unit EDR agree within 2 %", async () => {
+    const rows = await run({
+      matrix: { systems: ["sqlite", "duckdb"], payloads: ["random_binary", "text_document"], grades: ["U0", "U90"], stages: ["bulk_insert", "perfile_insert"] },
+      dataset: { units: 60, unitSize: "16KiB" },
+      systems: { sqlite: { variants: ["rollback", "wal"] } },
+    });
+    const edr = (system: string, variant: string, payload: string, grade: string, stage: string) =>
+      rows.find((r) => r.system === system && r.variant === variant && r.payload === payload && r.grade === grade && r.stage === stage && r.metric === "edr_cluster")!;
+    for (const payload of ["random_binary", "text_document"]) {
+      for (const grade of ["U0", "U90"]) {
+        for (const stage of ["bulk_insert", "perfile_insert"]) {
+          const rollback = edr("sqlite", "rollback", payload, grade, stage);
+          const wal = edr("sqlite", "wal", payload, grade, stage);
+          expect(rollback.valid && wal.valid, `${payload} ${grade} ${stage}: ${rollback.reason} ${wal.reason}`).toBe(true);
+          expect(Math.abs(wal.value! / rollback.value! - 1), `${payload} ${grade} ${stage} wal ${wal.value} rollback ${rollback.value}`).toBeLessThan(0.02);
+        }
+        const bulk = edr("duckdb", "default", payload, grade, "bulk_insert");
+        const each = edr("duckdb", "default", payload, grade, "perfile_insert");
+        expect(bulk.valid && each.valid, `${bulk.reason} ${each.reason}`).toBe(true);
+        expect(Math.abs(each.value! / bulk.value! - 1), `duckdb ${payload} ${grade}: bulk ${bulk.value} per unit ${each.value}`).toBeLessThan(0.02);
+      }
+    }
+  });
+});
+
+describe("validity follows from reasons", () => {
+  it("the default embedded slice: no valid row carries a reason, every row with a reason is invalid, timeseries are written", async () => {
+    const dir = join(temps.make(), "bundle");
+    const res = await runMatrix(resolveConfig({ matrix: { payloads: ["random_binary", "structured_json"], grades: ["U0", "U90"] }, dataset: { units: 30 } }), { dir });
+    expect(res.failed).toBe(0);
+    const rows = await rowsOf(dir);
+    expect(rows.filter((r) => r.valid && r.reason !== "")).toEqual([]);
+    expect(rows.filter((r) => !r.valid && r.reason === "")).toEqual([]);
+    expect(rows.filter((r) => r.valid && r.value === null)).toEqual([]);
+    // Every insert EDR of the embedded systems is measured and valid once their layers are settled.
+    const edrs = rows.filter((r) => r.metric === "edr_cluster" && (r.stage === "bulk_insert" || r.stage === "perfile_insert"));
+    expect(edrs.length).toBe(3 * 2 * 2 * 2);
+    expect(edrs.filter((r) => !r.valid).map((r) => `${r.cell_id} ${r.stage}: ${r.reason}`)).toEqual([]);
+    const { tableFromIPC } = await import("apache-arrow");
+    const { readFile } = await import("node:fs/promises");
+    const ts = tableFromIPC(await readFile(join(dir, "timeseries.arrow")));
+    expect(ts.numRows).toBeGreaterThan(0);
+  });
+});
+
+describe("bulk clock: wall time with input produced ahead (real PostgreSQL and Redis)", () => {
+  beforeAll(async () => {
+    loadServicesEnv();
+    await loadSystems(["postgres", "redis"]);
+  });
+
+  for (const name of ["postgres", "redis"]) {
+    it(`${name}: the runner's bulk MB/s is within ±10 % of loading the same batches generated beforehand`, async () => {
+      const cfg = await loadConfig(join(ROOT, "examples/local-services.yaml"), { systems: [name], payloads: ["random_binary"], grades: ["U0"], units: 96, unitSize: "256KiB" });
+      const cell = expandMatrix(cfg, "timing")[0]!;
+      const system = systemDefinition(name).create(cell.system.options, cfg.lab);
+      const ds = new Dataset(cell.dataset);
+      const pregenerated: Unit[][] = [...ds.batches(cfg.batchBytes)];
+      const bytes = pregenerated.flat().reduce((a, u) => a + u.size, 0);
+      await system.connect();
+      try {
+        await system.prepare({ lab: cfg.lab, cellKey: `${cell.key}t`, variant: cell.variant, containers: 1, workDir: temps.make(), log: () => {} });
+        const reference: number[] = [];
+        const runner: number[] = [];
+        const measured = new MeasuredSystem(system);
+        // Alternate the two loads so drift on a shared machine hits both alike.
+        for (let k = 0; k < 5; k++) {
+          await system.reset();
+          const t0 = process.hrtime.bigint();
+          await system.bulkInsert((async function* () {
+            yield* pregenerated;
+          })());
+          reference.push(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+          await system.reset();
+          const feeder = await BatchFeeder.start(cell.dataset, cfg.batchBytes);
+          try {
+            const m = await measured.bulkInsert(feeder);
+            expect(m.bytes).toBe(bytes);
+            expect(m.inputWaitNs / m.durationNs, "the system barely waited for input").toBeLessThan(0.05);
+            runner.push(m.bytes / 1e6 / (m.durationNs / 1e9));
+          } finally {
+            await feeder.close();
+          }
+        }
+        const ratio = median(runner) / median(reference);
+        console.log(`${name}: runner ${median(runner).toFixed(1)} MB/s, pre-generated ${median(reference).toFixed(1)} MB/s, ratio ${ratio.toFixed(3)}`);
+        expect(ratio).toBeGreaterThan(0.9);
+        expect(ratio).toBeLessThan(1.1);
+      } finally {
+        await system.cleanup();
+        await system.close();
+        ds.close();
+      }
+    });
+  }
+});
