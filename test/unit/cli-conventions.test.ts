@@ -73,8 +73,9 @@ describe("signals stop a run cleanly; the exit status names the signal (128 + n)
     expect(r.code, r.stderr).toBe(status);
     expect(r.stderr).toContain(`${sig}: finishing the current operation, cleaning up and saving results`);
     expect(r.stderr).toContain(`interrupted by ${sig} — continue with: npx dedup-lab run --resume ${r.out}\n`);
-    expect(r.stdout).not.toMatch(/interrupted|SIG(INT|TERM)|--resume/);
-    expect(r.stdout).toMatch(/bundle: .* \(\d+ cells done, 0 failed\)/); // the result stays on stdout
+    // stdout keeps the results only (the summary may list the cut-off cell's row; that is bundle content).
+    expect(r.stdout).not.toMatch(/finishing the current operation|continue with|--resume/);
+    expect(r.stdout).toMatch(/bundle: .*\(\d+ cells done/);
     const meta = JSON.parse(readFileSync(join(r.out, "bundle.json"), "utf8")) as { status: string };
     expect(meta.status).toBe("interrupted");
     const done = readdirSync(join(r.out, "cells")).length;
