@@ -2,8 +2,8 @@
 // instance resolves these after connect: see ClickhouseSystem.capabilities), and its
 // definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { clickhouseEndpoint } from "./clickhouse-connection.js";
 import type { ClickhouseVariant } from "./clickhouse-sql.js";
 import { ClickhouseSystem } from "./clickhouse-system.js";
@@ -26,7 +26,7 @@ const options = z
   .strict();
 export type ClickhouseOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("clickhouse", {
   variants: {
     mergetree_lz4: "MergeTree ORDER BY id, payload CODEC(LZ4)",
     mergetree_zstd: "MergeTree ORDER BY id, payload CODEC(ZSTD)",
@@ -34,11 +34,8 @@ const capabilities = {
     replacing_zstd: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(ZSTD)",
   } satisfies Record<ClickhouseVariant, string>,
   maintenance: { optimize_final: "OPTIMIZE TABLE … FINAL: merge all parts (ReplacingMergeTree drops duplicates)" },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("clickhouse"),
   appReplicas: 1,
-} satisfies Capabilities;
+});
 
 export const clickhouseDefinition: SystemDefinition<ClickhouseOptions> = {
   name: "clickhouse",

@@ -1,9 +1,9 @@
 // The cockroach block of the config (postgres' wire options with CockroachDB's defaults and
 // GC/bulk settings), what the connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { sslOptions, wireOptionsShape } from "../postgres/postgres-options.js";
-import { isEmbedded } from "../registry.js";
 import { endpointOf } from "./cockroach-connection.js";
 import { CRDB_MAINTENANCE, CRDB_VARIANTS } from "./cockroach-sql.js";
 import { CockroachSystem } from "./cockroach-system.js";
@@ -29,14 +29,11 @@ const options = z
   .strict();
 export type CockroachOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("cockroach", {
   variants: CRDB_VARIANTS,
   maintenance: CRDB_MAINTENANCE,
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("cockroach"),
   appReplicas: 1,
-} satisfies Capabilities;
+});
 
 export const cockroachDefinition: SystemDefinition<CockroachOptions> = {
   name: "cockroach",

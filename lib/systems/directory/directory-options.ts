@@ -1,7 +1,7 @@
 // The directory block of the config, what the connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { directoryEndpoint } from "./directory-connection.js";
 import { DirectorySystem } from "./directory-system.js";
 
@@ -13,13 +13,10 @@ const options = z
   .strict();
 export type DirectoryOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("directory", {
   variants: { default: "one file per unit, written with write() + close()", fsync: "fsync every file before close" },
   maintenance: { sync: "fsync every file and directory" },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("directory"),
-} satisfies Capabilities;
+});
 
 export const directoryDefinition: SystemDefinition<DirectoryOptions> = {
   name: "directory",

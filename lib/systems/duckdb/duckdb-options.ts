@@ -1,22 +1,19 @@
 // The duckdb block of the config (no settings), what the connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { DuckdbSystem } from "./duckdb-system.js";
 
 const options = z.object({}).strict();
 export type DuckdbOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("duckdb", {
   variants: { default: "DuckDB defaults (lightweight compression chosen per column)" },
   maintenance: {
     checkpoint: "FORCE CHECKPOINT: write the WAL into the database file",
     vacuum: "VACUUM then FORCE CHECKPOINT",
   },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("duckdb"),
-} satisfies Capabilities;
+});
 
 export const duckdbDefinition: SystemDefinition<DuckdbOptions> = {
   name: "duckdb",

@@ -1,8 +1,8 @@
 // The `systems.kafka.options` block (the connection block of kafka-connection.ts plus topic
 // and produce settings), what the connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { KafkaConnectionSchema, kafkaEndpoint } from "./kafka-connection.js";
 import { KafkaSystem } from "./kafka-system.js";
 import { KAFKA_VARIANTS } from "./kafka-topics.js";
@@ -25,16 +25,13 @@ export const KafkaOptionsSchema = KafkaConnectionSchema.extend({
 }).strict();
 export type KafkaOptions = z.infer<typeof KafkaOptionsSchema>;
 
-const capabilities = {
+const capabilities = declareCapabilities("kafka", {
   variants: KAFKA_VARIANTS,
   maintenance: {
     compact_wait:
       "roll every partition's active segment (short segment.ms + a marker record), let the log cleaner / retention check run, and poll DescribeLogDirs until sizes settle (bounded)",
   },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("kafka"),
-} satisfies Capabilities;
+});
 
 export const kafkaDefinition: SystemDefinition<KafkaOptions> = {
   name: "kafka",

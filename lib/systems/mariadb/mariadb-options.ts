@@ -1,7 +1,7 @@
 // The mariadb block of the config, what the connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { mariadbEndpoint } from "./mariadb-connection.js";
 import type { MariadbVariant } from "./mariadb-sql.js";
 import { MariadbSystem } from "./mariadb-system.js";
@@ -24,7 +24,7 @@ const options = z
   .strict();
 export type MariadbOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("mariadb", {
   variants: {
     default: "InnoDB, server default row format (DYNAMIC), no compression",
     page_compressed: "InnoDB PAGE_COMPRESSED=1 (algorithm = innodb_compression_algorithm; holes punched per page)",
@@ -34,11 +34,8 @@ const capabilities = {
     optimize: "OPTIMIZE TABLE (InnoDB: recreate + analyze, returns free space to the file system)",
     analyze: "ANALYZE TABLE only (statistics refresh, no rebuild)",
   },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("mariadb"),
   appReplicas: 1,
-} satisfies Capabilities;
+});
 
 export const mariadbDefinition: SystemDefinition<MariadbOptions> = {
   name: "mariadb",

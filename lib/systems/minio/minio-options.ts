@@ -1,7 +1,7 @@
 // The minio block of the config, what the connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { minioEndpoint } from "./minio-connection.js";
 import { MiB, MinioSystem } from "./minio-system.js";
 
@@ -30,7 +30,7 @@ const options = z
   .strict();
 export type MinioOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("minio", {
   variants: {
     unversioned: "plain buckets: DELETE removes the object",
     versioned: "bucket versioning on: DELETE leaves a delete marker, the data stays as a noncurrent version",
@@ -39,10 +39,7 @@ const capabilities = {
     purge_noncurrent: "remove noncurrent versions and delete markers (what a lifecycle expiry would reclaim; a no-op on unversioned buckets)",
     await_scanner: "wait until MinIO's data scanner reports bucket usage that matches the listing (bounded by scannerTimeoutSeconds)",
   },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("minio"),
-} satisfies Capabilities;
+});
 
 export const minioDefinition: SystemDefinition<MinioOptions> = {
   name: "minio",

@@ -31,14 +31,6 @@ export class MinioSystem implements LabSystem {
     return this.conn.s3;
   }
 
-  private fail(what: string, e: unknown) {
-    return this.conn.fail(what, e);
-  }
-
-  private error(message: string) {
-    return this.conn.error(message);
-  }
-
   async connect(): Promise<void> {
     await this.conn.connect(this.lab);
   }
@@ -57,7 +49,7 @@ export class MinioSystem implements LabSystem {
 
   /** Remove every object version and delete marker of a lab bucket. */
   private async emptyBucket(bucket: string): Promise<void> {
-    if (!this.lab.isLabObject(bucket)) throw this.error(`refusing to empty non-lab bucket ${bucket}`);
+    if (!this.lab.isLabObject(bucket)) throw this.conn.error(`refusing to empty non-lab bucket ${bucket}`);
     await this.conn.removeEntries(bucket, await this.conn.listVersions(bucket));
   }
 
@@ -66,14 +58,14 @@ export class MinioSystem implements LabSystem {
     try {
       exists = await this.s3.bucketExists(bucket);
     } catch (e) {
-      throw this.fail(`HeadBucket ${bucket}`, e);
+      throw this.conn.fail(`HeadBucket ${bucket}`, e);
     }
     if (!exists) return;
     await this.emptyBucket(bucket);
     try {
       await this.s3.removeBucket(bucket);
     } catch (e) {
-      throw this.fail(`DeleteBucket ${bucket}`, e);
+      throw this.conn.fail(`DeleteBucket ${bucket}`, e);
     }
   }
 
@@ -86,7 +78,7 @@ export class MinioSystem implements LabSystem {
         await this.s3.makeBucket(bucket, this.options.region);
         if (cell.variant === "versioned") await this.s3.setBucketVersioning(bucket, { Status: "Enabled" });
       } catch (e) {
-        throw this.fail(`create bucket ${bucket}`, e);
+        throw this.conn.fail(`create bucket ${bucket}`, e);
       }
     }
   }
@@ -96,7 +88,7 @@ export class MinioSystem implements LabSystem {
       if (u.payload.length > this.options.partSize) await this.putMultipart(this.bucket(u), u.id, u.payload);
       else await this.s3.putObject(this.bucket(u), u.id, u.payload, u.payload.length);
     } catch (e) {
-      throw this.fail(`PUT ${this.bucket(u)}/${u.id}`, e);
+      throw this.conn.fail(`PUT ${this.bucket(u)}/${u.id}`, e);
     }
   }
 
@@ -165,7 +157,7 @@ export class MinioSystem implements LabSystem {
     try {
       await this.s3.removeObject(this.bucket(u), u.id);
     } catch (e) {
-      throw this.fail(`DELETE ${this.bucket(u)}/${u.id}`, e);
+      throw this.conn.fail(`DELETE ${this.bucket(u)}/${u.id}`, e);
     }
     return OK;
   }
@@ -182,15 +174,15 @@ export class MinioSystem implements LabSystem {
       const deadline = Date.now() + this.options.scannerTimeoutSeconds * 1000;
       for (;;) {
         const c = await scannerUsage(this.conn, this.options, this.buckets());
-        if ("unreachable" in c) throw this.error(`await_scanner: ${c.unreachable}`);
+        if ("unreachable" in c) throw this.conn.error(`await_scanner: ${c.unreachable}`);
         if (!c.stale) return OK;
         if (Date.now() > deadline) {
-          throw this.error(`await_scanner: still ${c.stale} after ${this.options.scannerTimeoutSeconds} s — check \`mc admin scanner status\``);
+          throw this.conn.error(`await_scanner: still ${c.stale} after ${this.options.scannerTimeoutSeconds} s — check \`mc admin scanner status\``);
         }
         await sleep(500);
       }
     }
-    throw this.error(`unknown maintenance "${name}" — use one of: ${Object.keys(this.capabilities.maintenance).join(", ")}`);
+    throw this.conn.error(`unknown maintenance "${name}" — use one of: ${Object.keys(this.capabilities.maintenance).join(", ")}`);
   }
 
   async reset(): Promise<void> {
@@ -212,7 +204,7 @@ export class MinioSystem implements LabSystem {
     } catch (e) {
       // MinIO lists a restricted key only the buckets it may list, and refuses (AccessDenied)
       // when that is none; other S3 servers may refuse outright. Then clean this cell's buckets.
-      if ((e as { code?: unknown }).code !== "AccessDenied") throw this.fail("ListBuckets", e);
+      if ((e as { code?: unknown }).code !== "AccessDenied") throw this.conn.fail("ListBuckets", e);
       names = this.cell ? this.buckets() : [];
     }
     for (const bucket of names.filter((n) => this.lab.isLabObject(n))) await this.dropBucket(bucket);

@@ -1,8 +1,8 @@
 // The postgres block of the config (shared wire options, reused by cockroach), what the
 // connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { endpointOf } from "./postgres-connection.js";
 import { PG_MAINTENANCE, PG_VARIANTS } from "./postgres-sql.js";
 import { PostgresSystem } from "./postgres-system.js";
@@ -51,14 +51,11 @@ const options = z
   .strict();
 export type PostgresOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("postgres", {
   variants: PG_VARIANTS,
   maintenance: PG_MAINTENANCE,
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("postgres"),
   appReplicas: 1,
-} satisfies Capabilities;
+});
 
 export const postgresDefinition: SystemDefinition<PostgresOptions> = {
   name: "postgres",

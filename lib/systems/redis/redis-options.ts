@@ -1,7 +1,7 @@
 // The redis block of the config, what the connector can do, and its definition for the registry.
 import { z } from "zod";
-import type { Capabilities, SystemDefinition } from "../contract.js";
-import { isEmbedded } from "../registry.js";
+import { declareCapabilities } from "../capabilities.js";
+import type { SystemDefinition } from "../contract.js";
 import { redisEndpoint } from "./redis-connection.js";
 import { RedisSystem } from "./redis-system.js";
 
@@ -22,7 +22,7 @@ const options = z
   .strict();
 export type RedisOptions = z.infer<typeof options>;
 
-const capabilities = {
+const capabilities = declareCapabilities("redis", {
   variants: {
     del: "per-unit delete with DEL (memory freed synchronously)",
     unlink: "per-unit delete with UNLINK (memory freed by a background thread)",
@@ -31,10 +31,7 @@ const capabilities = {
     bgrewriteaof: "BGREWRITEAOF: rewrite the append-only file from the live dataset, awaited to completion",
     bgsave: "BGSAVE: write an RDB snapshot, awaited to completion",
   },
-  layers: ["L1", "L2"],
-  stages: ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"],
-  embedded: isEmbedded("redis"),
-} satisfies Capabilities;
+});
 
 export const redisDefinition: SystemDefinition<RedisOptions> = {
   name: "redis",

@@ -40,14 +40,6 @@ export class RedisSystem implements LabSystem {
     return this.conn.redis;
   }
 
-  private fail(what: string, e: unknown) {
-    return this.conn.fail(what, e);
-  }
-
-  private error(message: string) {
-    return this.conn.error(message);
-  }
-
   async connect(): Promise<void> {
     await this.conn.connect();
   }
@@ -91,9 +83,9 @@ export class RedisSystem implements LabSystem {
     try {
       reply = await this.redis.mset(...args);
     } catch (e) {
-      throw this.fail(`MSET ${units.length} keys`, e);
+      throw this.conn.fail(`MSET ${units.length} keys`, e);
     }
-    if (reply !== "OK") throw this.error(`MSET ${units.length} keys replied ${reply}`);
+    if (reply !== "OK") throw this.conn.error(`MSET ${units.length} keys replied ${reply}`);
   }
 
   async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
@@ -121,9 +113,9 @@ export class RedisSystem implements LabSystem {
     try {
       reply = await this.redis.set(this.key(u), u.payload);
     } catch (e) {
-      throw this.fail(`SET ${this.key(u)}`, e);
+      throw this.conn.fail(`SET ${this.key(u)}`, e);
     }
-    if (reply !== "OK") throw this.error(`SET ${this.key(u)} replied ${reply}`);
+    if (reply !== "OK") throw this.conn.error(`SET ${this.key(u)} replied ${reply}`);
     return OK;
   }
 
@@ -134,9 +126,9 @@ export class RedisSystem implements LabSystem {
     try {
       removed = cmd === "UNLINK" ? await this.redis.unlink(key) : await this.redis.del(key);
     } catch (e) {
-      throw this.fail(`${cmd} ${key}`, e);
+      throw this.conn.fail(`${cmd} ${key}`, e);
     }
-    if (removed !== 1) throw this.error(`${cmd} ${key} removed ${removed} keys (expected 1)`);
+    if (removed !== 1) throw this.conn.error(`${cmd} ${key} removed ${removed} keys (expected 1)`);
     return OK;
   }
 
@@ -144,7 +136,7 @@ export class RedisSystem implements LabSystem {
     try {
       return infoFields(await this.redis.info("persistence"));
     } catch (e) {
-      throw this.fail("INFO persistence", e);
+      throw this.conn.fail("INFO persistence", e);
     }
   }
 
@@ -154,14 +146,14 @@ export class RedisSystem implements LabSystem {
     for (;;) {
       const p = await this.persistenceInfo();
       if (done(p)) return p;
-      if (Date.now() > deadline) throw this.error(`${what} did not finish within ${MAINTENANCE_TIMEOUT_MS / 60_000} min`);
+      if (Date.now() > deadline) throw this.conn.error(`${what} did not finish within ${MAINTENANCE_TIMEOUT_MS / 60_000} min`);
       await sleep(POLL_MS);
     }
   }
 
   async maintenance(name: string): Promise<OpStatus> {
     if (name !== "bgsave" && name !== "bgrewriteaof") {
-      throw this.error(`unknown maintenance "${name}" — use one of: ${Object.keys(this.capabilities.maintenance).join(", ")}`);
+      throw this.conn.error(`unknown maintenance "${name}" — use one of: ${Object.keys(this.capabilities.maintenance).join(", ")}`);
     }
     const kind: PersistenceKind = name;
     const label = kind.toUpperCase();
@@ -169,17 +161,17 @@ export class RedisSystem implements LabSystem {
     const idle = await this.pollPersistence(`waiting for running persistence before ${label}`, (p) => !persistenceBusy(p));
     const before = persistenceCounter(kind, idle);
     if (before === null) {
-      throw this.error(`${label} cannot be awaited: INFO persistence lacks its completion counter (needs Redis ≥ 7.0)`);
+      throw this.conn.error(`${label} cannot be awaited: INFO persistence lacks its completion counter (needs Redis ≥ 7.0)`);
     }
     try {
       if (kind === "bgsave") await this.redis.bgsave();
       else await this.redis.bgrewriteaof();
     } catch (e) {
-      throw this.fail(label, e);
+      throw this.conn.fail(label, e);
     }
     const end = await this.pollPersistence(label, (p) => persistenceState(kind, p, before) !== "running");
     if (persistenceState(kind, end, before) === "failed") {
-      throw this.error(`${label} failed (${persistenceStatusField(kind)}:${end[persistenceStatusField(kind)]}; see the server log)`);
+      throw this.conn.error(`${label} failed (${persistenceStatusField(kind)}:${end[persistenceStatusField(kind)]}; see the server log)`);
     }
     return OK;
   }
