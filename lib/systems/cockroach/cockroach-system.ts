@@ -100,7 +100,7 @@ export class CockroachSystem extends PostgresSystem {
     if (!(name in CRDB_MAINTENANCE)) throw this.fail(`unknown maintenance "${name}" — use one of: ${Object.keys(CRDB_MAINTENANCE).join(", ")}`);
     if (!this.isCrdb) {
       // Not a valid 0 s stage: the stand-in has nothing this operation could wait for or compact.
-      const note = `maintenance ${name}: the PostgreSQL stand-in has no MVCC GC/compaction (Pebble) to wait for: ${this.notCrdb()}`;
+      const note = `maintenance ${name} not run (the PostgreSQL stand-in has no MVCC GC/compaction to wait for): ${this.notCrdb()}`;
       this.notes.push(note);
       this.cell?.log(note);
       return notImplemented(note);
