@@ -102,6 +102,10 @@ describe("dedup-lab tables", () => {
     const latency = readFileSync(join(out, "latency.md"), "utf8");
     expect(latency).toContain("type-7");
     expect(latency).toContain("| sqlite | insert (per unit) | 2 |");
+    // One statistics path: percentiles pooled over repeats; the per-repeat p99 only in its labelled log-scale column.
+    expect(latency).toContain("pooled over all n repeats");
+    expect(latency).toContain("p99 GM [95 % CI]");
+    expect(edr).toContain("computed on the log scale");
 
     const doc = join(dir, "thesis.tex");
     writeFileSync(doc, [
