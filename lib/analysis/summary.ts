@@ -118,7 +118,7 @@ export function formatSummary(lines: SummaryLine[]): string {
   const line = (r: string[]) => r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
   const notes: string[] = [];
   const sources = new Set(lines.map((l) => l.latency_source).filter(Boolean));
-  if (lines.some((l) => l.repeats > 1 || l.latency_source === "histograms")) {
+  if (lines.some((l) => (l.repeats > 1 && (l.latency_source === "samples" || l.latency_source === "histograms")) || l.latency_source === "histograms")) {
     notes.push(
       "p50/p99: type-7 percentiles of the raw samples pooled over the n repeats" +
         (sources.has("histograms") ? " (merged HdrHistograms, 3 significant digits, where a bundle has no raw samples)" : "") +
