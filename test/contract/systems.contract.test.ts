@@ -18,8 +18,8 @@ import { loadSystems, systemDefinition, systemNames } from "../../lib/systems/re
 import { auditNamespace, mariadbInventory, postgresInventory, kafkaInventory, redisInventory, type AuditReport, type Inventory } from "../helpers/contract-audit.js";
 import { primary, runCellThrough, sizesProblems, smallDataset, statusProblem, type HarnessResult, type SizePoint } from "../helpers/contract-harness.js";
 import { contractService, contractTarget, type ContractTarget } from "../helpers/contract-systems.js";
-import { killMidStageThenResume, type FaultResumeCase } from "../helpers/fault-resume.js";
-import { TempDirs, services } from "../helpers/bundles.js";
+import { killMidStageThenResume, serviceCtl, type FaultResumeCase } from "../helpers/fault-resume.js";
+import { TempDirs } from "../helpers/bundles.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
 
 const UNITS = 20;
@@ -31,6 +31,15 @@ afterAll(() => temps.removeAll());
 const NOT_IMPLEMENTED_HERE: Record<string, Partial<Record<Stage, RegExp>>> = {
   // the TLS PostgreSQL stand-in has no MVCC GC or Pebble compaction to wait for
   cockroach: { maintenance: /not CockroachDB|PostgreSQL/ },
+};
+
+/**
+ * Systems whose own size readings are all unavailable on the local servers, with the reason each
+ * must give (the TLS PostgreSQL stand-in has no CockroachDB span statistics). Their L1 growth
+ * cannot be seen here; the contract still holds them to null-with-that-reason, never 0.
+ */
+const SIZES_UNAVAILABLE_HERE: Record<string, RegExp> = {
+  cockroach: /^not CockroachDB \(server is PostgreSQL \d+/,
 };
 
 const POINTS: SizePoint[] = ["prepared", "bulk", "reset", "perfile", "deleted", "maintained"];
@@ -92,12 +101,18 @@ function expectContract(name: string, r: HarnessResult, audit: AuditReport): voi
   // size readings of the declared layers after every step
   expect(caps.layers.length).toBeGreaterThan(0);
   for (const point of POINTS) expect(sizesProblems(r.sizes[point], caps.layers), `${name} sizes after ${point}`).toEqual([]);
-  // L1 grows after the bulk and after the per-unit inserts
-  const l1 = (p: SizePoint) => primary(r.sizes[p], "L1");
-  expect(l1("bulk"), `${name} L1 after bulk`).not.toBeNull();
-  expect(l1("perfile"), `${name} L1 after per-unit inserts`).not.toBeNull();
-  expect(l1("bulk")!, `${name} L1 grows with the bulk insert`).toBeGreaterThan(l1("prepared") ?? 0);
-  expect(l1("perfile")!, `${name} L1 grows with the per-unit inserts`).toBeGreaterThan(l1("reset") ?? 0);
+  const unavailable = SIZES_UNAVAILABLE_HERE[name.split("/")[0]!];
+  if (unavailable) {
+    for (const point of POINTS) {
+      for (const x of r.sizes[point]) {
+        expect(x.bytes, `${name} ${x.metric} after ${point}`).toBeNull();
+        expect(x.reason, `${name} ${x.metric} after ${point}`).toMatch(unavailable);
+      }
+    }
+  } else {
+    // L1 grows after the bulk and after the per-unit inserts
+    expectL1Growth(name, r);
+  }
   // namespace audit
   expect(audit.created.length, `${name}: the audit saw the objects the cell created`).toBeGreaterThan(0);
   expect(audit.createdOutsideLab, `${name}: objects created outside the lab namespace`).toEqual([]);
@@ -105,12 +120,20 @@ function expectContract(name: string, r: HarnessResult, audit: AuditReport): voi
   expect(audit.bystandersAfter, `${name}: objects outside the lab are intact`).toEqual(audit.bystandersBefore);
 }
 
+function expectL1Growth(name: string, r: HarnessResult): void {
+  const l1 = (p: SizePoint) => primary(r.sizes[p], "L1");
+  expect(l1("bulk"), `${name} L1 after bulk`).not.toBeNull();
+  expect(l1("perfile"), `${name} L1 after per-unit inserts`).not.toBeNull();
+  expect(l1("bulk")!, `${name} L1 grows with the bulk insert`).toBeGreaterThan(l1("prepared") ?? 0);
+  expect(l1("perfile")!, `${name} L1 grows with the per-unit inserts`).toBeGreaterThan(l1("reset") ?? 0);
+}
+
 describe.each(systemNames())("%s through the registry and the contract", (name) => {
   let target: ContractTarget;
   beforeAll(async () => {
     await loadSystems([name]);
     const service = contractService(name);
-    if (service) services("up", service);
+    if (service) await serviceCtl("up", service);
     target = contractTarget(name);
   });
 
@@ -206,7 +229,8 @@ const labLeft = (make: (lab: LabNamespace) => Inventory) => async () => {
     await inv.close();
   }
 };
-const port = (name: string) => env()[name]!.replace(/\D/g, "");
+/** The port of a `host:port` (or a bare port) variable. */
+const port = (name: string) => env()[name]!.split(",")[0]!.split(":").pop()!;
 
 /** The server systems the run tests killed mid-stage before this file; built lazily (after .services/env is read). */
 const FAULT_CASES: Record<string, () => FaultResumeCase> = {
@@ -255,8 +279,8 @@ const FAULT_CASES: Record<string, () => FaultResumeCase> = {
 };
 
 describe("a server stopped or killed mid-stage, then the run resumed", () => {
-  afterAll(() => {
-    for (const name of Object.keys(FAULT_CASES)) services("up", contractService(name)!); // whatever happened, leave them running
+  afterAll(async () => {
+    await serviceCtl("up", ...Object.keys(FAULT_CASES).map((name) => contractService(name)!)); // whatever happened, leave them running
   });
   it.each(Object.keys(FAULT_CASES))(
     "%s: that cell fails with its reason, the run goes on, and resume completes the matrix keeping finished cells",

@@ -16,10 +16,21 @@ import { readMeta } from "../../lib/results/bundle.js";
 import { loadAndResolve } from "../../lib/runner/config.js";
 import type { RunEvents } from "../../lib/runner/events.js";
 import { runMatrix } from "../../lib/runner/run.js";
-import { bundleText, rowsOf, services, type Row } from "./bundles.js";
+import { bundleText, rowsOf, type Row } from "./bundles.js";
 import { ROOT } from "./services-env.js";
 
 const run = promisify(execFile);
+
+// Servers started from a test outlive it. A test run under `flock /tmp/dedup-lab-itest.lock`
+// inherits the lock's descriptor, and a server started with it would hold the lock for every
+// other test run until it stops; so scripts/services.sh runs here with every descriptor above
+// stderr closed.
+const CLOSE_INHERITED_FDS = 'for fd in /proc/$$/fd/*; do n=${fd##*/}; case $n in 0|1|2) ;; *) eval "exec $n>&-" ;; esac; done; exec bash "$@"';
+
+/** `scripts/services.sh <action> <names…>` without passing this process's descriptors on to the servers. */
+export async function serviceCtl(action: "up" | "down", ...names: string[]): Promise<void> {
+  await run("bash", ["-c", CLOSE_INHERITED_FDS, "services", join(ROOT, "scripts/services.sh"), action, ...names], { timeout: 600_000 });
+}
 
 export type Fault =
   /** `scripts/services.sh down <service>`: the server's own shutdown, not awaited by the stage. */
@@ -53,7 +64,7 @@ const UNIT = 4096;
 
 /** Runs the whole fault-and-resume scenario for one system; every check is an expect(). */
 export async function killMidStageThenResume(c: FaultResumeCase, dir: string): Promise<void> {
-  services("up", c.service);
+  await serviceCtl("up", c.service);
   const cfg = await loadAndResolve({
     matrix: { systems: [c.system], payloads: ["random_binary"], grades: ["U0", "U50", "U90"] },
     dataset: { units: c.units, unitSize: "4KiB", containers: 1, seed: "fault" },
@@ -73,7 +84,7 @@ export async function killMidStageThenResume(c: FaultResumeCase, dir: string): P
       if (cellIndex !== 1 || stage !== "perfile_insert" || faulted) return;
       faulted = true;
       if (c.fault.kind === "stop") {
-        stopping = run("bash", [join(ROOT, "scripts/services.sh"), "down", c.service]);
+        stopping = serviceCtl("down", c.service);
       } else {
         const pid = Number(readFileSync(c.fault.pidFile, "utf8").trim());
         killTimer = setTimeout(() => process.kill(pid, "SIGKILL"), c.fault.afterMs);
@@ -82,7 +93,7 @@ export async function killMidStageThenResume(c: FaultResumeCase, dir: string): P
     cellEnd: async (_cell, record) => {
       if (record.status !== "failed") return;
       await stopping;
-      await run("bash", [join(ROOT, "scripts/services.sh"), "up", c.service]);
+      await serviceCtl("up", c.service);
     },
   };
   let first;
@@ -91,7 +102,7 @@ export async function killMidStageThenResume(c: FaultResumeCase, dir: string): P
   } finally {
     clearTimeout(killTimer);
     await stopping?.catch(() => {});
-    services("up", c.service); // whatever happened, the server runs again
+    await serviceCtl("up", c.service); // whatever happened, the server runs again
   }
   expect(faulted, "the fault was injected in the second cell").toBe(true);
   expect(first).toMatchObject({ done: 2, failed: 1 });
