@@ -1,21 +1,16 @@
 // The runner end to end on Kafka: the shipped config through the CLI writes every stage and
 // size layer (L1 produced bytes, L2 DescribeLogDirs, L3 local partition dirs) to the bundle,
-// over the SCRAM listener; and a broker stopped mid-stage fails that cell with its reason, the
-// run goes on, and --resume after the restart completes the matrix keeping finished cells;
-// a connected system survives a broker restart between operations (kafkajs reconnects).
+// over the SCRAM listener; a connected system survives a broker restart between operations
+// (kafkajs reconnects). (A broker stopped mid-stage and the run resumed:
+// test/contract/systems.contract.test.ts, for every server system.)
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import kafkajs from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readMeta } from "../../lib/results/bundle.js";
-import { resolveConfig } from "../../lib/runner/config.js";
-import type { RunEvents } from "../../lib/runner/events.js";
-import { runMatrix } from "../../lib/runner/run.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
-import { kafkaDefinition } from "../../lib/systems/kafka/kafka-system.js";
-import { loadSystems } from "../../lib/systems/registry.js";
+import { loadSystems, systemDefinition } from "../../lib/systems/registry.js";
 import { primary, smallDataset } from "../helpers/contract-harness.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 import { TempDirs, bundleText, rowsOf, services } from "../helpers/bundles.js";
@@ -81,65 +76,10 @@ describe("dedup-lab run --systems kafka --config examples/local-services.yaml", 
   }, 300_000);
 });
 
-describe("kafka broker stopped mid-stage, then --resume", () => {
-  it("fails that cell with the reason, goes on, and resume completes the matrix keeping finished cells", async () => {
-    const cfg = resolveConfig({
-      matrix: { systems: ["kafka"], payloads: ["random_binary"], grades: ["U0", "U50", "U90"] },
-      dataset: { units: 800, unitSize: "4KiB", containers: 1, seed: "fault" },
-      systems: {
-        kafka: { variants: ["delete_none"], options: { brokers: process.env.DEDUP_KAFKA_BROKERS, retries: 2, connectionTimeoutMs: 1000, requestTimeoutMs: 5000 } },
-      },
-    });
-    const dir = join(tempDir(), "bundle");
-    let cellIndex = -1;
-    let stopped: Promise<unknown> | undefined;
-    const fault: RunEvents = {
-      cellStart: (_cell, index) => {
-        cellIndex = index;
-      },
-      // In the second cell, stop the broker while per-unit inserts are running (not awaited here).
-      stageStart: (_cell, stage) => {
-        if (cellIndex === 1 && stage === "perfile_insert" && !stopped) {
-          stopped = run("bash", [join(ROOT, "scripts/services.sh"), "down", "kafka"]);
-        }
-      },
-      cellEnd: async (_cell, record) => {
-        if (record.status === "failed") {
-          await stopped;
-          services("up", "kafka");
-        }
-      },
-    };
-    const first = await runMatrix(cfg, { dir, events: [fault] });
-    expect(first).toMatchObject({ done: 2, failed: 1 });
-    const failedCell = "kafka.delete_none.random_binary.U50.file.within.r1";
-    const failed = JSON.parse(readFileSync(join(dir, "cells", `${failedCell}.json`), "utf8")) as { status: string; error: string };
-    expect(failed.status).toBe("failed");
-    expect(failed.error).toMatch(/^(perfile_insert|perfile_delete|maintenance): kafka at 127\.0\.0\.1:59092: .*(broker not reachable|closed the connection|Connection error|not connected)/);
-    expect(failed.error).not.toMatch(/\n/);
-    expect((await readMeta(dir)).status).toBe("partial");
-
-    const doneBefore = Object.fromEntries(
-      ["U0", "U90"].map((g) => {
-        const id = `kafka.delete_none.random_binary.${g}.file.within.r1`;
-        return [id, readFileSync(join(dir, "cells", `${id}.json`), "utf8")];
-      }),
-    );
-
-    const second = await runMatrix(cfg, { dir, resume: true });
-    expect(second).toMatchObject({ done: 1, failed: 0, skipped: 2 });
-    expect(await readMeta(dir)).toMatchObject({ status: "complete", cells_done: 3, cells_failed: 0 });
-    for (const [id, text] of Object.entries(doneBefore)) expect(readFileSync(join(dir, "cells", `${id}.json`), "utf8")).toBe(text);
-    const rows = await rowsOf(dir);
-    expect(rows.filter((r) => r.cell_id === failedCell && r.metric === "stage_end")).toHaveLength(4);
-    expect(rows.filter((r) => r.metric === "error")).toHaveLength(0);
-    expect(await labTopics()).toEqual([]);
-  }, 600_000); // a broker restart takes ~10 s, much longer on a loaded machine
-});
-
 describe("kafka broker restarted between operations", () => {
   it("the connector reconnects with backoff: the same system object goes on after the restart", async () => {
     const lab = new LabNamespace();
+    const kafkaDefinition = systemDefinition("kafka");
     const sys = kafkaDefinition.create(kafkaDefinition.options.parse({ brokers: process.env.DEDUP_KAFKA_BROKERS, retries: 8 }), lab);
     const units = [...smallDataset({ units: 4, fraction: 0 }).units()];
     await sys.connect();
