@@ -44,3 +44,10 @@ export { thesisFigures, thesisTables, type ThesisFigures } from "./analysis/thes
 
 // Notebook helpers
 export { display, notebookProgress, showFigure, showMarkdown, showTable } from "./notebook/display.js";
+
+// One statistics path: latency cells from pooled raw samples (HdrHistograms as fallback), the validity rule in analysis
+export { isUsable, latencyCells, leftOut, leftOutNote, type LatencyCellRow, type LatencySource } from "./analysis/cells.js";
+export { formatMs, SUMMARY_BY } from "./analysis/summary.js";
+export { formatValue } from "./analysis/thesis-tables.js";
+export { tQuantile, tUpperTail } from "./metrics/stats.js";
+export { rowValid } from "./results/schema.js";

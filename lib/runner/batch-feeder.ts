@@ -8,12 +8,16 @@ import type { DatasetSpec } from "../generators/dataset.js";
 import type { Unit } from "../generators/unit.js";
 import type { BatchWorkerInput, PackedBatch, WorkerMessage } from "./batch-worker.js";
 
-/** The worker script beside this module: compiled .js in dist, .ts under the test runner (loaded through tsx). */
-function workerScript(): { url: URL; execArgv: string[] } {
+/**
+ * The worker beside this module: compiled .js in dist; under the test runner (TypeScript
+ * sources) a small bootstrap registers tsx's loader in the worker first.
+ */
+function newWorker(workerData: BatchWorkerInput): Worker {
   const self = import.meta.url;
-  return self.endsWith(".ts")
-    ? { url: new URL("./batch-worker.ts", self), execArgv: ["--import", "tsx"] }
-    : { url: new URL("./batch-worker.js", self), execArgv: [] };
+  if (!self.endsWith(".ts")) return new Worker(new URL("./batch-worker.js", self), { workerData });
+  const script = new URL("./batch-worker.ts", self).href;
+  const boot = `import("tsx/esm/api").then((m) => { m.register(); return import(${JSON.stringify(script)}); });`;
+  return new Worker(boot, { eval: true, workerData });
 }
 
 function unpack(b: PackedBatch): Unit[] {
@@ -53,9 +57,7 @@ export class BatchFeeder implements AsyncIterable<Unit[]> {
   /** Start generating and wait until `depth` batches (or the whole dataset) are ready. */
   static async start(spec: DatasetSpec, batchBytes: number, opts: { depth?: number; data?: DataConfig } = {}): Promise<BatchFeeder> {
     const depth = Math.max(1, opts.depth ?? 4);
-    const { url, execArgv } = workerScript();
-    const input: BatchWorkerInput = { spec, batchBytes, data: opts.data };
-    const feeder = new BatchFeeder(new Worker(url, { workerData: input, execArgv }));
+    const feeder = new BatchFeeder(newWorker({ spec, batchBytes, data: opts.data }));
     feeder.worker.postMessage(depth);
     while (feeder.queue.length < depth && !feeder.ended && !feeder.failure) await feeder.nextEvent();
     if (feeder.failure) {

@@ -123,7 +123,12 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
 
     // The empty cell's settled sizes: the baseline every insert stage must start from.
     const empty = await settle(system, () => sizesAt(prepPhase, "before"), settleOpts);
-    let stored: "empty" | "dataset" = "empty";
+    for (const [key, bytes] of layerValues(empty.point)) {
+      const [layer, replica = ""] = key.split("/");
+      out.add("prepare", "size_bytes", bytes, "B", { layer, phase: "after", replica, reason: empty.unsettled.includes(layer!) ? `${layer} still changing` : "" });
+    }
+    // fresh: as prepared; dataset: the dataset is stored; emptied: deleted, but space may still be held.
+    let stored: "fresh" | "dataset" | "emptied" = "fresh";
     let last: Settled | undefined = empty;
 
     for (const s of cfg.stages) {
@@ -134,15 +139,18 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
         continue;
       }
       const inserting = s === "bulk_insert" || s === "perfile_insert";
-      // Preconditions, outside every clock, whatever the stage order: inserts start from an
-      // empty cell, a delete from the stored dataset.
+      // Preconditions, outside every clock, whatever the stage order: inserts start from a
+      // fresh cell, a delete from the stored dataset.
       let changed = false;
-      if (inserting && stored !== "empty") {
+      if (inserting && stored !== "fresh") {
         await system.reset();
+        stored = "fresh";
         changed = true;
       }
-      if (s === "perfile_delete" && stored === "empty") {
+      if (s === "perfile_delete" && stored !== "dataset") {
+        if (stored === "emptied") await system.reset();
         await loadUnmeasured(system, ds, cfg);
+        stored = "dataset";
         changed = true;
       }
       const phase: PhaseWindow = { cellId: cell.id, system: system.name, stage: s, start: Date.now() };
@@ -153,7 +161,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       await snapshot(s, "before");
       out.add(s, "baseline_settle_s", baseline.durationS, "s", { reason: joinReasons(baseline.note, baseline.unsettled && `${baseline.unsettled} still changing before the stage`) });
       // Bulk input is produced ahead of the clock (a worker thread); the wait for it is measured.
-      const feeder = s === "bulk_insert" ? await BatchFeeder.start(cell.dataset, cfg.batchBytes, { data: dataConfigOf(cfg) }) : undefined;
+      const feeder = s === "bulk_insert" ? await BatchFeeder.start(cell.dataset, cfg.batchBytes, { depth: Math.ceil(cfg.readAheadBytes / cfg.batchBytes), data: dataConfigOf(cfg) }) : undefined;
       await emit(env.events, "stageStart", cell, s);
       const sampler = new StageSampler(l3!, system, phase, settleOpts.intervalMs);
       phase.start = Date.now();
@@ -179,7 +187,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
         continue;
       }
       if (inserting) stored = "dataset";
-      if (s === "perfile_delete") stored = "empty";
+      if (s === "perfile_delete") stored = "emptied";
       const settled = await settle(system, () => sizesAt(phase, "after"), settleOpts);
       last = settled;
       const after = settled.point;

@@ -60,6 +60,8 @@ export const ConfigFileSchema = z
         policy: z.enum(COPY_POLICIES).default("uniform"),
         seed: sizeLike.default("1"),
         batchSize: sizeLike.default("4MiB"),
+        /** Bulk input generated ahead of the system (a worker thread), at most this many bytes in flight. */
+        readAhead: sizeLike.default("128MiB"),
       })
       .strict()
       .prefault({}),
@@ -116,6 +118,7 @@ export interface RunConfig {
   policy: (typeof COPY_POLICIES)[number];
   seed: string;
   batchBytes: number;
+  readAheadBytes: number;
   workDir?: string;
   settle?: SettleOptions;
   prometheus?: unknown;
@@ -250,6 +253,7 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
     throw new UsageError(`unit size ${overrides.unitSize ?? d.unitSize} is not a multiple of the ${blockSize} B block size`, "choose a unit size that is a multiple of the block size");
   }
   const batchBytes = typeof d.batchSize === "number" ? d.batchSize : parseBytes(d.batchSize, "batch size");
+  const readAheadBytes = typeof d.readAhead === "number" ? d.readAhead : parseBytes(d.readAhead, "read-ahead");
 
   const seed = String(overrides.seed ?? d.seed);
   // The effective config (file + flags): stored in config.json and enough to --resume the run.
@@ -262,7 +266,7 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   return {
     lab, systems, payloads, grades, granularities, placements, stages, repeats, cacheState: m.cacheState,
     units, unitSize, blockSize, containers: d.containers, policy: d.policy, seed,
-    batchBytes, workDir: file.workDir, settle: file.settle, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source,
+    batchBytes, readAheadBytes, workDir: file.workDir, settle: file.settle, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source,
   };
 }
 

@@ -11,6 +11,6 @@ export function registerReport(program: Command): void {
     .action(async (dirs: string[]) => {
       const b = await loadBundles(dirs);
       for (const m of b.metas) process.stdout.write(`run ${m.run_id}: ${m.status}, ${m.cells_done}/${m.cells_total} cells done, ${m.cells_failed} failed\n`);
-      process.stdout.write(formatSummary(summaryLines(b.results)) + "\n");
+      process.stdout.write(formatSummary(summaryLines(b)) + "\n");
     });
 }

@@ -81,7 +81,7 @@ export function registerRun(program: Command): void {
         ],
       });
       const bundle = await loadBundles([result.dir]);
-      if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle.results)) + "\n");
+      if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle)) + "\n");
       process.stdout.write(`\nbundle: ${result.dir}  (${result.done} cells done, ${result.failed} failed${result.skipped ? `, ${result.skipped} kept from before` : ""})\n`);
       if (result.interrupted) process.stderr.write(`interrupted${stoppedBy ? ` by ${stoppedBy}` : ""} — continue with: npx dedup-lab run --resume ${result.dir}\n`);
       process.exitCode = result.interrupted ? signalExitStatus(stoppedBy ?? "SIGINT") : result.failed > 0 ? 1 : 0;
