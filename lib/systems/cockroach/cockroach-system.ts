@@ -96,6 +96,12 @@ export class CockroachSystem extends PostgresSystem {
     return OK;
   }
 
+  /** CockroachDB has no CHECKPOINT: its LSM flushes on its own; the runner's stability poll waits for sizes to stop moving. */
+  override async settle(): Promise<OpStatus> {
+    if (!this.isCrdb) return super.settle();
+    return notImplemented("CockroachDB has no checkpoint statement; span stats are read once they stop changing");
+  }
+
   override async maintenance(name: string): Promise<OpStatus> {
     if (!(name in CRDB_MAINTENANCE)) throw this.fail(`unknown maintenance "${name}" — use one of: ${Object.keys(CRDB_MAINTENANCE).join(", ")}`);
     if (!this.isCrdb) {

@@ -290,6 +290,11 @@ export class KafkaSystem implements LabSystem {
     return OK;
   }
 
+  /** Nothing to wait for: with acks=all every batch is in its log segment (and in DescribeLogDirs) when acknowledged; compaction is the maintenance stage's job. */
+  async settle(): Promise<OpStatus> {
+    return OK;
+  }
+
   async maintenance(name: string): Promise<OpStatus> {
     if (name !== "compact_wait") throw new SystemError(SYSTEM, this.endpoint, `unknown maintenance "${name}" — use compact_wait`);
     const overrides = compactionOverrides(this.variant!);

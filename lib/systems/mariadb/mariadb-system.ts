@@ -5,7 +5,7 @@
 // and snapshot: mariadb-sizes.ts; options, capabilities, definition: mariadb-options.ts.
 import type mysql from "mysql2/promise";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { MariadbConnection, isDuplicateKey } from "./mariadb-connection.js";
 import type { MariadbOptions } from "./mariadb-options.js";
 import { readMariadbSizes, readMariadbSnapshot, type MariadbCellTables } from "./mariadb-sizes.js";
@@ -161,6 +161,26 @@ export class MariadbSystem implements LabSystem {
     });
     if (deleted !== 1) throw this.fail(`delete of ${u.id} from ${table} removed ${deleted} rows`);
     return OK;
+  }
+
+  /**
+   * Before an "after" reading: wait (bounded) until InnoDB's purge has caught up (history list
+   * empty), so deleted rows are gone from the pages the sizes count. Needs PROCESS (granted locally).
+   */
+  async settle(): Promise<OpStatus> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      let rows: { n: string | number | null }[];
+      try {
+        rows = await this.query<{ n: string | number | null }>("SELECT `COUNT` AS n FROM information_schema.INNODB_METRICS WHERE NAME = 'trx_rseg_history_len'", "reading the purge backlog");
+      } catch {
+        return notImplemented(`InnoDB purge state is not visible to this user (needs PROCESS); sizes are read once they stop changing`);
+      }
+      const n = Number(rows[0]?.n ?? 0);
+      if (n === 0) return OK;
+      if (Date.now() > deadline) return notImplemented(`InnoDB purge still had ${n} undo log records after 30 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   async maintenance(name: string): Promise<OpStatus> {

@@ -162,6 +162,11 @@ export class MinioSystem implements LabSystem {
     return OK;
   }
 
+  /** Nothing to wait for: a PUT returns once its shards are written; the scanner's usage metric is read separately and flagged when stale. */
+  async settle(): Promise<OpStatus> {
+    return OK;
+  }
+
   async maintenance(name: string): Promise<OpStatus> {
     if (name === "purge_noncurrent") {
       for (const bucket of this.buckets()) {

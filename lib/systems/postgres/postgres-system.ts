@@ -9,7 +9,7 @@ import type pg from "pg";
 import { from as copyFrom, type CopyStreamQuery } from "pg-copy-streams";
 import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { PgConnection, endpointOf, wireError, type WireOptions } from "./postgres-connection.js";
 import { readPostgresSizes, readPostgresSnapshot } from "./postgres-sizes.js";
 import {
@@ -201,15 +201,26 @@ export class PostgresSystem implements LabSystem {
     return OK;
   }
 
-  /** CHECKPOINT so that sizes and the files below them agree; needs pg_checkpoint (15+) or superuser. */
-  protected async checkpoint(c: pg.Client): Promise<void> {
+  /** Before every "after" reading: dirty buffers written and the WAL checkpointed, so relation files hold every row. */
+  async settle(): Promise<OpStatus> {
+    let note: string | null = null;
+    await this.once("settling (CHECKPOINT)", async (c) => {
+      note = await this.checkpoint(c);
+    });
+    return note === null ? OK : notImplemented(note);
+  }
+
+  /** CHECKPOINT so that sizes and the files below them agree; needs pg_checkpoint (15+) or superuser. Returns why not, or null. */
+  protected async checkpoint(c: pg.Client): Promise<string | null> {
     try {
       await c.query("CHECKPOINT");
+      return null;
     } catch (e) {
       if ((e as { code?: string }).code !== "42501") throw e;
       const note = `CHECKPOINT not permitted for ${this.o.user} (grant pg_checkpoint on PostgreSQL 15+): sizes read without a checkpoint`;
       this.notes.push(note);
       this.cell?.log(note);
+      return note;
     }
   }
 

@@ -151,6 +151,12 @@ export class RedisSystem implements LabSystem {
     }
   }
 
+  /** Before an "after" reading: no BGSAVE or AOF rewrite in flight, so the RDB/AOF files are what they will stay. */
+  async settle(): Promise<OpStatus> {
+    await this.pollPersistence("waiting for persistence to finish before reading sizes", (p) => !persistenceBusy(p));
+    return OK;
+  }
+
   async maintenance(name: string): Promise<OpStatus> {
     if (name !== "bgsave" && name !== "bgrewriteaof") {
       throw this.conn.error(`unknown maintenance "${name}" — use one of: ${Object.keys(this.capabilities.maintenance).join(", ")}`);
