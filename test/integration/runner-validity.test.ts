@@ -116,15 +116,14 @@ describe("bulk clock: wall time with input produced ahead (real PostgreSQL and R
         const reference: number[] = [];
         const runner: number[] = [];
         const measured = new MeasuredSystem(system);
-        // Alternate the two loads so drift on a shared machine hits both alike.
-        for (let k = 0; k < 5; k++) {
-          await system.reset();
+        const loadReference = async () => {
           const t0 = process.hrtime.bigint();
           await system.bulkInsert((async function* () {
             yield* pregenerated;
           })());
           reference.push(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
-          await system.reset();
+        };
+        const loadAsRunner = async () => {
           // The runner's own read-ahead bound (dataset.readAhead), as a run uses it.
           const feeder = await BatchFeeder.start(cell.dataset, cfg.batchBytes, { depth: Math.ceil(cfg.readAheadBytes / cfg.batchBytes) });
           try {
@@ -135,6 +134,12 @@ describe("bulk clock: wall time with input produced ahead (real PostgreSQL and R
           } finally {
             await feeder.close();
           }
+        };
+        // ABBA order, each load from a reset and settled cell, so neither path always follows the other's checkpoint.
+        for (const load of [loadReference, loadAsRunner, loadAsRunner, loadReference, loadReference, loadAsRunner, loadAsRunner, loadReference]) {
+          await system.reset();
+          await system.settle?.();
+          await load();
         }
         const ratio = median(runner) / median(reference);
         console.log(`${name}: runner ${median(runner).toFixed(1)} MB/s, pre-generated ${median(reference).toFixed(1)} MB/s, ratio ${ratio.toFixed(3)}`);
