@@ -1,4 +1,5 @@
-// Apparent vs allocated bytes of files and directory trees (st_size vs st_blocks × 512).
+// Apparent vs allocated bytes of files and directory trees (st_size vs st_blocks × 512),
+// directories' own blocks included.
 // Allocated blocks are what a file system really spends: the storage-physical layer for
 // local systems, and where a ZFS/btrfs dataset with dedup on shows its savings.
 import { lstat, readdir } from "node:fs/promises";
@@ -19,6 +20,9 @@ export async function blockUsage(paths: string[]): Promise<BlockUsage> {
     });
     if (!st) return;
     if (st.isDirectory()) {
+      // A directory's own blocks are storage the tree occupies too (1,000 files ≈ 24 KiB of entries).
+      total.apparent += st.size;
+      total.allocated += st.blocks * 512;
       for (const name of await readdir(p)) await visit(join(p, name));
       return;
     }
