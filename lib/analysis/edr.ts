@@ -1,6 +1,6 @@
 // EDR per configuration and insert stage, over repeats: what the thesis plots as figure (a)
 // and tabulates. EDR_cluster = logical / Δ(Σ L3), EDR_replica = EDR_cluster × R (see
-// lib/metrics/edr.ts); the ideal ratio 1/(1 − realized fraction) comes from the manifest.
+// lib/metrics/edr.ts); the ideal ratio (logical / unique bytes; 1/(1 − f) only when all units have one size) comes from the manifest.
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { isUsable } from "./cells.js";

@@ -132,7 +132,7 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     allValues.push(...ideal.filter(Number.isFinite));
     const groupPx = ((d.x[1] - d.x[0]) * (width - MARGIN.l - MARGIN.r)) / Math.max(grades.length, 1);
     data.push({
-      type: "scatter", mode: "markers", name: "ideal ratio 1/(1 − f)", legendgroup: "ideal", showlegend: i === 0,
+      type: "scatter", mode: "markers", name: "ideal ratio (logical / unique B)", legendgroup: "ideal", showlegend: i === 0,
       xaxis: ax.x, yaxis: ax.y, x: grades, y: ideal.map(finite), cliponaxis: false,
       marker: { symbol: "line-ew", size: Math.max(12, Math.round(groupPx * 0.42)), color: "#000", line: { color: "#000", width: 3 } },
       hovertemplate: "ideal ratio %{y:.3f}<extra></extra>",
@@ -154,7 +154,7 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     title: `${metric === "edr_cluster" ? "EDR_cluster" : "EDR_replica"} by system and grade`,
     caption:
       `${metric === "edr_cluster" ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3, summed over storage replicas)" : "EDR_replica = EDR_cluster × R (application × storage replicas)"} ` +
-      `per insert stage; bars: ${repeatsNote(rows)}; black bars: ideal ratio 1/(1 − f) of the dataset (manifest); dotted line: EDR = 1 (no reduction). ` +
+      `per insert stage; bars: ${repeatsNote(rows)}; black bars: ideal ratio, logical / unique bytes of the dataset (manifest); dotted line: EDR = 1 (no reduction). ` +
       `Workload: ${slice.label}.${missing.length ? ` No value: ${missing.join("; ")}.` : ""}${leftOutCaption(opts.leftOut)}`,
     data, layout, width, height,
   };

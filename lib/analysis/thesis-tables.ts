@@ -129,7 +129,7 @@ export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable |
       const r = inW.find((x) => x.grade === c.grade && x.n_units === c.n_units && x.unit_size === c.unit_size);
       return r && Number.isFinite(r.ideal) ? r.ideal.toFixed(decimals(r.ideal)) : "";
     });
-    return { title: w, rows: body, footer: ["ideal 1/(1 − f)", ...ideal] };
+    return { title: w, rows: body, footer: ["ideal (logical / unique B)", ...ideal] };
   });
   const stage = STAGE_LABELS[opts.stage] ?? opts.stage;
   return {
@@ -140,7 +140,7 @@ export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable |
       (opts.metric === "edr_cluster"
         ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3) summed over all storage replicas. "
         : "EDR_replica = EDR_cluster × R, R = application replicas × storage replicas. ") +
-      `Values: ${intervalNote(interval)}; — = no valid measurement. Last row of each group: the ideal ratio 1/(1 − f) of the dataset (manifest).` +
+      `Values: ${intervalNote(interval)}; — = no valid measurement. Last row of each group: the ideal ratio, logical / unique bytes of the dataset (manifest).` +
       leftOutCaption(opts.leftOut),
     head, stub: 1, groups,
   };

@@ -377,7 +377,7 @@ describe("figure specs", () => {
     const sqlite = bars.find((t) => t.name === "sqlite" && t.xaxis === "x")!;
     expect((sqlite.marker as { color: string }).color).toBe(systemColor("sqlite"));
     expect((sqlite.error_y as { visible: boolean }).visible).toBe(true);
-    const ideal = fig.data.find((t) => t.name === "ideal ratio 1/(1 − f)" && t.xaxis === "x")!;
+    const ideal = fig.data.find((t) => t.name === "ideal ratio (logical / unique B)" && t.xaxis === "x")!;
     expect(ideal.y).toEqual([1, 2]);
     expect(fig.caption).toContain("No value: directory U50 per-unit insert: no L3 reading");
   });
@@ -451,7 +451,7 @@ describe("thesis tables", () => {
       ["sqlite", "0.900 ± 0.000 (3)", "2.00 ± 0.20 (3)"],
       ["directory", "1.00 ± 0.00 (3)", "1.00 ± 0.00 (3)"],
     ]);
-    expect(t.groups[0]!.footer).toEqual(["ideal 1/(1 − f)", "1.00", "2.00"]);
+    expect(t.groups[0]!.footer).toEqual(["ideal (logical / unique B)", "1.00", "2.00"]);
     const tex = toLatex(t);
     for (const s of ["\\toprule", "\\midrule", "\\bottomrule", "\\cmidrule(lr){2-3}", "\\multicolumn{2}{c}{dataset 10 $\\times$ 4 KiB}", "EDR\\_cluster", "2.00 $\\pm$ 0.20 (3)"]) expect(tex).toContain(s);
     expect(tex).not.toMatch(/[±×·−–]/);
