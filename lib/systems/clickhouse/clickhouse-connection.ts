@@ -8,7 +8,7 @@ import { SystemError, errorMessage } from "../../errors.js";
 import { maskEnvSecrets } from "../../masking.js";
 import { RECONNECT_DELAYS_MS, sleep } from "../reconnect.js";
 import { connectionRefused, credentialsRefused, oneLine, passwordVariableUnset, systemFailure } from "../server-errors.js";
-import { PROBED_SETTINGS, settingsSql, versionAtLeast } from "./clickhouse-sql.js";
+import { PROBED_SETTINGS, codecColumnSql, settingsSql, versionAtLeast } from "./clickhouse-sql.js";
 
 export interface ServerError {
   code: number | null;
@@ -53,6 +53,8 @@ export interface ServerFeatures {
   version: string;
   /** Per-column CODEC(...) (ClickHouse ≥ 19.1). */
   codecs: boolean;
+  /** system.columns has compression_codec (the codec each column really uses). */
+  codecColumn: boolean;
   settings: Record<(typeof PROBED_SETTINGS)[number], boolean>;
 }
 
@@ -134,9 +136,11 @@ export class ClickhouseConnection {
       0,
     );
     const present = new Set((await this.select<{ name: string }>(settingsSql(), "probe settings")).map((r) => r.name));
+    const [codecColumn] = await this.select<{ n: string }>(codecColumnSql(), "probe system.columns");
     return {
       version: info!.version,
       codecs: versionAtLeast(info!.version, 19, 1),
+      codecColumn: Number(codecColumn?.n ?? 0) > 0,
       settings: Object.fromEntries(PROBED_SETTINGS.map((s) => [s, present.has(s)])) as ServerFeatures["settings"],
     };
   }

@@ -22,6 +22,10 @@ const options = z
     requestTimeoutMs: z.coerce.number().int().min(1000).default(600_000),
     /** How long a DELETE may take before it counts as failed. */
     mutationTimeoutMs: z.coerce.number().int().min(1000).default(300_000),
+    /** Level of the `*_zstd` variants' CODEC(ZSTD(level)) (1 = ClickHouse's default for plain ZSTD). */
+    zstdLevel: z.coerce.number().int().min(1).max(22).default(1),
+    /** settle(): how long to wait for merges and mutations of the cell's tables to finish. */
+    settleTimeoutMs: z.coerce.number().int().min(100).default(60_000),
   })
   .strict();
 export type ClickhouseOptions = z.infer<typeof options>;
@@ -29,9 +33,9 @@ export type ClickhouseOptions = z.infer<typeof options>;
 const capabilities = declareCapabilities("clickhouse", {
   variants: {
     mergetree_lz4: "MergeTree ORDER BY id, payload CODEC(LZ4)",
-    mergetree_zstd: "MergeTree ORDER BY id, payload CODEC(ZSTD)",
+    mergetree_zstd: "MergeTree ORDER BY id, payload CODEC(ZSTD(zstdLevel))",
     replacing_lz4: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(LZ4)",
-    replacing_zstd: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(ZSTD)",
+    replacing_zstd: "ReplacingMergeTree ORDER BY sha256 (identical payloads collapse at merge), payload CODEC(ZSTD(zstdLevel))",
   } satisfies Record<ClickhouseVariant, string>,
   maintenance: { optimize_final: "OPTIMIZE TABLE … FINAL: merge all parts (ReplacingMergeTree drops duplicates)" },
   appReplicas: 1,

@@ -54,7 +54,8 @@ export async function readClickhouseSnapshot(conn: ClickhouseConnection, x: Clic
     part_totals: await conn.select(partTotalsSql(x.db, x.tables), "read system.parts"),
     // per-unit inserts make one part each: keep the list bounded
     parts: (await conn.select(partsSql(x.db, x.tables), "read system.parts")).slice(0, 500),
-    columns: await conn.select(columnsSql(x.db, x.tables), "read system.columns"),
+    // with compression_codec where the server has it: the codec each column really uses
+    columns: await conn.select(columnsSql(x.db, x.tables, f.codecColumn), "read system.columns"),
     mutations: { total: mutations.length, pending: mutations.filter((m) => Number(m.is_done) === 0).length, last: mutations.slice(-5) },
   };
 }

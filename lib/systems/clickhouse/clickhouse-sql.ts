@@ -29,16 +29,27 @@ export function dropDatabaseSql(db: string): string {
 
 /**
  * One table per container. The payload codec is explicit where the server supports
- * per-column codecs (≥ 19.1); older servers use their configured default (LZ4 unless the
- * server's <compression> section says otherwise), which the caller records as a degradation.
+ * per-column codecs (≥ 19.1): `CODEC(LZ4)`, or `CODEC(ZSTD(level))` when a level is given
+ * (plain `CODEC(ZSTD)` = level 1 otherwise). Older servers use their configured default (LZ4
+ * unless the server's <compression> section says otherwise), which the caller records as a
+ * degradation.
  */
-export function createTableSql(db: string, table: string, variant: ClickhouseVariant, codecs: boolean): string {
+export function createTableSql(db: string, table: string, variant: ClickhouseVariant, codecs: boolean, zstdLevel?: number): string {
   const v = VARIANTS[variant];
-  const codec = codecs ? ` CODEC(${v.codec})` : "";
+  const codec = codecs ? ` CODEC(${codecSql(v.codec, zstdLevel)})` : "";
   return (
     `CREATE TABLE IF NOT EXISTS ${qualified(db, table)} (id String, size UInt64, sha256 FixedString(32), payload String${codec}) ` +
     `ENGINE = ${v.engine} ORDER BY ${v.orderBy}`
   );
+}
+
+/** "ZSTD" with a level → "ZSTD(3)"; LZ4 has no level. */
+export function codecSql(codec: string, zstdLevel?: number): string {
+  if (codec === "ZSTD" && zstdLevel !== undefined) {
+    if (!Number.isInteger(zstdLevel) || zstdLevel < 1 || zstdLevel > 22) throw new Error(`ZSTD level ${zstdLevel} is not an integer in 1..22`);
+    return `ZSTD(${zstdLevel})`;
+  }
+  return codec;
 }
 
 export function dropTableSql(db: string, table: string): string {
@@ -89,11 +100,22 @@ export function partsSql(db: string, tables: string[]): string {
   );
 }
 
-export function columnsSql(db: string, tables: string[]): string {
+/** Per-column sizes; `withCodec` adds system.columns.compression_codec (servers with per-column codecs). */
+export function columnsSql(db: string, tables: string[], withCodec = false): string {
   return (
-    "SELECT table, name, type, data_compressed_bytes, data_uncompressed_bytes, marks_bytes " +
+    `SELECT table, name, type, ${withCodec ? "compression_codec, " : ""}data_compressed_bytes, data_uncompressed_bytes, marks_bytes ` +
     `FROM system.columns WHERE ${inTables(db, tables)} ORDER BY table, name`
   );
+}
+
+/** Background merges running on the cell's tables (settle waits for none). */
+export function runningMergesSql(db: string, tables: string[]): string {
+  return `SELECT count() AS merges FROM system.merges WHERE ${inTables(db, tables)}`;
+}
+
+/** Does the server's system.columns have a compression_codec column (ClickHouse ≥ 19.1)? */
+export function codecColumnSql(): string {
+  return "SELECT count() AS n FROM system.columns WHERE database = 'system' AND table = 'columns' AND name = 'compression_codec'";
 }
 
 export function tablesSql(db: string, tables: string[]): string {

@@ -12,14 +12,14 @@ import { once } from "node:events";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { ClickhouseConnection, type ServerFeatures } from "./clickhouse-connection.js";
 import type { ClickhouseOptions } from "./clickhouse-options.js";
 import { rowHeader } from "./clickhouse-rowbinary.js";
 import { readClickhouseSizes, readClickhouseSnapshot } from "./clickhouse-sizes.js";
 import {
-  VARIANTS, countIdSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, optimizeFinalSql,
-  partTotalsSql, pendingMutationsSql, type ClickhouseVariant,
+  VARIANTS, codecSql, countIdSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, optimizeFinalSql,
+  partTotalsSql, pendingMutationsSql, runningMergesSql, type ClickhouseVariant,
 } from "./clickhouse-sql.js";
 
 const SERVER_DEFAULT_CODEC = "server default (LZ4 unless its <compression> config says otherwise)";
@@ -48,16 +48,19 @@ export class ClickhouseSystem implements LabSystem {
   }
 
   /**
-   * The declared capabilities until connect(); then what this server runs: without per-column
-   * codecs (ClickHouse < 19.1) a variant that asks for another codec than LZ4 says it stores
-   * with the server's default codec instead.
+   * The declared capabilities until connect(); then what this server runs: with per-column
+   * codecs the `*_zstd` descriptions name the configured level (CODEC(ZSTD(3))); without them
+   * (ClickHouse < 19.1) a variant that asks for another codec than LZ4 says it stores with the
+   * server's default codec instead.
    */
   get capabilities(): Capabilities {
     const f = this.features;
-    if (!f || f.codecs) return this.declared;
+    if (!f) return this.declared;
+    const level = `ZSTD(${this.options.zstdLevel})`;
     const variants = Object.fromEntries(
       Object.entries(this.declared.variants).map(([name, description]) => {
         const codec = VARIANTS[name as ClickhouseVariant]?.codec;
+        if (f.codecs) return [name, description.replace("ZSTD(zstdLevel)", level)];
         return [name, codec && codec !== "LZ4" ? `${description} — on ClickHouse ${f.version} (no per-column CODEC before 19.1): payload compressed with the ${SERVER_DEFAULT_CODEC}` : description];
       }),
     );
@@ -88,7 +91,7 @@ export class ClickhouseSystem implements LabSystem {
 
   /** The payload codec the cell's tables really use. */
   private codec(): string {
-    const wanted = VARIANTS[this.variant].codec;
+    const wanted = codecSql(VARIANTS[this.variant].codec, this.options.zstdLevel);
     return this.features!.codecs ? wanted : SERVER_DEFAULT_CODEC;
   }
 
@@ -125,7 +128,7 @@ export class ClickhouseSystem implements LabSystem {
     await this.command(createDatabaseSql(this.db), `create database ${this.db}`);
     for (const t of this.tables) {
       await this.command(dropTableSql(this.db, t), `drop leftover table ${t}`);
-      await this.command(createTableSql(this.db, t, variant, this.features!.codecs), `create table ${t}`);
+      await this.command(createTableSql(this.db, t, variant, this.features!.codecs, this.options.zstdLevel), `create table ${t}`);
     }
     for (const d of this.degradations()) cell.log(`clickhouse degraded: ${d}`);
   }
@@ -236,6 +239,34 @@ export class ClickhouseSystem implements LabSystem {
       await sleep(50 * attempt);
     }
     throw this.fail(`OPTIMIZE TABLE ${table} FINAL left ${parts} active parts after 20 attempts (merges blocked?)`);
+  }
+
+  // ---- settling ---------------------------------------------------------------------------
+
+  /**
+   * Before an "after" size reading (outside every clock): wait until no background merge runs
+   * on the cell's tables (system.merges) and no mutation is unfinished (system.mutations
+   * is_done = 0), bounded by settleTimeoutMs. Merges that start later (a background merge of
+   * small parts may begin at any time) are the runner's stability poll's business.
+   */
+  async settle(): Promise<OpStatus> {
+    if (this.tables.length === 0) return OK;
+    const bound = this.options.settleTimeoutMs;
+    const deadline = Date.now() + bound;
+    let merges = 0;
+    let pending = 0;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+      const [m] = await this.select<{ merges: string }>(runningMergesSql(this.db, this.tables), "poll system.merges");
+      const [p] = await this.select<{ pending: string }>(pendingMutationsSql(this.db, this.tables), "poll system.mutations");
+      merges = Number(m?.merges ?? 0);
+      pending = Number(p?.pending ?? 0);
+      if (merges === 0 && pending === 0) return OK;
+      if (Date.now() >= deadline) break;
+      await sleep(pause);
+    }
+    return notImplemented(
+      `ClickHouse ${this.features?.version ?? "?"} still had ${merges} merge(s) and ${pending} unfinished mutation(s) on the cell's tables after ${bound} ms`,
+    );
   }
 
   // ---- sizes and snapshots --------------------------------------------------------------
