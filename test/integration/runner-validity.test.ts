@@ -136,7 +136,8 @@ describe("bulk clock: wall time with input produced ahead (real PostgreSQL and R
           }
         };
         // ABBA order, each load from a reset and settled cell, so neither path always follows the other's checkpoint.
-        for (const load of [loadReference, loadAsRunner, loadAsRunner, loadReference, loadReference, loadAsRunner, loadAsRunner, loadReference]) {
+        const abba = [loadReference, loadAsRunner, loadAsRunner, loadReference];
+        for (const load of [...abba, ...abba, ...abba, ...abba, ...abba, ...abba]) {
           await system.reset();
           await system.settle?.();
           await load();
