@@ -66,10 +66,8 @@ export interface Settled {
 export async function settle(system: LabSystem, read: () => Promise<SizePoint>, opts: SettleOptions): Promise<Settled> {
   const t0 = Date.now();
   let note = "";
-  if (system.settle) {
-    const s = await system.settle();
-    if (s && s.code !== "ok") note = `not settled by ${system.name}: ${s.note}`;
-  }
+  const s = await system.settle();
+  if (s.code !== "ok") note = `not settled by ${system.name}: ${s.note}`;
   const samples: Sample[] = [];
   let point = await read();
   samples.push(...samplesOf(point, "settle", Date.now()));

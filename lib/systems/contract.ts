@@ -93,7 +93,7 @@ export interface LabSystem {
    * checkpoint the WAL, wait for merges or background rewrites. Return notImplemented(note)
    * for what cannot be settled; the runner then polls sizes until they are stable.
    */
-  settle?(): Promise<OpStatus | void>;
+  settle(): Promise<OpStatus>;
   /** Empty the cell's lab objects: a fresh baseline before an insert stage. */
   reset(): Promise<void>;
   sizes(): Promise<SizeReading[]>;

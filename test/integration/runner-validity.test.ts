@@ -139,7 +139,7 @@ describe("bulk clock: wall time with input produced ahead (real PostgreSQL and R
         const abba = [loadReference, loadAsRunner, loadAsRunner, loadReference];
         for (const load of [...abba, ...abba, ...abba, ...abba, ...abba, ...abba]) {
           await system.reset();
-          await system.settle?.();
+          await system.settle();
           await load();
         }
         const ratio = median(runner) / median(reference);

@@ -37,6 +37,9 @@ class MemorySystem implements LabSystem {
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
   async prepare(_cell: CellContext): Promise<void> {}
+  async settle(): Promise<OpStatus> {
+    return OK;
+  }
   private async op(index: number): Promise<OpStatus> {
     if (this.delayMs > 0) this.waited.push(await waitAtLeast(this.delayMs));
     if (this.failAt === index) throw new Error(`memory: unit ${index} refused`);
