@@ -25,7 +25,9 @@ export function auditStatement(query: string): string | null {
   }
   if (/^SELECT version\(\) AS version$/.test(bare)) return null;
   if (/^SELECT .* FROM system\.settings WHERE name IN \(/.test(bare)) return null;
-  if (/^SELECT .* FROM system\.(parts|columns|mutations|tables) WHERE database = ''/.test(bare)) {
+  // The capability probe: does system.columns know compression_codec? (reads only the system database's own schema)
+  if (sql === "SELECT count() AS n FROM system.columns WHERE database = 'system' AND table = 'columns' AND name = 'compression_codec'") return null;
+  if (/^SELECT .* FROM system\.(parts|columns|mutations|merges|tables) WHERE database = ''/.test(bare)) {
     return sql.includes(`database = '${LAB}'`) ? null : `system table read not filtered to ${LAB}: ${sql.slice(0, 120)}`;
   }
   if (/^SELECT count\(\) AS n FROM `dedup_lab`\./.test(bare)) return null;
