@@ -10,6 +10,7 @@
 //   per-repeat percentiles. Samples of a cell × stage whose latency rows are invalid are left out.
 // * Per-repeat statistics appear only as "the per-repeat p99: geometric mean and 95 % t interval
 //   on the log scale" (columns p99_rep_*), for tables that say so.
+import { isStageRow } from "../results/schema.js";
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { mergeHistograms } from "../metrics/histogram.js";
@@ -35,7 +36,7 @@ export function isLeftOut(d: { valid: boolean | null; value: number | null }): b
 
 /** Rows left out as invalid (a value is there, `valid` is false), with their reasons. */
 export function leftOut(results: Table | Frame): Frame {
-  return frame(results).filter(aq.escape((d: { valid: boolean | null; value: number | null; stage: string }) => d.stage !== "dataset" && isLeftOut(d)));
+  return frame(results).filter(aq.escape((d: { valid: boolean | null; value: number | null; stage: string }) => isStageRow(d.stage) && isLeftOut(d)));
 }
 
 /** "3 rows left out as invalid: reason A (2); reason B (1)" or "" when none. */

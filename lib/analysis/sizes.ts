@@ -1,6 +1,7 @@
 // Sizes per stage and layer over repeats (figure b): the one comparable size per layer
 // (the primary reading for L1/L2, the sum over storage replicas for L3), before and after
 // each stage and the delta.
+import { isStageRow } from "../results/schema.js";
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { isUsable } from "./cells.js";
@@ -44,7 +45,7 @@ export interface SizeRow {
 export function sizeTable(results: Table | Frame): Frame {
   const f = frame(results).filter(
     aq.escape((d: { metric: string; layer: string; replica: string; valid: boolean; value: number | null; stage: string }) =>
-      d.metric === "size_bytes" && isUsable(d) && d.stage !== "dataset" && (d.layer === "L3" ? d.replica === "all" : d.layer === "L1" || d.layer === "L2")),
+      d.metric === "size_bytes" && isUsable(d) && isStageRow(d.stage) && (d.layer === "L3" ? d.replica === "all" : d.layer === "L1" || d.layer === "L2")),
   );
   // Sizes before/after are non-negative; a delta may be negative (linear interval).
   return overRepeats(f, [...CONFIG_DIMS, "stage", "layer", "phase"], "value", { positive: (g) => g.phase !== "delta" });

@@ -6,7 +6,7 @@
 // and named in the status column (the one validity rule: cells.ts isUsable).
 import type { Table } from "apache-arrow";
 import { mean } from "../metrics/stats.js";
-import type { ResultRow } from "../results/schema.js";
+import { isStageRow, type ResultRow } from "../results/schema.js";
 import { isLeftOut, isUsable, latencyCells, type LatencySource } from "./cells.js";
 import { frame, type Frame } from "./frames.js";
 
@@ -49,7 +49,7 @@ export function summaryLines(input: LatencySource | Table): SummaryLine[] {
   const groups = new Map<string, ResultRow[]>();
   const keyOf = (r: Record<string, unknown>) => SUMMARY_BY.map((k) => String(r[k])).join("\u0000");
   for (const r of rows) {
-    if (r.stage === "dataset") continue;
+    if (!isStageRow(r.stage)) continue;
     const key = keyOf(r as unknown as Record<string, unknown>);
     (groups.get(key) ?? groups.set(key, []).get(key)!).push(r);
   }

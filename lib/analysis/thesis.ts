@@ -1,5 +1,6 @@
 // The thesis set: every figure (a)–(e) and every table for the bundles given, per workload
 // slice. `dedup-lab figures|tables` and notebooks 20/30 call exactly these functions.
+import { isStageRow } from "../results/schema.js";
 import * as aq from "arquero";
 import { edrTable, type EdrMetric } from "./edr.js";
 import { edrFigure, latencyFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
@@ -21,7 +22,7 @@ export interface ThesisFigures {
 
 /** The workload slices that have measured stages (dataset rows alone do not make a slice). */
 function measuredSlices(f: LabFrames) {
-  return slicesOf(f.results.filter((d: { stage: string }) => d.stage !== "dataset"));
+  return slicesOf(f.results.filter(aq.escape((d: { stage: string }) => isStageRow(d.stage))));
 }
 
 export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}): ThesisFigures {

@@ -133,3 +133,8 @@ export function schemaOf<R>(spec: TableSpec<R>): Schema {
 export function rowValid(value: number | null, reason: string): boolean {
   return value !== null && Number.isFinite(value) && reason === "";
 }
+
+/** Rows that describe a cell rather than a measured stage: the dataset's ground truth (L0) and the empty cell's baseline. */
+export function isStageRow(stage: string): boolean {
+  return stage !== "dataset" && stage !== "prepare";
+}
