@@ -391,6 +391,7 @@ def main() -> int:
     Handler.users = users
     Handler.spool_dir = os.path.abspath(spool)
     Handler.quiet = not a.verbose
+    ThreadingHTTPServer.request_queue_size = 128  # one connection per concurrent INSERT stream and more
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     server.daemon_threads = True
 
