@@ -216,6 +216,11 @@ class Handler(BaseHTTPRequestHandler):
                 n += len(b)
         return path, n
 
+    def _body_to_file_empty(self) -> tuple[str, int]:
+        fd, path = tempfile.mkstemp(prefix="insert-", suffix=".bin", dir=self.spool_dir)
+        os.close(fd)
+        return path, 0
+
     def _has_body(self) -> bool:
         return "chunked" in (self.headers.get("Transfer-Encoding") or "").lower() or int(self.headers.get("Content-Length") or 0) > 0
 
@@ -281,13 +286,16 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._handle()
 
+    def do_PUT(self):  # curl -T
+        self._handle()
+
     def _handle(self):
         url = urlsplit(self.path)
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         query_id = params.get("query_id") or str(uuid.uuid4())
         spooled = None
         try:
-            if url.path in ("/ping", "/") and "query" not in params and not (self.command == "POST" and self._has_body()):
+            if url.path in ("/ping", "/") and "query" not in params and not (self.command in ("POST", "PUT") and self._has_body()):
                 self._send(200, b"Ok.\n", {"Content-Type": "text/html; charset=UTF-8"})
                 return
             if url.path not in ("/", "/query"):
@@ -302,10 +310,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise QueryError(denied, 401)
 
             sql = params.get("query", "")
-            post_body = self.command == "POST" and self._has_body()
+            post_body = self.command in ("POST", "PUT") and self._has_body()
             m = INSERT_WITH_FORMAT.match(sql) if sql else None
-            if m and post_body:
-                spooled, _ = self._body_to_file()
+            if m:
+                # the data of INSERT … FORMAT: the body (none = no rows; the engine must never read its own stdin)
+                spooled, _ = self._body_to_file() if post_body else self._body_to_file_empty()
                 sql = f"INSERT INTO{m.group('head')} FROM INFILE {sql_value(spooled)} FORMAT {m.group('fmt')}"
             elif post_body:
                 body = self._body_to_memory()
