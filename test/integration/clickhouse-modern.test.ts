@@ -276,7 +276,7 @@ describe("clickhouse connector on the current engine (through the registry)", ()
 });
 
 describe("dedup-lab run --config examples/clickhouse-current.yaml (the bridge)", () => {
-  it("writes valid rows for every variant, the *_zstd cells stored with ZSTD", async () => {
+  it("writes valid rows for every variant, the *_zstd cells stored with ZSTD (and a valid insert EDR from L3)", async () => {
     const out = join(temps.make(), "bundle");
     const { stdout } = await promisify(execFile)(process.execPath, [
       join(ROOT, "bin/dedup-lab.js"), "run", "--config", join(ROOT, "examples/clickhouse-current.yaml"),
@@ -299,6 +299,11 @@ describe("dedup-lab run --config examples/clickhouse-current.yaml (the bridge)",
           for (const r of sized) expect({ valid: r.valid, reason: r.reason }, `${cell} ${stage} ${r.metric}`).toEqual({ valid: true, reason: "" });
         }
       }
+      // l3: local reads the engine's data directories of the cell's tables: the insert EDR is defined and valid
+      const edr = of.filter((r) => r.stage === "bulk_insert" && r.metric === "edr_cluster");
+      expect(edr, cell).toHaveLength(1);
+      expect({ valid: edr[0]!.valid, reason: edr[0]!.reason }, cell).toEqual({ valid: true, reason: "" });
+      expect(edr[0]!.value!, cell).toBeGreaterThan(1); // U90 text under ZSTD(3): well below the logical bytes on disk
     }
     const snaps = readFileSync(join(out, "snapshots.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
     const bulkSnaps = snaps.filter((x) => x.stage === "bulk_insert" && x.point === "after");

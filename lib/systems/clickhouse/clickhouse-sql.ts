@@ -118,6 +118,14 @@ export function codecColumnSql(): string {
   return "SELECT count() AS n FROM system.columns WHERE database = 'system' AND table = 'columns' AND name = 'compression_codec'";
 }
 
+/**
+ * The cell tables' rows of system.tables, every column: the data directories are in
+ * `data_paths` (an array) on newer servers and `data_path` on 18.x — whichever the row has.
+ */
+export function tableRowsSql(db: string, tables: string[]): string {
+  return `SELECT * FROM system.tables WHERE database = ${literal(db)} AND name IN (${tables.map(literal).join(", ")}) ORDER BY name`;
+}
+
 export function tablesSql(db: string, tables: string[]): string {
   return `SELECT name, engine, create_table_query FROM system.tables WHERE database = ${literal(db)} AND name IN (${tables.map(literal).join(", ")}) ORDER BY name`;
 }

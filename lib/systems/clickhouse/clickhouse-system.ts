@@ -9,6 +9,8 @@
 // RowBinary rows: clickhouse-rowbinary.ts; sizes and snapshot: clickhouse-sizes.ts.
 import type { ClickHouseClient, ClickHouseSettings } from "@clickhouse/client";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
@@ -18,7 +20,7 @@ import type { ClickhouseOptions } from "./clickhouse-options.js";
 import { rowHeader } from "./clickhouse-rowbinary.js";
 import { readClickhouseSizes, readClickhouseSnapshot } from "./clickhouse-sizes.js";
 import {
-  VARIANTS, codecSql, countIdSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, optimizeFinalSql,
+  VARIANTS, codecSql, countIdSql, tableRowsSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, optimizeFinalSql,
   partTotalsSql, pendingMutationsSql, runningMergesSql, type ClickhouseVariant,
 } from "./clickhouse-sql.js";
 
@@ -36,6 +38,8 @@ export class ClickhouseSystem implements LabSystem {
   private features?: ServerFeatures;
   private cell?: CellContext;
   private tables: string[] = [];
+  /** The cell tables' data directories as the server names them, where they exist on this machine. */
+  private dataPaths: string[] = [];
   private readonly db: string;
 
   constructor(
@@ -130,7 +134,23 @@ export class ClickhouseSystem implements LabSystem {
       await this.command(dropTableSql(this.db, t), `drop leftover table ${t}`);
       await this.command(createTableSql(this.db, t, variant, this.features!.codecs, this.options.zstdLevel), `create table ${t}`);
     }
+    this.dataPaths = await this.localDataPaths();
     for (const d of this.degradations()) cell.log(`clickhouse degraded: ${d}`);
+  }
+
+  /** system.tables' data directories of the cell's tables that this machine can see (a server on localhost, the chdb bridge). */
+  private async localDataPaths(): Promise<string[]> {
+    // data_paths is an Array(String) (data_path a String on 18.x): JSONEachRow gives an array, which Row does not type
+    const rows = (await this.select(tableRowsSql(this.db, this.tables), "read system.tables")) as unknown as { data_paths?: string[]; data_path?: string }[];
+    return rows.flatMap((r) => r.data_paths ?? (r.data_path ? [r.data_path] : [])).filter((p) => p !== "" && isAbsolute(p) && existsSync(p));
+  }
+
+  /**
+   * For `l3: local`: the cell tables' data directories (parts, inactive parts until the server
+   * removes them, and the table's own files), when the server runs on this machine; none otherwise.
+   */
+  storagePaths(): string[] {
+    return [...this.dataPaths];
   }
 
   async reset(): Promise<void> {
@@ -140,6 +160,7 @@ export class ClickhouseSystem implements LabSystem {
   async cleanup(): Promise<void> {
     await this.command(dropDatabaseSql(this.db), `drop database ${this.db}`);
     this.tables = [];
+    this.dataPaths = [];
   }
 
   // ---- writes ---------------------------------------------------------------------------
