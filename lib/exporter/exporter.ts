@@ -2,47 +2,12 @@
 // source reads on a cluster, computed from the allocated blocks of local directories, so
 // the very same collector path (PVC mapping, per-replica sums, phase alignment) runs here.
 // Several `nodes` per volume stand for synthetic Longhorn replicas holding the same data.
-import { lstatSync, readdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gauge, Registry } from "prom-client";
 import { z } from "zod";
 import { parseBytes } from "../bytes.js";
-
-interface BlockUsage {
-  apparent: number;
-  allocated: number;
-}
-
-/** st_size and st_blocks × 512 summed over a tree. Synchronous on purpose: one scrape walks
- * thousands of files (a PostgreSQL data dir), and sync lstat is ~20× faster than awaiting each. */
-export function treeUsage(paths: string[]): BlockUsage {
-  const total: BlockUsage = { apparent: 0, allocated: 0 };
-  const visit = (p: string): void => {
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // removed while walking, or not created yet
-      throw e;
-    }
-    if (st.isDirectory()) {
-      let names: string[];
-      try {
-        names = readdirSync(p);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-        throw e;
-      }
-      for (const n of names) visit(`${p}/${n}`);
-      return;
-    }
-    total.apparent += st.size;
-    total.allocated += st.blocks * 512;
-  };
-  for (const p of paths) visit(p);
-  return total;
-}
+import { blockUsageSync, type BlockUsage } from "../fs-blocks.js";
 
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: "expected a Kubernetes name" });
 
@@ -100,7 +65,7 @@ export class LonghornStyleExporter {
 
   private async scanOnce(): Promise<void> {
     const usage = new Map<Volume, BlockUsage>();
-    for (const v of this.volumes) usage.set(v, treeUsage(v.paths));
+    for (const v of this.volumes) usage.set(v, blockUsageSync(v.paths));
     for (const g of [this.actual, this.capacity, this.pvcInfo, this.fsUsed]) g.reset();
     for (const v of this.volumes) {
       const u = usage.get(v)!;
