@@ -36,6 +36,7 @@ export class BatchFeeder implements AsyncIterable<Unit[]> {
   private ended = false;
   private failure: Error | undefined;
   private waiting: (() => void) | undefined;
+  private readonly exited: Promise<void>;
 
   private constructor(private readonly worker: Worker) {
     worker.on("message", (m: WorkerMessage) => {
@@ -48,10 +49,13 @@ export class BatchFeeder implements AsyncIterable<Unit[]> {
       this.failure = e;
       this.waiting?.();
     });
-    worker.on("exit", () => {
-      this.ended = true;
-      this.waiting?.();
-    });
+    this.exited = new Promise((resolve) =>
+      worker.on("exit", () => {
+        this.ended = true;
+        this.waiting?.();
+        resolve();
+      }),
+    );
   }
 
   /** Start generating and wait until `depth` batches (or the whole dataset) are ready. */
@@ -64,6 +68,8 @@ export class BatchFeeder implements AsyncIterable<Unit[]> {
       await feeder.close();
       throw feeder.failure;
     }
+    // Everything fits the read-ahead: let the worker thread finish tearing down before the clock starts.
+    if (feeder.ended) await feeder.exited;
     return feeder;
   }
 
