@@ -19,14 +19,13 @@ import { systemDefinition } from "../systems/registry.js";
 import type { RunConfig } from "./config.js";
 import { emit, type RunEvents } from "./events.js";
 import { cellDims, type Cell } from "./matrix.js";
-import { CellRows, recordDataset, recordMeasurement, recordSizes, type SizePoint } from "./rows.js";
+import { CellRows, joinReasons, recordDataset, recordMeasurement, recordSizes, type SizePoint } from "./rows.js";
 import { BatchFeeder } from "./batch-feeder.js";
 import { DEFAULT_SETTLE, layerValues, settle, StageSampler, timeToReclaim, type Settled } from "./settle.js";
 import { Interrupted, runStage } from "./stages.js";
 
 const sh = promisify(exec);
 
-const joinReasons = (...r: string[]): string => [...new Set(r.filter(Boolean))].join("; ");
 
 function dataConfigOf(cfg: RunConfig): DataConfig | undefined {
   return (cfg.source as { data?: DataConfig }).data;

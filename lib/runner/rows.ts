@@ -97,7 +97,8 @@ function l3Total(p: SizePoint): LayerSize {
   return { bytes: p.l3.reduce((a, r) => a + r.bytes!, 0), reason: [...new Set(p.l3.map(l3Reason).filter(Boolean))].join("; ") };
 }
 
-const joinReasons = (...r: string[]): string => [...new Set(r.filter(Boolean))].join("; ");
+/** Reasons joined once each, in order ("" when there are none). */
+export const joinReasons = (...r: string[]): string => [...new Set(r.filter(Boolean))].join("; ");
 
 /**
  * Size rows of one stage. `baseline` is "" for a fresh, settled baseline, or why it is not;
