@@ -185,6 +185,8 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
         out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}: ${m.status.note}` });
         continue;
       }
+      // The dataset is stored after an insert, and through a maintenance stage that found it stored.
+      const storedAfter = inserting || (s === "maintenance" && stored === "dataset");
       if (inserting) stored = "dataset";
       if (s === "perfile_delete") stored = "emptied";
       const settled = await settle(system, () => sizesAt(phase, "after"), settleOpts);
@@ -193,7 +195,8 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       await snapshot(s, "after");
       recordMeasurement(out, record, s, m, env.runId, cell.id, dims);
       out.add(s, "settle_s", settled.durationS, "s", { reason: joinReasons(settled.note, settled.unsettled && `${settled.unsettled} still changing after ${settleOpts.timeoutMs / 1000} s`) });
-      recordSizes(out, s, before, after, m.bytes, t.dedup_ratio, R, { baseline: dirty, unsettled: joinReasons(settled.note ? "L1,L2" : "", settled.unsettled) });
+      recordSizes(out, s, before, after, m.bytes, t.dedup_ratio, R, { baseline: dirty, unsettled: joinReasons(settled.note ? "L1,L2" : "", settled.unsettled) },
+        storedAfter ? { logical: t.logical_bytes, empty: empty.point, emptyReason: empty.unsettled && `the empty cell's ${empty.unsettled} was still changing` } : undefined);
       if (!inserting) {
         for (const layer of ["L1", "L2"] as const) {
           const b = layerValues(before).get(layer) ?? null;

@@ -107,6 +107,7 @@ export const joinReasons = (...r: string[]): string => [...new Set(r.filter(Bool
 export function recordSizes(
   out: CellRows, stage: Stage, before: SizePoint, after: SizePoint, logical: number, ideal: number, R: number,
   state: { baseline: string; unsettled: string } = { baseline: "", unsettled: "" },
+  stored?: StoredDataset,
 ): void {
   // Every reading the system reports, as it reported it.
   for (const [phase, p] of [["before", before], ["after", after]] as const) {
@@ -153,4 +154,38 @@ export function recordSizes(
   out.add(stage, "edr_replica", e.replica, "ratio", { layer: "L3", reason });
   out.add(stage, "ideal_ratio", inserting ? ideal : null, "ratio", { layer: "L0", reason: inserting ? "" : "not an insert phase" });
   out.add(stage, "replication_factor", R, "x");
+  if (stored) recordStored(out, stage, stored, after, R, state.unsettled);
+}
+
+/** The dataset as stored at the end of a stage, against the empty cell's settled sizes. */
+export interface StoredDataset {
+  /** The dataset's logical bytes (L0, from its manifest). */
+  logical: number;
+  /** The empty cell's settled reading (the `prepare` rows). */
+  empty: SizePoint;
+  /** Why that empty reading cannot be trusted ("" = it can). */
+  emptyReason: string;
+}
+
+/**
+ * `stored_bytes` per layer: what the stored dataset occupies at L0–L3 after the stage, net of
+ * the empty cell. L3 is per storage replica (the sum over replicas / R), so the layer
+ * boundaries L0→L1→L2→L3 show reduction (or overhead) without replication in them.
+ */
+function recordStored(out: CellRows, stage: Stage, s: StoredDataset, after: SizePoint, R: number, unsettled: string): void {
+  out.add(stage, "stored_bytes", s.logical, "B", { layer: "L0" });
+  const sizes: [string, LayerSize, LayerSize, number][] = [
+    ["L1", primaryOf(s.empty, "L1"), primaryOf(after, "L1"), 1],
+    ["L2", primaryOf(s.empty, "L2"), primaryOf(after, "L2"), 1],
+    ["L3", l3Total(s.empty), l3Total(after), R],
+  ];
+  for (const [layer, e, a, per] of sizes) {
+    const net = e.bytes !== null && a.bytes !== null ? (a.bytes - e.bytes) / per : null;
+    const reason = joinReasons(
+      e.reason && `empty cell: ${e.reason}`, s.emptyReason, a.reason,
+      unsettled.includes(layer) ? `${layer} still changing when read after settling` : "",
+      net !== null && net <= 0 ? `${layer} is not above the empty cell (${net} B): the dataset is not visible at this layer (reused or untrimmed space?)` : "",
+    );
+    out.add(stage, "stored_bytes", net, "B", { layer, replica: layer === "L3" ? "per_replica" : "", reason });
+  }
 }
