@@ -8,12 +8,13 @@
 import { UsageError } from "../errors.js";
 import { EDR_METRICS, INSERT_STAGES, type EdrMetric, type EdrRow } from "./edr.js";
 import {
-  axisIds, axisStyle, baseLayout, byteUnit, fmt3, gridDomains, gridTop, MARGIN, panelTitle, spansDecades, valueAxis, type FigureSpec,
+  axisIds, axisStyle, baseLayout, byteUnit, fmt3, FONT_SIZE, gridDomains, gridTop, MARGIN, panelTitle, spansDecades, valueAxis, type FigureSpec,
 } from "./figure-style.js";
 import { distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
 import { LAYER_STYLE, outlineFor, PERCENTILE_SYMBOLS, systemColor, VARIANT_DASHES, VARIANT_PATTERNS } from "./palette.js";
 import { slicesOf, systemRank, systemSeries, type Slice, type SystemSeries } from "./slices.js";
+import { BOUNDARIES, WHERE_THRESHOLD, type ReductionRow } from "./reduction.js";
 import { LAYER_LABELS, LAYERS, type SizeRow } from "./sizes.js";
 import { THROUGHPUT_METRICS, type ThroughputRow } from "./throughput.js";
 import type { TimeseriesPoint } from "./timeseries.js";
@@ -417,3 +418,163 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage"):
 }
 
 export { LATENCY_STATS };
+
+// ---------------------------------------------------------------- (f) reduction per layer boundary
+
+export interface ReductionFigureOptions extends SliceOption {}
+
+/** Diverging, colour-blind safe (Okabe–Ito vermillion ↔ blue) on log10(factor): inflation warm, reduction cool, 1× white. */
+const REDUCTION_SCALE: [number, string][] = [
+  [0, "#D55E00"], [0.25, "#F0B58A"], [0.5, "#F7F7F7"], [0.7, "#A6CDE6"], [0.85, "#4A98CC"], [1, "#00466E"],
+];
+
+/** "10×", "1.5×", "0.51×": a factor as the figure prints it in a cell. */
+function factorText(v: number): string {
+  if (!Number.isFinite(v)) return "—";
+  return `${v >= 1000 ? Math.round(v) : Number(v.toPrecision(3))}×`;
+}
+
+/**
+ * (f) Where did the reduction happen? One heatmap panel per grade (columns) and stage (rows):
+ * rows = system (· variant), columns = the boundaries L0→L1, L1→L2, L2→L3 and the total L0→L3;
+ * each cell is the reduction factor (geometric mean over repeats) printed as text and coloured on a
+ * diverging log scale (blue = reduction, white = 1×, vermillion = inflation). The boundary the
+ * where-rule picks is outlined in black; the ideal ratio heads each panel.
+ *
+ * Why a heatmap and not grouped bars: the question is "which of three boundaries", asked for
+ * many systems at once. Bars per boundary on a log axis need three bars per system per grade and
+ * the reader compares heights across groups; a table-like grid with the factor written in each
+ * cell reads row by row at thesis text width, survives black-and-white print (the numbers carry
+ * the information, colour only guides the eye) and puts the total next to the ideal in the title.
+ * Systems keep their registry colour as a square in the row label.
+ */
+export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): FigureSpec {
+  const slice = oneSlice(red, "reductionFigure", opts.slice);
+  const rows = rowsOf<ReductionRow>(red);
+  const grades = distinct<string>(red, "grade", gradeOrder);
+  const stages = distinct<string>(red, "stage", stageOrder);
+  const series = systemSeries(red);
+  const boundaries = [...BOUNDARIES];
+  // Rows of the heatmap, top to bottom in registry order (plotly's category y axis runs upward).
+  const yLabels = series.map((s) => `<span style="color:${systemColor(s.system)}">■</span> ${s.label}`);
+  const yOrder = [...yLabels].reverse();
+  const cols = Math.min(Math.max(grades.length, 1), 3);
+  const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
+  const nr = gradeRows * Math.max(stages.length, 1);
+  const panelH = 70 + 30 * series.length;
+  const height = MARGIN.t - 40 + MARGIN.b + 40 + nr * (panelH + 56);
+  const labelPx = 40 + 8 * Math.max(...series.map((s) => s.label.length), 6);
+  const width = labelPx + 150 + cols * 300;
+  const plotH = height - (MARGIN.t - 40) - MARGIN.b;
+  const top = 1 - 34 / plotH;
+  const domains = gridDomains({ rows: nr, cols, xgap: 0.045, ygap: 60 / plotH, top, bottom: 0 });
+  const data: Trace[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  const shapes: Record<string, unknown>[] = [];
+  const layout = baseLayout("Where did the reduction happen? Reduction factor per layer boundary", slice.label);
+  const finiteCenters = rows.filter((r) => r.n > 0 && Number.isFinite(r.center) && r.center > 0).map((r) => Math.abs(Math.log10(r.center)));
+  const ideals = rows.map((r) => r.ideal).filter((v) => Number.isFinite(v) && v > 0);
+  // Symmetric log range: the same colour means the same factor in every panel; at least 2× either way.
+  const zmax = Math.max(Math.log10(2), ...finiteCenters, ...ideals.map((v) => Math.log10(v)));
+  const tickFactors = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((v) => Math.abs(Math.log10(v)) <= zmax + 1e-9);
+  const missing: string[] = [];
+  let panel = 0;
+  stages.forEach((stage, si) => {
+    grades.forEach((grade, gi) => {
+      const i = panel++;
+      const pr = si * gradeRows + Math.floor(gi / cols);
+      const d = domains[pr * cols + (gi % cols)]!;
+      const ax = axisIds(i);
+      const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
+      const cell = (s: SystemSeries, b: string) => inPanel.find((r) => r.boundary === b && seriesKey(r) === seriesKey(s));
+      const z = yOrder.map((_, yi) => {
+        const s = series[series.length - 1 - yi]!;
+        return boundaries.map((b) => {
+          const r = cell(s, b);
+          return r && r.n > 0 && r.center > 0 ? Math.log10(r.center) : null;
+        });
+      });
+      const text = yOrder.map((_, yi) => {
+        const s = series[series.length - 1 - yi]!;
+        return boundaries.map((b) => {
+          const r = cell(s, b);
+          return r && r.n > 0 ? factorText(r.center) : "";
+        });
+      });
+      const custom = yOrder.map((_, yi) => {
+        const s = series[series.length - 1 - yi]!;
+        return boundaries.map((b) => {
+          const r = cell(s, b);
+          if (!r) return ["", "", "", "no rows"];
+          return [String(r.n), fmt3(r.lower), fmt3(r.upper), r.reason ? `${r.excluded} repeat(s) without a factor: ${r.reason}` : ""];
+        });
+      });
+      data.push({
+        type: "heatmap", xaxis: ax.x, yaxis: ax.y, x: boundaries, y: yOrder, z, text, customdata: custom,
+        texttemplate: "%{text}", textfont: { size: FONT_SIZE - 1 }, coloraxis: "coloraxis", xgap: 2, ygap: 2, showlegend: false, name: `${grade} ${stage}`,
+        hovertemplate: "%{y}<br>%{x}: %{text}<br>n = %{customdata[0]}, 95 % CI [%{customdata[1]}, %{customdata[2]}]<br>%{customdata[3]}<extra></extra>",
+      });
+      // No factor: a dash and the reason in the caption.
+      const holes: { x: string; y: string }[] = [];
+      series.forEach((s, k) => {
+        for (const b of boundaries) {
+          const r = cell(s, b);
+          if (r && r.n > 0) continue;
+          holes.push({ x: b, y: yLabels[k]! });
+          if (r && b !== "L0→L3") missing.push(`${s.label} ${grade} ${STAGE_LABELS[stage] ?? stage} ${b}: ${r.reason || "no valid value"}`);
+        }
+      });
+      if (holes.length) {
+        data.push({
+          type: "scatter", mode: "text", xaxis: ax.x, yaxis: ax.y, x: holes.map((h) => h.x), y: holes.map((h) => h.y), text: holes.map(() => "—"),
+          textfont: { color: "#777", size: FONT_SIZE }, showlegend: false, hoverinfo: "skip", cliponaxis: false,
+        });
+      }
+      // The where-rule's boundary, outlined.
+      series.forEach((s, k) => {
+        const w = inPanel.find((r) => seriesKey(r) === seriesKey(s))?.where;
+        if (!w || w === "nowhere") return;
+        const xi = boundaries.indexOf(w);
+        const yi = yOrder.indexOf(yLabels[k]!);
+        shapes.push({ type: "rect", xref: ax.x, yref: ax.y, x0: xi - 0.5, x1: xi + 0.5, y0: yi - 0.5, y1: yi + 0.5, line: { color: "#000", width: 2.5 }, fillcolor: "rgba(0,0,0,0)", layer: "above" });
+      });
+      // The total column stands apart: it is the product of the three boundaries.
+      shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: 2.5, x1: 2.5, y0: 0, y1: 1, line: { color: "#333", width: 1.5 }, layer: "above" });
+      const idealVals = [...new Set(inPanel.map((r) => r.ideal).filter(Number.isFinite).map((v) => fmt3(v)))];
+      const idealText = idealVals.length ? ` · ideal ${idealVals.join("/")}×` : "";
+      annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}${idealText}`, d));
+      layout[ax.xaxis] = axisStyle({
+        type: "category", categoryorder: "array", categoryarray: boundaries, domain: d.x, anchor: ax.y, showgrid: false, showline: false, ticks: "",
+        tickvals: boundaries, ticktext: boundaries.map((b) => (b === "L0→L3" ? "<b>L0→L3</b>" : b)), tickfont: { size: FONT_SIZE - 1 },
+      });
+      layout[ax.yaxis] = axisStyle({
+        type: "category", categoryorder: "array", categoryarray: yOrder, domain: d.y, anchor: ax.x, showgrid: false, showline: false, ticks: "",
+        showticklabels: gi % cols === 0,
+      });
+    });
+  });
+  Object.assign(layout, {
+    annotations, shapes, showlegend: false,
+    coloraxis: {
+      colorscale: REDUCTION_SCALE, cmin: -zmax, cmax: zmax, cmid: 0,
+      colorbar: {
+        title: { text: "reduction factor (log scale)", side: "right", font: { size: FONT_SIZE - 1 } }, tickvals: tickFactors.map(Math.log10), ticktext: tickFactors.map((v) => `${v}×`),
+        thickness: 14, len: Math.min(top, 320 / plotH), lenmode: "fraction", y: top, yanchor: "top", outlinewidth: 0, tickfont: { size: FONT_SIZE - 2 },
+      },
+    },
+    // No legend above the panels (the colour bar explains the cells): the title sits right above them.
+    margin: { ...MARGIN, t: MARGIN.t - 40, r: 130 },
+  });
+  const nNote = repeatsNote(rows).replace(/; error bars:.*/, "").replace(" (no error bars)", "");
+  return {
+    name: `reduction${slice.suffix ? `-${slice.suffix}` : ""}`,
+    title: "Reduction factor per layer boundary",
+    caption:
+      `Where the reduction happened: reduction factor at each layer boundary, L0→L1 = logical bytes written / DB-logical bytes, L1→L2 = DB-logical / DB-physical, ` +
+      `L2→L3 = DB-physical / storage-physical per replica (replication divided out), and the total L0→L3 (= EDR per replica), from the bytes the stored dataset occupies at each layer at the end of the stage, net of the empty cell. ` +
+      `Factor > 1: reduction (blue), < 1: inflation or overhead (vermillion), log colour scale; each cell: ${nNote}, computed per repeat and aggregated on the log scale (95 % Student-t CI in the hover). ` +
+      `Outlined: the boundary where the dominant reduction happened (largest factor, if ≥ ${WHERE_THRESHOLD}×; none outlined = nowhere). Panel titles: the ideal ratio, logical / unique bytes (manifest). ` +
+      `—: no factor. Workload: ${slice.label}.${missing.length ? ` No factor: ${[...new Set(missing)].slice(0, 6).join("; ")}${missing.length > 6 ? `; … ${missing.length - 6} more` : ""}.` : ""}${leftOutCaption(opts.leftOut)}`,
+    data, layout, width, height,
+  };
+}

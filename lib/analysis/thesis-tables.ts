@@ -5,8 +5,9 @@
 // raw samples pooled over repeats, the same numbers as figure (c) and the summary.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { datasetLabel, distinct, gradeOrder, rowsOf, STAGE_LABELS, type Frame } from "./frames.js";
+import { datasetLabel, distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
 import type { EdrMetric, EdrRow } from "./edr.js";
+import { BOUNDARIES, WHERE_THRESHOLD, type ReductionRow } from "./reduction.js";
 import type { LatencyCellRow } from "./cells.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
 import { systemSeries } from "./slices.js";
@@ -146,6 +147,82 @@ export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable |
   };
 }
 
+// ---------------------------------------------------------------- reduction per layer boundary
+
+export interface ReductionTableOptions {
+  interval?: Interval;
+  /** Rows left out as invalid, named in the caption (cells.ts leftOutNote). */
+  leftOut?: string;
+}
+
+/**
+ * Where did the reduction happen? Rows = system × grade (grouped by workload and stage); columns:
+ * the ideal ratio, n (repeats), the reduction factor at L0→L1, L1→L2, L2→L3 and the total L0→L3
+ * (reduction.ts reductionTable: per-repeat factors over repeats, log scale), and the boundary the
+ * where-rule names. Null if there are no stored_bytes rows.
+ */
+export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {}): ThesisTable | null {
+  const interval = opts.interval ?? "sd";
+  const rows = rowsOf<ReductionRow>(red);
+  if (!rows.length) return null;
+  const grades = distinct<string>(red, "grade", gradeOrder);
+  const stages = distinct<string>(red, "stage", stageOrder);
+  const series = systemSeries(red);
+  const profiles = rows.some((r) => r.storage_profile);
+  const wkey = (r: ReductionRow) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}`;
+  const workloads = [...new Set(rows.map(wkey))];
+  const stub = profiles ? 3 : 2;
+  const head: HeadCell[][] = [
+    [{ text: "", span: stub + 2 }, { text: "reduction factor at the layer boundary", span: BOUNDARIES.length }, { text: "", span: 1 }],
+    [
+      { text: "System", span: 1 }, ...(profiles ? [{ text: "L3 volume", span: 1 }] : []), { text: "Grade", span: 1 }, { text: "ideal", span: 1 }, { text: "n", span: 1 },
+      ...BOUNDARIES.map((b) => ({ text: b, span: 1 })), { text: "where", span: 1 },
+    ],
+  ];
+  const groups: ThesisTable["groups"] = [];
+  for (const w of workloads) {
+    for (const stage of stages) {
+      const inG = rows.filter((r) => wkey(r) === w && r.stage === stage);
+      if (!inG.length) continue;
+      const body: string[][] = [];
+      for (const s of series) {
+        let named = false; // the system is named once per block of its grades (booktabs style)
+        for (const g of grades) {
+          const cells = inG.filter((r) => r.system === s.system && r.variant === s.variant && r.grade === g);
+          if (!cells.length) continue;
+          const n = Math.max(...cells.map((r) => r.n));
+          const ideal = cells.find((r) => Number.isFinite(r.ideal))?.ideal ?? NaN;
+          const factor = (b: string) => {
+            const r = cells.find((x) => x.boundary === b);
+            // (n) only where a boundary has fewer repeats than the row's n.
+            return r ? formatStat(r, interval, r.n > 0 && r.n !== n) : "";
+          };
+          body.push([
+            named ? "" : s.label, ...(profiles ? [named ? "" : cells[0]!.storage_profile || "—"] : []), g, formatValue(ideal), String(n),
+            ...BOUNDARIES.map(factor), cells[0]!.where ?? "—",
+          ]);
+          named = true;
+        }
+      }
+      groups.push({ title: `${w} — ${STAGE_LABELS[stage] ?? stage}`, rows: body });
+    }
+  }
+  const reasons = [...new Set(rows.filter((r) => r.excluded > 0 && r.boundary !== "L0→L3").map((r) => r.reason))];
+  return {
+    name: "reduction",
+    label: "tab:reduction",
+    caption:
+      "Where the reduction happened: reduction factor at each layer boundary from the bytes the stored dataset occupies at each layer at the end of the stage, net of the empty cell — " +
+      "L0→L1 = logical bytes written / DB-logical, L1→L2 = DB-logical / DB-physical, L2→L3 = DB-physical / storage-physical per storage replica, L0→L3 = the total (EDR per replica). " +
+      "Factor > 1: reduction, < 1: inflation (overhead). ideal = logical / unique bytes of the dataset (manifest). " +
+      `Factors are computed per repeat; values: ${intervalNote(interval)}; (n) in a cell: fewer repeats had a factor at that boundary; — = no factor. ` +
+      `where = the boundary with the largest factor if it is ≥ ${WHERE_THRESHOLD} (else "nowhere").` +
+      (reasons.length ? ` No factor: ${reasons.slice(0, 3).join("; ")}${reasons.length > 3 ? `; … ${reasons.length - 3} more` : ""}.` : "") +
+      leftOutCaption(opts.leftOut),
+    head, stub, groups,
+  };
+}
+
 // ---------------------------------------------------------------- latency
 
 interface LatencyRowIn extends LatencyCellRow {
@@ -220,11 +297,11 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; left
 
 const LATEX_SPECIALS: Record<string, string> = {
   "\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", $: "\\$", "&": "\\&", "#": "\\#", "^": "\\^{}", _: "\\_", "%": "\\%", "~": "\\~{}",
-  "×": "$\\times$", "±": "$\\pm$", "–": "--", "—": "---", "·": "$\\cdot$", "−": "$-$", "≥": "$\\geq$", "≤": "$\\leq$",
+  "×": "$\\times$", "±": "$\\pm$", "–": "--", "—": "---", "·": "$\\cdot$", "−": "$-$", "≥": "$\\geq$", "≤": "$\\leq$", "→": "$\\rightarrow$",
 };
 
 export function latexEscape(s: string): string {
-  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤]/g, (c) => LATEX_SPECIALS[c] ?? c);
+  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤→]/g, (c) => LATEX_SPECIALS[c] ?? c);
 }
 
 /** A booktabs table (needs \usepackage{booktabs}); numeric columns right-aligned. */

@@ -1,16 +1,17 @@
-// The thesis set: every figure (a)–(e) and every table for the bundles given, per workload
+// The thesis set: every figure (a)–(f) and every table for the bundles given, per workload
 // slice. `dedup-lab figures|tables` and notebooks 20/30 call exactly these functions.
 import { isStageRow } from "../results/schema.js";
 import * as aq from "arquero";
 import { edrTable, type EdrMetric } from "./edr.js";
-import { edrFigure, latencyFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
+import { edrFigure, latencyFigure, reductionFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
 import type { FigureSpec } from "./figure-style.js";
 import { leftOut, leftOutNote } from "./cells.js";
 import { rowsOf, type Frame, type LabFrames } from "./frames.js";
 import { latencyCurve, latencyPercentiles } from "./latency.js";
 import { inSlice, slicesOf, type Slice } from "./slices.js";
 import { datasetSizes, sizeTable } from "./sizes.js";
-import { edrThesisTable, latencyThesisTable, type ThesisTable, type Interval } from "./thesis-tables.js";
+import { reductionTable } from "./reduction.js";
+import { edrThesisTable, latencyThesisTable, reductionThesisTable, type ThesisTable, type Interval } from "./thesis-tables.js";
 import { throughputTable } from "./throughput.js";
 import { hasTimeseries, timeseriesTable } from "./timeseries.js";
 
@@ -32,6 +33,7 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
   const sizes = sizeTable(f.results);
   const ds = datasetSizes(f.results);
   const tp = throughputTable(f.results);
+  const red = reductionTable(f.results);
   // The one statistics path (cells.ts): pooled raw samples, merged HdrHistograms where a bundle has none.
   const curve = latencyCurve(f);
   const pct = latencyPercentiles(f);
@@ -51,6 +53,9 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
     else notes.push(`${slice.label}: no latency samples or histograms`);
     const t = inSlice(tp, slice);
     if (nonEmpty(t)) figures.push(throughputFigure(t, { slice, leftOut: leftOutOf(slice, (m) => m.startsWith("throughput_")) }));
+    // (f) where did the reduction happen: bundles with stored_bytes rows only (older bundles have none).
+    const r = inSlice(red, slice);
+    if (nonEmpty(r)) figures.push(reductionFigure(r, { slice, leftOut: leftOutOf(slice, (m) => m === "stored_bytes") }));
   }
   if (hasTimeseries(f.timeseries)) {
     const fig = timeseriesFigure(timeseriesTable(f.timeseries));
@@ -81,5 +86,7 @@ export function thesisTables(f: LabFrames, opts: ThesisTableOptions = {}): Thesi
   }
   const l = latencyThesisTable(lat, { interval: opts.interval, leftOut: note((m) => m.startsWith("latency_")) });
   if (l) tables.push(l);
+  const r = reductionThesisTable(reductionTable(f.results), { interval: opts.interval, leftOut: note((m) => m === "stored_bytes") });
+  if (r) tables.push(r);
   return tables;
 }
