@@ -28,6 +28,7 @@ export { aggregate, mean, PERCENTILES, quantile, quantileSorted, sd, summarize, 
 export { cellsOf, CONFIG_DIMS, datasetLabel, framesOf, frame, gradeOrder, loadFrames, rowsOf, STAGE_LABELS, type Frame, type LabFrames } from "./analysis/frames.js";
 export { overRepeats } from "./analysis/repeats.js";
 export { edrTable, EDR_METRICS, type EdrMetric, type EdrRow } from "./analysis/edr.js";
+export { BOUNDARIES, boundaryFactor, reductionTable, whereReduced, WHERE_THRESHOLD, type Boundary, type ReductionRow, type Where } from "./analysis/reduction.js";
 export { datasetSizes, sizeTable, LAYER_LABELS, type DatasetSizes, type SizeRow } from "./analysis/sizes.js";
 export { throughputTable, THROUGHPUT_METRICS, type ThroughputRow } from "./analysis/throughput.js";
 export { latencyCurve, latencyPercentiles, latencySamples, latencySpectrum, latencyTable, LATENCY_BY, LATENCY_STATS } from "./analysis/latency.js";
@@ -38,8 +39,10 @@ export { systemColor, OKABE_ITO } from "./analysis/palette.js";
 // Thesis figures and tables (the same functions `dedup-lab figures|tables` call)
 export type { FigureSpec } from "./analysis/figure-style.js";
 export { edrFigure, latencyFigure, sizesFigure, throughputFigure, timeseriesFigure } from "./analysis/figures.js";
+export { reductionFigure } from "./analysis/figures.js";
 export { FigureRenderer, writeFigures, FIGURE_FORMATS, type FigureFormat, type WrittenFigure } from "./analysis/render.js";
 export { edrThesisTable, formatStat, latencyThesisTable, toLatex, toMarkdown, writeTables, type ThesisTable } from "./analysis/thesis-tables.js";
+export { reductionThesisTable } from "./analysis/thesis-tables.js";
 export { thesisFigures, thesisTables, type ThesisFigures } from "./analysis/thesis.js";
 
 // Notebook helpers

@@ -92,7 +92,8 @@ describe("notebooks, headless, on the embedded default", () => {
     const names = [...new Set(readdirSync(figs).map((f) => f.replace(/\.(svg|pdf|png)$/, "")))].sort();
     const fig20 = cellsOf(join(out, "20-thesis-figures.ipynb")).flatMap((c) => c.outputs ?? []);
     const noSeriesNote = fig20.some((o) => JSON.stringify(o.data ?? {}).includes("No time series in these bundles"));
-    expect(names).toEqual(["edr-cluster", "latency", "sizes", "throughput", ...(noSeriesNote ? [] : ["size-over-time"])].sort());
+    // Figure (f), reduction per layer boundary, is drawn from the runner's stored_bytes rows (every insert records them).
+    expect(names).toEqual(["edr-cluster", "latency", "reduction", "sizes", "throughput", ...(noSeriesNote ? [] : ["size-over-time"])].sort());
     expect(parseSvgs(names.map((n) => join(figs, `${n}.svg`)))).toEqual(names.map(() => "{http://www.w3.org/2000/svg}svg"));
     for (const n of names) {
       expect(readFileSync(join(figs, `${n}.pdf`)).subarray(0, 5).toString()).toBe("%PDF-");
@@ -105,6 +106,7 @@ describe("notebooks, headless, on the embedded default", () => {
     const tables = readdirSync(join(out, "30-thesis-tables-output", "tables")).sort();
     expect(tables).toContain("edr_cluster-bulk_insert.tex");
     expect(tables).toContain("latency.md");
+    expect(tables).toContain("reduction.tex");
 
     // No secret anywhere: executed notebooks, bundles, figures, tables.
     const leaks = filesUnder(out).filter((f) => readFileSync(f).includes(SECRET));
