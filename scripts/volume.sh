@@ -45,7 +45,7 @@ missing_for() {
   local profile="${1:-}" miss=()
   [ "$(id -u)" = 0 ] || miss+=("root (running as uid $(id -u))")
   [ -e /dev/loop-control ] || miss+=("/dev/loop-control")
-  local t tools=(losetup mkfs.ext4 mount umount fstrim)
+  local t tools=(losetup mkfs.ext4 mount umount fstrim findmnt jq)
   if [ -n "$profile" ] && [ "$(fs_of_profile "$profile")" = btrfs ]; then tools+=(mkfs.btrfs btrfs); fi
   [ "$profile" = dedup ] && tools+=(duperemove)
   for t in "${tools[@]}"; do command -v "$t" >/dev/null 2>&1 || miss+=("$t"); done
@@ -405,6 +405,8 @@ cmd_sweep() {
 
 cmd="${1:-}"
 shift || true
+# jq reads and writes volume.json; `can` only reports it missing
+if [ "$cmd" != can ] && ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then apt_need jq; fi
 case "$cmd" in
   create) cmd_create "$@" ;;
   destroy) cmd_destroy "$@" ;;

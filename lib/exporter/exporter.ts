@@ -1,7 +1,9 @@
 // A small Longhorn-style exporter for local runs: the metrics the Prometheus storage-layer
 // source reads on a cluster, computed from the allocated blocks of local directories, so
 // the very same collector path (PVC mapping, per-replica sums, phase alignment) runs here.
-// Several `nodes` per volume stand for synthetic Longhorn replicas holding the same data.
+// Several `nodes` per volume stand for synthetic Longhorn replicas holding the same data; a
+// volume given as `images` (scripts/volume.sh) has one real series per replica image.
+import { statfsSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Gauge, Registry } from "prom-client";
@@ -16,13 +18,34 @@ export const ExporterVolumeSchema = z
     volume: k8sName,
     pvc: k8sName,
     namespace: k8sName.default("dedup-lab"),
-    /** Directories (or files) whose allocated blocks are the volume's actual size. */
-    paths: z.array(z.string().min(1)).min(1),
-    /** One series per node: synthetic replicas of the same data. */
-    nodes: z.array(z.string().min(1)).min(1).default(["local"]),
+    /** Directories (or files) whose allocated blocks are the volume's actual size (one value for every node). */
+    paths: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * Instead of `paths`: one replica image per series (scripts/volume.sh), valued at that
+     * image's allocated blocks (st_blocks × 512). Read-only: the scan does not sync the
+     * filesystem inside, so writes still in its page cache are not counted yet (run
+     * `scripts/volume.sh sync NAME` at a phase boundary, as the runner does).
+     */
+    images: z.array(z.string().min(1)).min(1).optional(),
+    /** Where the volume's filesystem is mounted: its statfs used bytes become kubelet_volume_stats_used_bytes. */
+    mountpoint: z.string().min(1).optional(),
+    /** One series per node: synthetic replicas of the same data (`paths`), or the images' nodes (`images`, default replica-1…). */
+    nodes: z.array(z.string().min(1)).min(1).optional(),
     capacity: z.union([z.number().int().positive(), z.string()]).default("10GiB"),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if ((v.paths === undefined) === (v.images === undefined)) {
+      ctx.addIssue({ code: "custom", message: `volume ${v.volume}: give either paths or images`, path: ["paths"] });
+    }
+    if (v.images && v.nodes && v.nodes.length !== v.images.length) {
+      ctx.addIssue({ code: "custom", message: `volume ${v.volume}: ${v.nodes.length} nodes for ${v.images.length} images (one node per image)`, path: ["nodes"] });
+    }
+    if (v.nodes && new Set(v.nodes).size !== v.nodes.length) {
+      ctx.addIssue({ code: "custom", message: `volume ${v.volume}: node names must be distinct`, path: ["nodes"] });
+    }
+  })
+  .transform((v) => ({ ...v, nodes: v.nodes ?? (v.images ? v.images.map((_, i) => `replica-${i + 1}`) : ["local"]) }));
 
 export const ExporterConfigSchema = z
   .object({
@@ -33,6 +56,41 @@ export const ExporterConfigSchema = z
 
 export type ExporterConfig = z.input<typeof ExporterConfigSchema>;
 type Volume = z.output<typeof ExporterVolumeSchema>;
+
+interface VolumeReading {
+  /** node → actual size; a replica image that does not exist (volume destroyed) has no series, as on Longhorn. */
+  perNode: [string, number][];
+  used?: number;
+}
+
+const missing = (e: unknown) => (e as NodeJS.ErrnoException).code === "ENOENT";
+
+/** statfs used bytes of a mounted filesystem ((f_blocks − f_bfree) × f_bsize), or undefined when it is gone. */
+function statfsUsed(mountpoint: string): number | undefined {
+  try {
+    const s = statfsSync(mountpoint);
+    return (s.blocks - s.bfree) * s.bsize;
+  } catch (e) {
+    if (missing(e)) return undefined;
+    throw e;
+  }
+}
+
+function readVolume(v: Volume): VolumeReading {
+  if (v.images) {
+    const perNode: [string, number][] = [];
+    v.images.forEach((image, i) => {
+      try {
+        perNode.push([v.nodes[i]!, statSync(image).blocks * 512]);
+      } catch (e) {
+        if (!missing(e)) throw e;
+      }
+    });
+    return { perNode, used: v.mountpoint !== undefined && perNode.length > 0 ? statfsUsed(v.mountpoint) : undefined };
+  }
+  const u: BlockUsage = blockUsageSync(v.paths!);
+  return { perNode: v.nodes.map((n) => [n, u.allocated]), used: v.mountpoint !== undefined ? statfsUsed(v.mountpoint) : u.apparent };
+}
 
 export class LonghornStyleExporter {
   readonly registry = new Registry();
@@ -64,16 +122,16 @@ export class LonghornStyleExporter {
   }
 
   private async scanOnce(): Promise<void> {
-    const usage = new Map<Volume, BlockUsage>();
-    for (const v of this.volumes) usage.set(v, blockUsageSync(v.paths));
+    const readings = new Map<Volume, VolumeReading>();
+    for (const v of this.volumes) readings.set(v, readVolume(v));
     for (const g of [this.actual, this.capacity, this.pvcInfo, this.fsUsed]) g.reset();
     for (const v of this.volumes) {
-      const u = usage.get(v)!;
+      const r = readings.get(v)!;
       const capacity = typeof v.capacity === "number" ? v.capacity : parseBytes(v.capacity, `capacity of ${v.volume}`);
-      for (const node of v.nodes) this.actual.set({ volume: v.volume, node, pvc: v.pvc, pvc_namespace: v.namespace }, u.allocated);
+      for (const [node, bytes] of r.perNode) this.actual.set({ volume: v.volume, node, pvc: v.pvc, pvc_namespace: v.namespace }, bytes);
       this.capacity.set({ volume: v.volume, node: v.nodes[0]!, pvc: v.pvc, pvc_namespace: v.namespace }, capacity);
       this.pvcInfo.set({ namespace: v.namespace, persistentvolumeclaim: v.pvc, storageclass: "longhorn", volumename: v.volume }, 1);
-      this.fsUsed.set({ namespace: v.namespace, persistentvolumeclaim: v.pvc }, u.apparent);
+      if (r.used !== undefined) this.fsUsed.set({ namespace: v.namespace, persistentvolumeclaim: v.pvc }, r.used);
     }
   }
 

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unl
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExporterConfigSchema, LonghornStyleExporter } from "../../lib/exporter/exporter.js";
 import { ROOT } from "../helpers/services-env.js";
 
 const SCRIPT = join(ROOT, "scripts", "volume.sh");
@@ -166,6 +167,31 @@ describe.skipIf(can.status !== 0)("scripts/volume.sh on loop devices", () => {
     writeFileSync(join(v.mountpoint, "f"), "x");
     expect(status(v.name).mounted).toBe(true);
     destroy(v);
+  });
+
+  it("exporter: a volume given as images has one series per replica image, at its allocated blocks", async () => {
+    const v = create("exp-2", "replicated");
+    writeFileSync(join(v.mountpoint, "random.bin"), randomBytes(4 * MiB));
+    run(["sync", v.name]); // the exporter reads without syncing
+    const exporter = new LonghornStyleExporter({
+      volumes: [{ volume: "pvc-x", pvc: "data-x-0", images: v.replicas.map((r) => r.image), mountpoint: v.mountpoint, capacity: v.sizeBytes }],
+    });
+    await exporter.scan();
+    const actual = (await exporter.registry.getSingleMetric("longhorn_volume_actual_size_bytes")!.get()).values;
+    expect(actual.map((a) => a.labels.node)).toEqual(["replica-1", "replica-2"]);
+    for (const [i, r] of v.replicas.entries()) expect(actual[i]!.value).toBe(allocated(r.image));
+    const used = (await exporter.registry.getSingleMetric("kubelet_volume_stats_used_bytes")!.get()).values;
+    expect(used[0]!.value).toBeGreaterThanOrEqual(4 * MiB);
+    destroy(v);
+    await exporter.scan(); // images gone: no series, as for a deleted Longhorn volume
+    expect((await exporter.registry.getSingleMetric("longhorn_volume_actual_size_bytes")!.get()).values).toEqual([]);
+    // strict and validated
+    const base = { volume: "pvc-x", pvc: "data-x-0" };
+    expect(() => ExporterConfigSchema.parse({ volumes: [{ ...base, paths: ["/a"], images: ["/b"] }] })).toThrow(/either paths or images/);
+    expect(() => ExporterConfigSchema.parse({ volumes: [base] })).toThrow(/either paths or images/);
+    expect(() => ExporterConfigSchema.parse({ volumes: [{ ...base, images: ["/a", "/b"], nodes: ["n1"] }] })).toThrow(/one node per image/);
+    expect(() => ExporterConfigSchema.parse({ volumes: [{ ...base, images: ["/a"], extra: 1 }] })).toThrow();
+    expect(ExporterConfigSchema.parse({ volumes: [{ ...base, paths: ["/a"] }] }).volumes[0]!.nodes).toEqual(["local"]);
   });
 
   it("compressed: 16 MiB of repetitive text grows the image by less than 1/1.5 of it", () => {
