@@ -25,8 +25,9 @@ source "$ROOT/scripts/services/lib.sh"
 ALL=()
 for f in "$ROOT"/scripts/services/*.sh; do
   n="$(basename "$f" .sh)"
-  [ "$n" = lib ] || ALL+=("$n")
+  [ "$n" = lib ] || [ "$n" = exporter ] || ALL+=("$n")
 done
+ALL+=(exporter) # last: its config names the other servers' volumes, made by their `up`
 
 action="${1:-}"
 shift || true
@@ -37,6 +38,23 @@ case "$action" in
   up|down|status) ;;
   *) echo "usage: scripts/services.sh up|down|status [${ALL[*]}]" >&2; exit 2 ;;
 esac
+
+# Volumes (scripts/volume.sh): every server in VOLUME_SERVICES gets $SVC_STATE/data on its own
+# loop-device volume; without root or loop devices (or with DEDUP_VOLUMES=0), said once,
+# plain directories as before.
+VOLUMES=0
+if [ "$action" = up ]; then
+  for name in "${names[@]}"; do
+    has_volume "$name" || continue
+    if [ "${DEDUP_VOLUMES:-1}" = 0 ]; then
+      echo "services: DEDUP_VOLUMES=0: plain directories for the data directories" >&2
+    elif why="$("$ROOT/scripts/volume.sh" can 2>&1)"; then VOLUMES=1; else
+      echo "services: no volumes for the data directories, plain directories instead — ${why:-scripts/volume.sh can failed}" >&2
+    fi
+    break
+  done
+fi
+export VOLUMES
 
 rc=0
 for name in "${names[@]}"; do
@@ -53,15 +71,40 @@ for name in "${names[@]}"; do
     export SVC_STATE
     case "$action" in
       up)
-        if svc_status >/dev/null 2>&1; then echo "$name: running"; exit 0; fi
+        if svc_status >/dev/null 2>&1; then
+          if [ "$VOLUMES" = 1 ] && has_volume "$name" && ! volume_in_place "$name"; then
+            echo "$name: running, but its data directory is not on its volume as configured (profile, replicas): restarting it on one"
+            svc_down
+          elif declare -F svc_stale >/dev/null && svc_stale; then
+            echo "$name: running with an outdated configuration: restarting"
+            svc_down
+          else
+            echo "$name: running"
+            exit 0
+          fi
+        fi
         svc_install
         mkdir -p "$SVC_STATE"
+        if has_volume "$name"; then
+          if [ "$VOLUMES" = 1 ]; then volume_up "$name"; else env_unset "DEDUP_VOLUME_$(volume_key "$name")"; fi
+        fi
         svc_up
         echo "$name: up"
         ;;
-      down) svc_down || true; echo "$name: down" ;;
+      down)
+        svc_down || true
+        vrc=0
+        if has_volume "$name"; then
+          "$ROOT/scripts/volume.sh" destroy "$name" || vrc=1
+          env_unset "DEDUP_VOLUME_$(volume_key "$name")"
+        fi
+        echo "$name: down"
+        exit $vrc
+        ;;
       status) if svc_status; then echo "$name: running"; else echo "$name: stopped"; exit 1; fi ;;
     esac
   ) || rc=$?
 done
+# `down` of everything also sweeps what a crash may have left under $STATE/volumes
+if [ "$action" = down ] && [ $# -eq 0 ]; then "$ROOT/scripts/volume.sh" sweep || rc=$?; fi
 exit $rc

@@ -1,10 +1,14 @@
 # The local longhorn-style exporter (lib/exporter) on 127.0.0.1:59400, scraped by the
-# local Prometheus as job "longhorn". One volume per local server data directory
-# ($STATE/<service>/data, PVC data-<service>-0, one replica) and one volume for the
+# local Prometheus as job "longhorn". One volume per local server (PVC data-<service>-0,
+# volume pvc-dedup-lab-<service>): where the server's data directory is a scripts/volume.sh
+# volume ($STATE/volumes/<service>/volume.json), one series per replica image, valued at
+# the image's allocated blocks (node labels replica-1…); otherwise the allocated blocks of
+# the plain directory $STATE/<service>/data (one series, node-1). Plus one volume for the
 # embedded systems ($SVC_STATE/volumes/embedded, PVC data-embedded-0, three synthetic
-# replicas node-1..3), all in namespace dedup-lab. Point a run's workDir (or the
-# directory system's root) at $DEDUP_EXPORTER_EMBEDDED_DIR to measure it through
-# Prometheus. Sourced by scripts/services.sh.
+# replicas node-1..3), all in namespace dedup-lab. Point a run's workDir (or the directory
+# system's root) at $DEDUP_EXPORTER_EMBEDDED_DIR to measure it through Prometheus.
+# The config is built when the exporter starts; `services.sh up exporter` restarts it when
+# the volumes changed since (svc_stale). Sourced by scripts/services.sh.
 EXPORTER_PORT=59400
 
 svc_install() {
@@ -12,14 +16,31 @@ svc_install() {
   [ -d "$ROOT/node_modules/tsx" ] || (cd "$ROOT" && npm ci)
 }
 
+# The exporter's config on stdout (one line of JSON).
+exporter_config() {
+  local embedded="$SVC_STATE/volumes/embedded"
+  EMBEDDED="$embedded" PORT="$EXPORTER_PORT" SERVICES="${VOLUME_SERVICES[*]}" node -e '
+    const { existsSync, readFileSync } = require("node:fs");
+    const { STATE, EMBEDDED, PORT, SERVICES } = process.env;
+    const volumes = SERVICES.split(" ").map((s) => {
+      const base = { volume: `pvc-dedup-lab-${s}`, pvc: `data-${s}-0`, namespace: "dedup-lab" };
+      const file = `${STATE}/volumes/${s}/volume.json`;
+      if (existsSync(file)) {
+        const v = JSON.parse(readFileSync(file, "utf8"));
+        return { ...base, images: v.replicas.map((r) => r.image), nodes: v.replicas.map((r) => r.id), mountpoint: v.mountpoint, capacity: v.sizeBytes };
+      }
+      return { ...base, paths: [`${STATE}/${s}/data`], nodes: ["node-1"] };
+    });
+    volumes.push({ volume: "pvc-dedup-lab-embedded", pvc: "data-embedded-0", namespace: "dedup-lab", paths: [EMBEDDED], nodes: ["node-1", "node-2", "node-3"] });
+    process.stdout.write(JSON.stringify({ listen: `127.0.0.1:${PORT}`, volumes }) + "\n");
+  '
+}
+
 svc_up() {
-  local embedded="$SVC_STATE/volumes/embedded" vols="" s
+  local embedded="$SVC_STATE/volumes/embedded"
   mkdir -p "$embedded"
-  for s in postgres postgres-tls mariadb clickhouse redis kafka minio; do
-    vols+="{\"volume\":\"pvc-dedup-lab-$s\",\"pvc\":\"data-$s-0\",\"namespace\":\"dedup-lab\",\"paths\":[\"$STATE/$s/data\"],\"nodes\":[\"node-1\"]},"
-  done
-  vols+="{\"volume\":\"pvc-dedup-lab-embedded\",\"pvc\":\"data-embedded-0\",\"namespace\":\"dedup-lab\",\"paths\":[\"$embedded\"],\"nodes\":[\"node-1\",\"node-2\",\"node-3\"]}"
-  printf '{"listen":"127.0.0.1:%s","volumes":[%s]}\n' "$EXPORTER_PORT" "$vols" > "$SVC_STATE/exporter.json"
+  stop_pid "$SVC_STATE/exporter.pid" # a stale one (svc_stale)
+  exporter_config > "$SVC_STATE/exporter.json"
   (
     cd "$ROOT"
     nohup node --import tsx lib/exporter/main.ts "$SVC_STATE/exporter.json" > "$SVC_STATE/exporter.log" 2>&1 &
@@ -31,6 +52,9 @@ svc_up() {
 }
 
 exporter_ready() { curl -fsS "http://127.0.0.1:$EXPORTER_PORT/metrics" >/dev/null; }
+
+# Running with a config other than the volumes' current one?
+svc_stale() { [ "$(exporter_config)" != "$(cat "$SVC_STATE/exporter.json" 2>/dev/null)" ]; }
 
 svc_down() { stop_pid "$SVC_STATE/exporter.pid"; }
 

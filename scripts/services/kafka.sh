@@ -88,7 +88,7 @@ svc_up() {
   kafka_write_config
   # A state dir formatted with another password (env file deleted) cannot log the user in: start afresh.
   if [ -f "$SVC_STATE/data/meta.properties" ] && [ "$(cat "$SVC_STATE/scram.fingerprint" 2>/dev/null)" != "$fingerprint" ]; then
-    rm -rf "$SVC_STATE/data"
+    find "$SVC_STATE/data" -mindepth 1 -maxdepth 1 -exec rm -rf {} +   # the dir may be a volume's mountpoint
   fi
   if [ ! -f "$SVC_STATE/data/meta.properties" ]; then
     cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"

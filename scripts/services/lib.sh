@@ -57,3 +57,61 @@ stop_pid() {
   kill -9 "$p" 2>/dev/null || true
   rm -f "$f"
 }
+
+# Remove KEY from .services/env.
+env_unset() {
+  local key="$1" tmp
+  tmp="$(mktemp)"
+  grep -v "^export $key=" "$ENV_FILE" > "$tmp" || true
+  mv "$tmp" "$ENV_FILE"
+  chmod 600 "$ENV_FILE"
+}
+
+# ---- volumes: each local server's $SVC_STATE/data on its own loop-device volume (scripts/volume.sh)
+VOLUME_SERVICES=(postgres postgres-tls mariadb clickhouse redis kafka minio)
+
+has_volume() { local s; for s in "${VOLUME_SERVICES[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+# DEDUP_VOLUME_PROFILE_<SERVICE> / _REPLICAS_ / DEDUP_VOLUME_<SERVICE> suffix: upper case, - → _.
+volume_key() { local k="${1^^}"; printf '%s' "${k//-/_}"; }
+
+volume_profile() { local v="DEDUP_VOLUME_PROFILE_$(volume_key "$1")"; printf '%s' "${!v:-thin}"; }
+
+volume_replicas() {
+  local v="DEDUP_VOLUME_REPLICAS_$(volume_key "$1")" d=1
+  [ "$(volume_profile "$1")" = replicated ] && d=2
+  printf '%s' "${!v:-$d}"
+}
+
+# The OS user:group each server writes its data as (the others run as root).
+volume_owner() {
+  case "$1" in
+    postgres|postgres-tls) echo postgres:postgres ;;
+    mariadb) echo mysql:mysql ;;
+    clickhouse) echo clickhouse:clickhouse ;;
+    *) echo "" ;;
+  esac
+}
+
+# Is NAME's data dir ($SVC_STATE/data) its volume, mounted, with the wanted profile and replicas?
+volume_in_place() {
+  local name="$1" st
+  st="$("$ROOT/scripts/volume.sh" status "$name" 2>/dev/null)" || return 1
+  jq -e --arg mp "$SVC_STATE/data" --arg p "$(volume_profile "$name")" --argjson r "$(volume_replicas "$name")" \
+    '.mounted and .mountpoint == $mp and .profile == $p and (.replicas | length) == $r' <<<"$st" >/dev/null
+}
+
+# Make (or keep) NAME's volume at $SVC_STATE/data; the data dir's old contents are test state
+# the server re-initialises. A volume with another profile/replica count is destroyed first.
+volume_up() {
+  local name="$1" owner args
+  owner="$(volume_owner "$name")"
+  args=(create "$name" --profile "$(volume_profile "$name")" --replicas "$(volume_replicas "$name")"
+    --mount "$SVC_STATE/data" --replace-dir ${owner:+--owner "$owner"})
+  if ! volume_in_place "$name" && [ -e "$STATE/volumes/$name" ]; then
+    echo "$name: volume has another profile, replica count or mountpoint: recreating it" >&2
+    "$ROOT/scripts/volume.sh" destroy "$name"
+  fi
+  "$ROOT/scripts/volume.sh" "${args[@]}" >/dev/null
+  env_set "DEDUP_VOLUME_$(volume_key "$name")" "$name"
+}
