@@ -462,7 +462,7 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
   const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
   const nr = gradeRows * Math.max(stages.length, 1);
   const panelH = 70 + 30 * series.length;
-  const height = MARGIN.t - 40 + MARGIN.b + 40 + nr * (panelH + 56);
+  const height = MARGIN.t - 40 + MARGIN.b + 10 + nr * (panelH + 56);
   const labelPx = 40 + 8 * Math.max(...series.map((s) => s.label.length), 6);
   const width = labelPx + 150 + cols * 300;
   const plotH = height - (MARGIN.t - 40) - MARGIN.b;
