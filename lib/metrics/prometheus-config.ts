@@ -1,6 +1,7 @@
 // Config blocks for reading the storage layer through Prometheus: the top-level
 // `prometheus` connection and the per-system `l3` mapping. Validation only, no
 // transforms, so a resolved config re-parses to itself (config.json, --resume).
+import { LocalVolumeSpecSchema } from "./local-volume.js";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 
@@ -84,8 +85,8 @@ export type PrometheusL3Spec = z.infer<typeof PrometheusL3Schema>;
 /** The per-system `l3` setting: "local", "none" or a Prometheus mapping. */
 export const StorageLayerSpecSchema = z.preprocess(
   (v) => (typeof v === "string" ? { kind: v } : v),
-  z.discriminatedUnion("kind", [z.object({ kind: z.literal("local") }).strict(), z.object({ kind: z.literal("none") }).strict(), PrometheusL3Schema], {
-    error: (issue) => (issue.code === "invalid_union" ? 'unknown l3 kind: use "local", "none" or { kind: prometheus, namespace, pvcs: [...] }' : undefined),
+  z.discriminatedUnion("kind", [z.object({ kind: z.literal("local") }).strict(), z.object({ kind: z.literal("none") }).strict(), LocalVolumeSpecSchema, PrometheusL3Schema], {
+    error: (issue) => (issue.code === "invalid_union" ? 'unknown l3 kind: use "local-volume", "local", "none" or { kind: prometheus, namespace, pvcs: [...] }' : undefined),
   }),
 );
 

@@ -36,10 +36,22 @@ export interface TimeseriesSample {
 export interface StorageLayerSource {
   readonly kind: string;
   /** Per-replica bytes at a phase boundary (`point` before: at phase.start; after: at phase.end). */
-  read(system: LabSystem, phase: PhaseWindow, point: "before" | "after"): Promise<L3Reading[]>;
+  read(system: LabSystem, phase: PhaseWindow, point: "before" | "after", opts?: { duringStage?: boolean }): Promise<L3Reading[]>;
   /** Raw size-over-time samples of a finished phase, where the source keeps history. */
   series?(system: LabSystem, phase: PhaseWindow): Promise<TimeseriesSample[]>;
   close?(): Promise<void>;
+  /** Storage replicas the source measured (R of the storage layer), once known; else the config's. */
+  readonly replicas?: number;
+  /** What the storage layer is (recorded in the bundle). */
+  readonly profile?: string;
+  /** Before the system prepares its cell (e.g. make the cell's own volume at workDir). */
+  provision?(workDir: string, sizeHint: number, log: (m: string) => void): Promise<void>;
+  /** The fresh-baseline step before an empty-cell reading (e.g. trim). */
+  freshen?(): Promise<string>;
+  /** Freed but still allocated bytes that new writes could reuse without growing L3. */
+  untrimmedBytes?(): Promise<number | null>;
+  /** The storage layer's own maintenance, after the system's (trim, offline dedup). */
+  maintain?(): Promise<string>;
 }
 
 export interface StorageLayerContext {
@@ -79,12 +91,12 @@ class NotMeasured implements StorageLayerSource {
 registerStorageLayer("local", () => new LocalBlocks());
 registerStorageLayer("none", (_spec, ctx) => new NotMeasured(`no storage-layer source configured for ${ctx.systemName} (set systems.${ctx.systemName}.l3)`));
 
-/** `l3` setting → source. Default: local blocks for embedded systems, none otherwise. */
+/** `l3` setting → source. Default: a thin per-cell volume for embedded systems, none otherwise. */
 export function storageLayerFor(spec: unknown, ctx: StorageLayerContext): StorageLayerSource {
-  const kind = spec === undefined ? (ctx.embedded ? "local" : "none") : typeof spec === "string" ? spec : (spec as { kind?: string }).kind;
+  const kind = spec === undefined ? (ctx.embedded ? "local-volume" : "none") : typeof spec === "string" ? spec : (spec as { kind?: string }).kind;
   const factory = kind ? factories.get(kind) : undefined;
   if (!factory) {
     throw new UsageError(`systems.${ctx.systemName}.l3: unknown storage-layer source "${String(kind)}"`, `use one of: ${[...factories.keys()].join(", ")}`);
   }
-  return factory(spec, ctx);
+  return factory(spec ?? { kind }, ctx);
 }

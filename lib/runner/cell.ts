@@ -12,6 +12,7 @@ import { MeasuredSystem, StageFailure, type StageMeasurement } from "../metrics/
 import { storageLayerFor, type PhaseWindow, type StorageLayerSource } from "../metrics/storage-layer.js";
 import type { DataConfig } from "../data/location.js";
 import "../metrics/prometheus-storage.js"; // registers the "prometheus" (Longhorn) storage-layer source
+import "../metrics/local-volume.js"; // registers the "local-volume" (loop-device volume) storage-layer source
 import type { CellRecord, RunBundle } from "../results/bundle.js";
 import type { Redactor } from "../results/redact.js";
 import type { LabSystem, Stage } from "../systems/contract.js";
@@ -74,7 +75,8 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
   const system = def.create(cell.system.options, cfg.lab);
   const measured = new MeasuredSystem(system);
   const ds = new Dataset(cell.dataset);
-  const R = cell.system.replication.app * cell.system.replication.storage;
+  // R: application replicas × storage replicas — the latter from the volume when the L3 source measures it.
+  let R = cell.system.replication.app * cell.system.replication.storage;
   const settleOpts = cfg.settle ?? DEFAULT_SETTLE;
   let l3: StorageLayerSource | undefined;
   const workDir = await mkdtemp(join(env.workRoot, `${cfg.lab.objectPrefix}${cell.key}-`));
@@ -85,7 +87,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     await env.bundle.writeManifest(ds.id, manifestText(buildManifest(ds)));
   }
   const t = ds.totals;
-  recordDataset(out, t, R);
+  recordDataset(out, t);
 
   const snapshot = async (stage: string, point: "before" | "after") => {
     try {
@@ -109,6 +111,20 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     return p;
   };
 
+  // The storage layer's fresh-baseline step, logged; what it cannot free is caught by untrimmed().
+  const freshen = async () => {
+    const did = await l3!.freshen?.();
+    if (did) await env.log(`cell ${cell.id}: storage layer: ${did}`);
+  };
+  // Freed but still allocated volume space before an insert: new writes may reuse it without growing L3.
+  const untrimmed = async (logical: number): Promise<string> => {
+    const b = await l3!.untrimmedBytes?.();
+    const tol = Math.max(1 << 20, logical * 0.01);
+    return b !== undefined && b !== null && b > tol
+      ? `baseline not fresh: ${b} B freed but still allocated in the volume images (no trim since the last delete): new writes may reuse them without growing L3`
+      : "";
+  };
+
   let stage: Stage | "prepare" = "prepare";
   try {
     if (cell.system.preCellHook) {
@@ -116,11 +132,18 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       await sh(cell.system.preCellHook, { timeout: 600_000, env: { ...process.env, DEDUP_LAB_CELL: cell.key, DEDUP_LAB_SYSTEM: system.name } });
     }
     l3 = storageLayerFor(cell.system.l3, { systemName: system.name, embedded: def.capabilities.embedded, prometheus: cfg.prometheus });
+    await l3.provision?.(workDir, t.logical_bytes, (m) => void env.log(m));
+    if (l3.replicas !== undefined) R = cell.system.replication.app * l3.replicas;
+    out.add("dataset", "replication_factor", R, "x");
+    // What the storage layer is, beside the system's own snapshots (snapshots.arrow, stage "prepare").
+    record.snapshots.push({ cell_id: cell.id, system: system.name, stage: "prepare", point: "before", data: { storage_layer: { kind: l3.kind, profile: l3.profile ?? l3.kind, replicas: l3.replicas ?? cell.system.replication.storage } } });
     await system.connect();
     await system.prepare({ lab: cfg.lab, cellKey: cell.key, variant: cell.variant, containers: ds.containers, workDir, log: (m) => void env.log(m) });
     const prepPhase: PhaseWindow = { cellId: cell.id, system: system.name, stage: "prepare", start: Date.now() };
 
-    // The empty cell's settled sizes: the baseline every insert stage must start from.
+    // The empty cell's settled sizes: the baseline every insert stage must start from
+    // (after the storage layer's fresh-baseline step, e.g. a trim of the server's volume).
+    await freshen();
     const empty = await settle(system, () => sizesAt(prepPhase, "before"), settleOpts);
     for (const [key, bytes] of layerValues(empty.point)) {
       const [layer, replica = ""] = key.split("/");
@@ -143,6 +166,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       let changed = false;
       if (inserting && stored !== "fresh") {
         await system.reset();
+        await freshen();
         stored = "fresh";
         changed = true;
       }
@@ -156,7 +180,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       // The baseline is the previous settled reading unless a precondition changed the cell since.
       const baseline = changed || !last ? await settle(system, () => sizesAt(phase, "before"), settleOpts) : last;
       const before = baseline.point;
-      const dirty = inserting ? notFresh(empty.point, before, t.logical_bytes) : "";
+      const dirty = inserting ? joinReasons(notFresh(empty.point, before, t.logical_bytes), await untrimmed(t.logical_bytes)) : "";
       await snapshot(s, "before");
       out.add(s, "baseline_settle_s", baseline.durationS, "s", { reason: joinReasons(baseline.note, baseline.unsettled && `${baseline.unsettled} still changing before the stage`) });
       // Bulk input is produced ahead of the clock (a worker thread); the wait for it is measured.
@@ -187,6 +211,16 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       }
       // The dataset is stored after an insert, and through a maintenance stage that found it stored.
       const storedAfter = inserting || (s === "maintenance" && stored === "dataset");
+      if (s === "maintenance" && l3!.maintain) {
+        // The storage layer's own maintenance (trim; a dedup volume's offline deduplication) follows
+        // the system's, outside its clock, before the settled "after" reading.
+        const t0 = process.hrtime.bigint();
+        const did = await l3!.maintain();
+        if (did) {
+          out.add(s, "storage_maintenance_s", Number(process.hrtime.bigint() - t0) / 1e9, "s", { layer: "L3" });
+          await env.log(`cell ${cell.id}: storage layer maintenance: ${did}`);
+        }
+      }
       if (inserting) stored = "dataset";
       if (s === "perfile_delete") stored = "emptied";
       const settled = await settle(system, () => sizesAt(phase, "after"), settleOpts);

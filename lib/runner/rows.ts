@@ -27,7 +27,7 @@ export class CellRows {
 }
 
 /** L0 rows: the ground truth of the cell's dataset, from its manifest totals. */
-export function recordDataset(out: CellRows, t: DatasetTotals, R: number): void {
+export function recordDataset(out: CellRows, t: DatasetTotals): void {
   out.add("dataset", "logical_bytes", t.logical_bytes, "B", { layer: "L0" });
   out.add("dataset", "unique_bytes", t.unique_bytes, "B", { layer: "L0" });
   out.add("dataset", "ideal_ratio", t.dedup_ratio, "ratio", { layer: "L0" });
@@ -35,7 +35,6 @@ export function recordDataset(out: CellRows, t: DatasetTotals, R: number): void 
   out.add("dataset", "requested_fraction", t.requested_fraction, "fraction", { layer: "L0" });
   out.add("dataset", "n_units", t.n_units, "units", { layer: "L0" });
   out.add("dataset", "largest_group", t.largest_group, "units", { layer: "L0" });
-  out.add("dataset", "replication_factor", R, "x");
 }
 
 export interface SizePoint {

@@ -111,7 +111,8 @@ export class StageSampler {
     if (this.busy) return;
     this.busy = true;
     try {
-      const r: L3Reading[] = await this.l3.read(this.system, this.phase, "after");
+      // duringStage: read without forcing the volume's sync, so sampling does not perturb the stage.
+      const r: L3Reading[] = await this.l3.read(this.system, this.phase, "after", { duringStage: true });
       this.samples.push(...samplesOf({ readings: [], l3: r }, "sampler", Date.now()));
     } catch {
       // A failed sample is a gap in the series, not a failed stage.
