@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Local real servers for tests and examples, on 127.0.0.1 only, state under a temp dir.
 #   scripts/services.sh up|down|status [NAME…]     (no name = all)
+# Data directories live on scripts/volume.sh volumes (see VOLUME_SERVICES in lib.sh): `up`
+# makes them, `down NAME` keeps them (stop only; `up` finds the data again), `down` of
+# everything destroys them and sweeps crash leftovers (scripts/volume.sh destroy NAME by hand).
 # Each service is one file scripts/services/<name>.sh defining svc_install, svc_up,
 # svc_down and svc_status (exit 0 when running). Endpoints and generated lab credentials
 # are written as shell assignments to .services/env (git-ignored), which tests and
@@ -32,7 +35,8 @@ ALL+=(exporter) # last: its config names the other servers' volumes, made by the
 action="${1:-}"
 shift || true
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=("${ALL[@]}")
+ALL_DOWN=0
+[ ${#names[@]} -gt 0 ] || { names=("${ALL[@]}"); ALL_DOWN=1; }
 
 case "$action" in
   up|down|status) ;;
@@ -94,7 +98,9 @@ for name in "${names[@]}"; do
       down)
         svc_down || true
         vrc=0
-        if has_volume "$name"; then
+        # `down NAME` is a restart's first half (tests stop a server mid-stage and expect its
+        # data back after `up`): the volume stays. `down` of everything tears volumes down.
+        if [ "$ALL_DOWN" = 1 ] && has_volume "$name"; then
           "$ROOT/scripts/volume.sh" destroy "$name" || vrc=1
           env_unset "DEDUP_VOLUME_$(volume_key "$name")"
         fi
@@ -106,5 +112,5 @@ for name in "${names[@]}"; do
   ) || rc=$?
 done
 # `down` of everything also sweeps what a crash may have left under $STATE/volumes
-if [ "$action" = down ] && [ $# -eq 0 ]; then "$ROOT/scripts/volume.sh" sweep || rc=$?; fi
+if [ "$action" = down ] && [ "$ALL_DOWN" = 1 ]; then "$ROOT/scripts/volume.sh" sweep || rc=$?; fi
 exit $rc
