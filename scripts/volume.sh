@@ -407,6 +407,14 @@ cmd="${1:-}"
 shift || true
 # jq reads and writes volume.json; `can` only reports it missing
 if [ "$cmd" != can ] && ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then apt_need jq; fi
+# One mutation at a time per state root (two creates of one NAME, a sweep during a create).
+case "$cmd" in
+  create|destroy|sweep)
+    mkdir -p "$STATE"
+    exec 9>"$STATE/volumes.lock"
+    flock -w 120 9 || die "another scripts/volume.sh holds $STATE/volumes.lock"
+    ;;
+esac
 case "$cmd" in
   create) cmd_create "$@" ;;
   destroy) cmd_destroy "$@" ;;
