@@ -51,14 +51,19 @@ describe("stage order: every order starts each stage from a fresh, recorded base
 });
 
 describe("settled boundaries: WAL contents never leak across stages", () => {
-  it("WAL-mode SQLite insert EDR is within 2 % of rollback mode; DuckDB bulk and per-unit EDR agree within 2 %", async () => {
+  // Compared at L2 (the files the system keeps), where WAL contents would leak across a stage
+  // boundary. L3 is a thin volume now: WAL mode's checkpointed-and-truncated WAL stays allocated
+  // in the image until a trim (the Longhorn behaviour), so its L3 EDR is lower by design — printed.
+  it("WAL-mode SQLite insert reduction at L2 is within 2 % of rollback mode; DuckDB bulk and per-unit agree within 2 %", async () => {
     const rows = await run({
       matrix: { systems: ["sqlite", "duckdb"], payloads: ["random_binary", "text_document"], grades: ["U0", "U90"], stages: ["bulk_insert", "perfile_insert"] },
       dataset: { units: 60, unitSize: "16KiB" },
       systems: { sqlite: { variants: ["rollback", "wal"] } },
     });
     const edr = (system: string, variant: string, payload: string, grade: string, stage: string) =>
-      rows.find((r) => r.system === system && r.variant === variant && r.payload === payload && r.grade === grade && r.stage === stage && r.metric === "edr_cluster")!;
+      rows.find((r) => r.system === system && r.variant === variant && r.payload === payload && r.grade === grade && r.stage === stage && r.metric === "reduction_ratio" && r.layer === "L2")!;
+    const l3 = (variant: string, payload: string, grade: string, stage: string) =>
+      rows.find((r) => r.system === "sqlite" && r.variant === variant && r.payload === payload && r.grade === grade && r.stage === stage && r.metric === "edr_cluster")!.value;
     for (const payload of ["random_binary", "text_document"]) {
       for (const grade of ["U0", "U90"]) {
         for (const stage of ["bulk_insert", "perfile_insert"]) {
@@ -66,6 +71,7 @@ describe("settled boundaries: WAL contents never leak across stages", () => {
           const wal = edr("sqlite", "wal", payload, grade, stage);
           expect(rollback.valid && wal.valid, `${payload} ${grade} ${stage}: ${rollback.reason} ${wal.reason}`).toBe(true);
           expect(Math.abs(wal.value! / rollback.value! - 1), `${payload} ${grade} ${stage} wal ${wal.value} rollback ${rollback.value}`).toBeLessThan(0.02);
+          console.log(`sqlite ${payload} ${grade} ${stage}: L2 reduction wal ${wal.value!.toFixed(4)} rollback ${rollback.value!.toFixed(4)}; L3 EDR on the thin volume wal ${l3("wal", payload, grade, stage)?.toFixed(4)} rollback ${l3("rollback", payload, grade, stage)?.toFixed(4)}`);
         }
         const bulk = edr("duckdb", "default", payload, grade, "bulk_insert");
         const each = edr("duckdb", "default", payload, grade, "perfile_insert");

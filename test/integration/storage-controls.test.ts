@@ -130,15 +130,21 @@ describe("database-level positive controls on the local servers (their own loop-
     loadServicesEnv();
     base = readConfigFile(LOCAL_SERVICES_CONFIG) as Record<string, unknown>;
   });
-  const only = (system: string, variant: string, stages: string[]) => ({
-    ...base,
-    matrix: { systems: [system], payloads: ["random_binary"], grades: ["U90"], stages, repeats: 1 },
-    dataset: { units: 200, unitSize: "16KiB", seed: "10" },
-    systems: { [system]: { ...((base.systems as Record<string, object>)[system] as object), variants: [variant] } },
-  });
+  const only = (system: string, variant: string, stages: string[], units = 200, options: object = {}) => {
+    const sys = (base.systems as Record<string, { options: object }>)[system]!;
+    return {
+      ...base,
+      matrix: { systems: [system], payloads: ["random_binary"], grades: ["U90"], stages, repeats: 1 },
+      dataset: { units, unitSize: "16KiB", seed: "10" },
+      systems: { [system]: { ...sys, variants: [variant], options: { ...sys.options, ...options } } },
+    };
+  };
 
-  it("Kafka compact_zstd: a U90 bulk load reduces ≥ 5× at L2", async () => {
-    const rows = await run(only("kafka", "compact_zstd", ["bulk_insert"]));
+  // zstd reduces duplicates only within one record batch and its window: the whole dataset
+  // (100 × 16 KiB) goes into one 2 MiB batch here. With 1 MiB batches of a 200-unit dataset the
+  // same grade gives ≈ 2.8× — batch size is part of what Kafka's reduction means.
+  it("Kafka compact_zstd: a U90 bulk load in one record batch reduces ≥ 5× at L2", async () => {
+    const rows = await run(only("kafka", "compact_zstd", ["bulk_insert"], 100, { produceBatchBytes: 2 * 1024 * 1024 }));
     const q = { stage: "bulk_insert" };
     const l2 = stored(rows, q, "L0") / stored(rows, q, "L2");
     console.log(`control kafka compact_zstd U90: L0/L2 = ${l2.toFixed(2)}; EDR_cluster ${row(rows, { stage: "bulk_insert", metric: "edr_cluster" }).value}`);
