@@ -30,7 +30,7 @@ export function progressReporter(stream: NodeJS.WriteStream): RunEvents {
       runEnd: () => bar.stop(),
       log: (line) => {
         // Failures must not vanish under the bar: print above it.
-        if (line.includes(" failed: ")) stream.write(`\r\x1b[K${line}\n`);
+        if (line.includes(" failed: ") || line.startsWith("warning: ")) stream.write(`\r\x1b[K${line}\n`);
       },
     };
   }
@@ -44,6 +44,10 @@ export function progressReporter(stream: NodeJS.WriteStream): RunEvents {
       bytes += r.bytes;
       doneCells++;
       stream.write(`[${skipped + doneCells}/${total}] ${c.id} ${r.status === "done" ? "ok" : `FAILED ${r.error}`} (${mbps()} MB/s overall)\n`);
+    },
+    // Warnings the runner says once (e.g. no loop-device volumes here) reach the user, not only run.log.
+    log: (line) => {
+      if (line.startsWith("warning: ")) stream.write(`${line}\n`);
     },
   };
 }

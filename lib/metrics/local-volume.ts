@@ -156,7 +156,7 @@ class LocalVolumeSource implements StorageLayerSource {
   private warnOnce(log: (m: string) => void): void {
     if (warnedFallback) return;
     warnedFallback = true;
-    log(`storage layer: no loop-device volume (${this.fallback}); L3 falls back to file blocks and equals L2 — those rows say so`);
+    log(`warning: storage layer: no loop-device volume (${this.fallback}); L3 falls back to file blocks and equals L2 — those rows say so`);
   }
 
   async read(system: LabSystem, _phase?: unknown, _point?: unknown, opts: { duringStage?: boolean } = {}): Promise<L3Reading[]> {

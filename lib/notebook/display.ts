@@ -103,5 +103,8 @@ export function notebookProgress(opts: ProgressOptions = {}): RunEvents {
       status(`${done}/${total} cells · ${elapsed()}`);
     },
     runEnd: (i) => status(`finished: ${i.done} cells done, ${i.failed} failed${i.interrupted ? ", interrupted" : ""} · ${elapsed()}`),
+    log: (line) => {
+      if (line.startsWith("warning: ")) console.log(line);
+    },
   };
 }

@@ -4,8 +4,9 @@
 # volume ($STATE/volumes/<service>/volume.json), one series per replica image, valued at
 # the image's allocated blocks (node labels replica-1…); otherwise the allocated blocks of
 # the plain directory $STATE/<service>/data (one series, node-1). Plus one volume for the
-# embedded systems ($SVC_STATE/volumes/embedded, PVC data-embedded-0, three synthetic
-# replicas node-1..3), all in namespace dedup-lab. Point a run's workDir (or the directory
+# embedded systems ($SVC_STATE/volumes/embedded, PVC data-embedded-0): a replicated volume
+# of three real images (btrfs raid1c3; one plain-directory series where volumes cannot be
+# made), all in namespace dedup-lab. Point a run's workDir (or the directory
 # system's root) at $DEDUP_EXPORTER_EMBEDDED_DIR to measure it through Prometheus.
 # The config is built when the exporter starts; `services.sh up exporter` restarts it when
 # the volumes changed since (svc_stale). Sourced by scripts/services.sh.
@@ -31,7 +32,15 @@ exporter_config() {
       }
       return { ...base, paths: [`${STATE}/${s}/data`], nodes: ["node-1"] };
     });
-    volumes.push({ volume: "pvc-dedup-lab-embedded", pvc: "data-embedded-0", namespace: "dedup-lab", paths: [EMBEDDED], nodes: ["node-1", "node-2", "node-3"] });
+    // The embedded systems volume: a replicated volume of three real images where volumes can be made.
+    const emb = `${STATE}/volumes/embedded/volume.json`;
+    const e = { volume: "pvc-dedup-lab-embedded", pvc: "data-embedded-0", namespace: "dedup-lab" };
+    if (existsSync(emb)) {
+      const v = JSON.parse(readFileSync(emb, "utf8"));
+      volumes.push({ ...e, images: v.replicas.map((r) => r.image), nodes: v.replicas.map((r) => r.id), mountpoint: v.mountpoint, capacity: v.sizeBytes });
+    } else {
+      volumes.push({ ...e, paths: [EMBEDDED], nodes: ["node-1"] });
+    }
     process.stdout.write(JSON.stringify({ listen: `127.0.0.1:${PORT}`, volumes }) + "\n");
   '
 }
@@ -39,6 +48,10 @@ exporter_config() {
 svc_up() {
   local embedded="$SVC_STATE/volumes/embedded"
   mkdir -p "$embedded"
+  # Three real replica images (btrfs raid1c3) under the embedded systems' directory, where volumes can be made.
+  if [ "${DEDUP_VOLUMES:-1}" != 0 ] && bash "$ROOT/scripts/volume.sh" can --profile replicated >/dev/null 2>&1; then
+    bash "$ROOT/scripts/volume.sh" create embedded --profile replicated --replicas 3 --mount "$embedded" --replace-dir >/dev/null
+  fi
   stop_pid "$SVC_STATE/exporter.pid" # a stale one (svc_stale)
   exporter_config > "$SVC_STATE/exporter.json"
   (

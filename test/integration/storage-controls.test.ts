@@ -4,6 +4,8 @@
 // several images, and reduction inside the database where the database is known to reduce
 // (Kafka zstd batches, ClickHouse ReplacingMergeTree after OPTIMIZE FINAL). A reused,
 // untrimmed volume must be caught as a baseline that is not fresh.
+import { spawnSync } from "node:child_process";
+import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readConfigFile, resolveConfig } from "../../lib/runner/config.js";
@@ -11,7 +13,7 @@ import { runMatrix } from "../../lib/runner/run.js";
 import { volumesUnavailable } from "../../lib/metrics/local-volume.js";
 import { LOCAL_SERVICES_CONFIG } from "../helpers/contract-systems.js";
 import { rowsOf, TempDirs, type Row } from "../helpers/bundles.js";
-import { loadServicesEnv } from "../helpers/services-env.js";
+import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
 
 const temps = new TempDirs("dedup-lab-controls-");
 afterAll(() => temps.removeAll());
@@ -121,6 +123,27 @@ describe("storage layer controls on real loop-device volumes (directory system, 
     const ok = row(trimmed, { stage: "bulk_insert", metric: "edr_cluster" });
     expect(ok.reason).toBe("");
     expect(ok.valid).toBe(true);
+  });
+});
+
+describe("no privileges: a user who cannot make loop devices", () => {
+  it("is told once, and every L3 row says that L3 equals L2 there (invalid, never silently equal)", async () => {
+    const out = join(temps.make(), "bundle");
+    chmodSync(join(out, ".."), 0o777);
+    // A real unprivileged user (nobody), not a mocked check.
+    const res = spawnSync("runuser", ["-u", "nobody", "--", process.execPath, join(ROOT, "bin/dedup-lab.js"), "run", "--systems", "directory", "--payloads", "random_binary", "--grades", "U0,U90", "--units", "8", "--out", out], { cwd: "/", encoding: "utf8", timeout: 120_000 });
+    expect(res.status, res.stderr).toBe(0);
+    const warnings = res.stderr.split("\n").filter((l) => l.startsWith("warning: storage layer: no loop-device volume"));
+    expect(warnings, res.stderr).toHaveLength(1);
+    expect(warnings[0]).toMatch(/missing root/);
+    const rows = await rowsOf(out);
+    const l3 = rows.filter((r) => r.layer === "L3" && r.metric === "size_bytes" && r.stage !== "prepare");
+    expect(l3.length).toBeGreaterThan(0);
+    for (const r of l3) {
+      expect(r.reason, `${r.stage} ${r.phase}`).toMatch(/L3 equals L2 here: no loop-device volume/);
+      expect(r.valid).toBe(false);
+    }
+    for (const r of rows.filter((x) => x.metric === "edr_cluster")) expect(r.valid).toBe(false);
   });
 });
 

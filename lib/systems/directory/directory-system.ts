@@ -56,6 +56,9 @@ export class DirectorySystem implements LabSystem {
 
   /** Nothing to wait for: file sizes and allocated blocks (delayed allocation included) are visible as soon as a write returns. */
   async settle(): Promise<OpStatus> {
+    // Written files are in its sizes at once, but the storage below sees them only when they
+    // are flushed: fsync them, so an L3 read from outside (a volume image, Prometheus) is current.
+    if (this.cell) for (let c = 0; c < this.cell.containers; c++) await syncDirectory(containerDir(this.dir, c)).catch(() => {});
     return OK;
   }
 
