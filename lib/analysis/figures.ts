@@ -31,7 +31,7 @@ function oneSlice(f: Frame, what: string, given?: Slice): Slice {
 }
 
 const finite = (v: number) => (Number.isFinite(v) ? v : null);
-const seriesKey = (s: { system: string; variant: string }) => `${s.system}\u0000${s.variant}`;
+const seriesKey = (s: { system: string; variant: string; storage_profile?: string }) => `${s.system}\u0000${s.variant}\u0000${s.storage_profile ?? ""}`;
 
 function barStyle(s: SystemSeries): Record<string, unknown> {
   const color = systemColor(s.system);

@@ -21,17 +21,23 @@ const converted = new WeakMap<Table, Frame>();
 
 /** An apache-arrow Table (e.g. from `loadBundles`) or an arquero table, as an arquero table. */
 export function frame(t: Table | Frame): Frame {
-  if (t instanceof aq.ColumnTable) return t;
+  if (t instanceof aq.ColumnTable) return withStorageProfile(t);
   let f = converted.get(t);
   if (!f) {
     // arquero 8 reads Arrow through flechette: hand it IPC bytes (its types reject an apache-arrow Table).
     // Timestamps stay epoch-ms numbers, as in the bundle's own row objects. Columns are then
     // materialized once: Arrow-backed strings would be UTF-8 decoded again on every row access.
     const arrow = aq.fromArrow(tableToIPC(t, "stream"), { useDate: false });
-    f = aq.table(Object.fromEntries(arrow.columnNames().map((name) => [name, arrow.array(name)])));
+    f = withStorageProfile(aq.table(Object.fromEntries(arrow.columnNames().map((name) => [name, arrow.array(name)]))));
     converted.set(t, f);
   }
   return f;
+}
+
+/** Cell tables of bundles written before `storage_profile` existed get it as "" (one configuration dimension everywhere). */
+function withStorageProfile(f: Frame): Frame {
+  const cols = f.columnNames();
+  return cols.includes("cell_id") && cols.includes("system") && !cols.includes("storage_profile") ? f.derive({ storage_profile: () => "" }) : f;
 }
 
 /** Frames of bundles already loaded with `loadBundles`. */
@@ -45,7 +51,7 @@ export async function loadFrames(dirs: string[]): Promise<LabFrames> {
 }
 
 /** The dimensions that make two cells the same configuration (everything but run, cell and repeat). */
-export const CONFIG_DIMS = ["system", "variant", "payload", "granularity", "placement", "unit_size", "n_units", "grade", "dup_fraction"] as const;
+export const CONFIG_DIMS = ["system", "variant", "storage_profile", "payload", "granularity", "placement", "unit_size", "n_units", "grade", "dup_fraction"] as const;
 export type ConfigDim = (typeof CONFIG_DIMS)[number];
 
 /** One row per cell (run_id, cell_id) with its dimensions, from the results table. */

@@ -48,6 +48,8 @@ export function inSlice(f: Frame, slice: Slice): Frame {
 export interface SystemSeries {
   system: string;
   variant: string;
+  /** The storage layer under the system ("" in bundles written before it was recorded). */
+  storage_profile: string;
   label: string;
   /** Index of the variant among this system's variants (pattern / dash). */
   variantIndex: number;
@@ -62,11 +64,23 @@ export function systemRank(system: string): number {
 }
 
 export function systemSeries(f: Frame): SystemSeries[] {
-  const pairs = f.select("system", "variant").dedupe().objects() as { system: string; variant: string }[];
+  const withProfile = f.columnNames().includes("storage_profile");
+  const pairs = (f.select("system", "variant", ...(withProfile ? ["storage_profile"] : [])).dedupe().objects() as { system: string; variant: string; storage_profile?: string }[]).map(
+    (p) => ({ system: p.system, variant: p.variant, storage_profile: p.storage_profile ?? "" }),
+  );
   const rank = systemRank;
-  pairs.sort((a, b) => rank(a.system) - rank(b.system) || a.system.localeCompare(b.system) || a.variant.localeCompare(b.variant));
+  pairs.sort((a, b) => rank(a.system) - rank(b.system) || a.system.localeCompare(b.system) || a.variant.localeCompare(b.variant) || a.storage_profile.localeCompare(b.storage_profile));
+  // The storage profile is named only where a system appears on several.
   return pairs.map((p) => {
-    const variants = pairs.filter((q) => q.system === p.system).map((q) => q.variant);
-    return { ...p, label: variants.length > 1 ? `${p.system} (${p.variant})` : p.system, variantIndex: variants.indexOf(p.variant) };
+    const mine = pairs.filter((q) => q.system === p.system);
+    const variants = [...new Set(mine.map((q) => q.variant))];
+    const profiles = new Set(mine.map((q) => q.storage_profile));
+    const label = (variants.length > 1 ? `${p.system} (${p.variant})` : p.system) + (profiles.size > 1 ? ` · ${p.storage_profile || "?"}` : "");
+    return { ...p, label, variantIndex: mine.findIndex((q) => q.variant === p.variant && q.storage_profile === p.storage_profile) };
   });
+}
+
+/** Does a row belong to a series (system, variant and, where recorded, storage profile)? */
+export function inSeries(r: { system: string; variant: string; storage_profile?: string }, s: SystemSeries): boolean {
+  return r.system === s.system && r.variant === s.variant && (r.storage_profile ?? "") === s.storage_profile;
 }

@@ -10,7 +10,7 @@ import type { EdrMetric, EdrRow } from "./edr.js";
 import { BOUNDARIES, WHERE_THRESHOLD, type ReductionRow } from "./reduction.js";
 import type { LatencyCellRow } from "./cells.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
-import { systemSeries } from "./slices.js";
+import { inSeries, systemSeries } from "./slices.js";
 
 export type Interval = "sd" | "ci";
 
@@ -120,11 +120,11 @@ export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable |
   const groups = workloads.map((w) => {
     const inW = rows.filter((r) => workloadKey(r) === w);
     const body = series
-      .filter((s) => inW.some((r) => r.system === s.system && r.variant === s.variant))
+      .filter((s) => inW.some((r) => inSeries(r, s)))
       .map((s) => [
         s.label,
         ...columns.map((c) => {
-          const r = inW.find((x) => x.system === s.system && x.variant === s.variant && x.grade === c.grade && x.n_units === c.n_units && x.unit_size === c.unit_size);
+          const r = inW.find((x) => inSeries(x, s) && x.grade === c.grade && x.n_units === c.n_units && x.unit_size === c.unit_size);
           return r ? formatStat(r, interval) : "";
         }),
       ]);
@@ -190,7 +190,7 @@ export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {
       for (const s of series) {
         let named = false; // the system is named once per block of its grades (booktabs style)
         for (const g of grades) {
-          const cells = inG.filter((r) => r.system === s.system && r.variant === s.variant && r.grade === g);
+          const cells = inG.filter((r) => inSeries(r, s) && r.grade === g);
           if (!cells.length) continue;
           const n = Math.max(...cells.map((r) => r.n));
           const ideal = cells.find((r) => Number.isFinite(r.ideal))?.ideal ?? NaN;
@@ -270,7 +270,7 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; left
     for (const s of series) {
       let named = false; // the system is named once per block of its operations (booktabs style)
       for (const st of stages) {
-        const r = inW.find((x) => x.system === s.system && x.variant === s.variant && x.stage === st);
+        const r = inW.find((x) => inSeries(x, s) && x.stage === st);
         if (!r) continue;
         body.push([named ? "" : s.label, OPERATION_LABELS[st] ?? st, String(r.repeats), String(r.count), ...LATENCY_STATS.map((stat) => formatValue(r[stat])), perRepeatP99(r)]);
         named = true;

@@ -121,7 +121,13 @@ class LocalVolumeSource implements StorageLayerSource {
   }
 
   get profile(): string {
-    return this.volume ? `${this.volume.profile} (${this.volume.fs}, ${this.volume.replicas.length} image${this.volume.replicas.length > 1 ? "s" : ""})` : `none (${this.fallback})`;
+    const v = this.volume;
+    return v ? `${v.profile}${v.replicas.length > 1 ? `×${v.replicas.length}` : ""}` : "file-blocks";
+  }
+
+  get description(): string {
+    const v = this.volume;
+    return v ? `${v.profile}: ${v.fs} on ${v.replicas.length} sparse image${v.replicas.length > 1 ? "s" : ""} (volume ${v.name})` : `no volume: ${this.fallback}`;
   }
 
   /** Before the system prepares its cell: find the server's volume, or make the cell's own. */

@@ -77,6 +77,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export class LonghornSource implements StorageLayerSource {
   readonly kind = "prometheus";
+  readonly profile = "longhorn";
   private refs?: VolumeRef[];
   /** Prometheus clock − runner clock, measured once (ms). */
   private offset?: number;

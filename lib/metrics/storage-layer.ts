@@ -42,8 +42,10 @@ export interface StorageLayerSource {
   close?(): Promise<void>;
   /** Storage replicas the source measured (R of the storage layer), once known; else the config's. */
   readonly replicas?: number;
-  /** What the storage layer is (recorded in the bundle). */
+  /** What the storage layer is, short (the `storage_profile` column): thin, replicated×3, longhorn, none… */
   readonly profile?: string;
+  /** The same, spelled out (snapshots.jsonl). */
+  readonly description?: string;
   /** Before the system prepares its cell (e.g. make the cell's own volume at workDir). */
   provision?(workDir: string, sizeHint: number, log: (m: string) => void): Promise<void>;
   /** The fresh-baseline step before an empty-cell reading (e.g. trim). */
@@ -70,6 +72,7 @@ export function registerStorageLayer(kind: string, factory: Factory): void {
 
 class LocalBlocks implements StorageLayerSource {
   readonly kind = "local";
+  readonly profile = "file-blocks";
   async read(system: LabSystem): Promise<L3Reading[]> {
     const paths = system.storagePaths?.() ?? [];
     if (paths.length === 0) {
@@ -82,6 +85,7 @@ class LocalBlocks implements StorageLayerSource {
 
 class NotMeasured implements StorageLayerSource {
   readonly kind = "none";
+  readonly profile = "none";
   constructor(private readonly reason: string) {}
   async read(): Promise<L3Reading[]> {
     return [{ replica: "all", volume: "", bytes: null, valid: false, reason: this.reason }];

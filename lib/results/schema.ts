@@ -40,12 +40,14 @@ export interface CellDims {
   placement: string;
   cache_state: string;
   repeat: number;
+  /** The storage layer under the system (L3): thin, replicated×3, compressed, dedup, longhorn, file-blocks, none. */
+  storage_profile: string;
 }
 
 const CELL_COLUMNS = {
   run_id: "string", cell_id: "string", system: "string", variant: "string", payload: "string", unit_size: "string",
   n_units: "int", dup_fraction: "number", grade: "string", granularity: "string", placement: "string",
-  cache_state: "string", repeat: "int",
+  cache_state: "string", repeat: "int", storage_profile: "string",
 } as const;
 
 /**

@@ -87,7 +87,6 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     await env.bundle.writeManifest(ds.id, manifestText(buildManifest(ds)));
   }
   const t = ds.totals;
-  recordDataset(out, t);
 
   const snapshot = async (stage: string, point: "before" | "after") => {
     try {
@@ -134,9 +133,11 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     l3 = storageLayerFor(cell.system.l3, { systemName: system.name, embedded: def.capabilities.embedded, prometheus: cfg.prometheus });
     await l3.provision?.(workDir, t.logical_bytes, (m) => void env.log(m));
     if (l3.replicas !== undefined) R = cell.system.replication.app * l3.replicas;
+    dims.storage_profile = l3.profile ?? l3.kind; // every row of the cell carries it from here
+    recordDataset(out, t);
     out.add("dataset", "replication_factor", R, "x");
     // What the storage layer is, beside the system's own snapshots (snapshots.arrow, stage "prepare").
-    record.snapshots.push({ cell_id: cell.id, system: system.name, stage: "prepare", point: "before", data: { storage_layer: { kind: l3.kind, profile: l3.profile ?? l3.kind, replicas: l3.replicas ?? cell.system.replication.storage } } });
+    record.snapshots.push({ cell_id: cell.id, system: system.name, stage: "prepare", point: "before", data: { storage_layer: { kind: l3.kind, profile: l3.profile ?? l3.kind, replicas: l3.replicas ?? cell.system.replication.storage, description: l3.description ?? "" } } });
     await system.connect();
     await system.prepare({ lab: cfg.lab, cellKey: cell.key, variant: cell.variant, containers: ds.containers, workDir, log: (m) => void env.log(m) });
     const prepPhase: PhaseWindow = { cellId: cell.id, system: system.name, stage: "prepare", start: Date.now() };

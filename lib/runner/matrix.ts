@@ -53,6 +53,7 @@ export function cellDims(cell: Cell, runId: string, cfg: RunConfig): CellDims {
     run_id: runId, cell_id: cell.id, system: cell.system.name, variant: cell.variant, payload: cell.payload,
     unit_size: formatSizeSpec(cfg.unitSize), n_units: cfg.units, dup_fraction: cell.fraction, grade: cell.grade,
     granularity: cell.granularity, placement: cell.placement, cache_state: cfg.cacheState, repeat: cell.repeat,
+    storage_profile: "", // known once the storage layer is provisioned (runCell)
   };
 }
 
