@@ -46,7 +46,7 @@ export { reductionThesisTable } from "./analysis/thesis-tables.js";
 export { thesisFigures, thesisTables, type ThesisFigures } from "./analysis/thesis.js";
 
 // Notebook helpers
-export { display, notebookProgress, showFigure, showMarkdown, showTable } from "./notebook/display.js";
+export { display, figureBundle, notebookProgress, showFigure, showMarkdown, showTable } from "./notebook/display.js";
 
 // One statistics path: latency cells from pooled raw samples (HdrHistograms as fallback), the validity rule in analysis
 export { isUsable, latencyCells, leftOut, leftOutNote, type LatencyCellRow, type LatencySource } from "./analysis/cells.js";

@@ -1,11 +1,13 @@
 // Rich output for notebooks running in the tslab kernel: interactive Plotly figures
 // (application/vnd.plotly.v1+json — rendered natively by VS Code and by JupyterLab with the
-// plotly renderer), tables as HTML/Markdown, and a progress listener for runs. Outside a
-// kernel (tests, scripts) everything falls back to plain text on stdout.
+// plotly renderer) that always carry a static image/png too (any client shows it, trusted or
+// not, with or without the plotly extension), tables as HTML/Markdown, and a progress
+// listener for runs. Outside a kernel (tests, scripts) everything falls back to plain text.
 import { createRequire } from "node:module";
 import type { ColumnTable } from "arquero";
 import type { FigureSpec } from "../analysis/figure-style.js";
 import { toMarkdown, type ThesisTable } from "../analysis/thesis-tables.js";
+import { figurePng } from "./figure-png.js";
 import type { RunEvents } from "../runner/events.js";
 
 type DisplayData = Record<string, unknown>;
@@ -30,23 +32,56 @@ function kernelChannel(): TslabJupyter | null {
 let displayCounter = 0;
 
 /** Send one display_data message with several MIME representations (richest first for the frontend). */
-export function display(data: DisplayData, opts: { id?: string; update?: boolean } = {}): void {
+export function display(data: DisplayData, opts: { id?: string; update?: boolean; metadata?: Record<string, unknown> } = {}): void {
   const channel = kernelChannel();
   if (!channel) {
     process.stdout.write(String(data["text/plain"] ?? data["text/markdown"] ?? "") + "\n");
     return;
   }
-  channel.lastWriteDisplayData!({ data, metadata: {}, transient: opts.id ? { display_id: opts.id } : {} }, opts.update ?? false);
+  channel.lastWriteDisplayData!({ data, metadata: opts.metadata ?? {}, transient: opts.id ? { display_id: opts.id } : {} }, opts.update ?? false);
 }
 
-/** An interactive Plotly figure; pass the rendered SVG to give static viewers (nbconvert HTML, GitHub) a picture. */
-export function showFigure(spec: FigureSpec, opts: { svg?: string } = {}): void {
+export interface FigureDisplayOptions {
+  /** The rendered SVG as well (nbconvert HTML; trusted clients only). */
+  svg?: string;
+  /** The static PNG (default true; DEDUP_LAB_FIGURE_PNG=0 turns it off). */
+  png?: boolean;
+}
+
+let pngWarned = false;
+
+/**
+ * The MIME bundle and metadata of a figure: the interactive Plotly JSON, a static PNG
+ * (Chromium, cached by spec hash) shown at the figure's size, the SVG if given, and text.
+ */
+export function figureBundle(spec: FigureSpec, opts: FigureDisplayOptions = {}): { data: DisplayData; metadata: Record<string, unknown> } {
   const data: DisplayData = {
     "application/vnd.plotly.v1+json": { data: spec.data, layout: { ...spec.layout, width: spec.width, height: spec.height }, config: { displaylogo: false } },
     "text/plain": `[figure ${spec.name}] ${spec.title}\n${spec.caption}`,
   };
+  const metadata: Record<string, unknown> = {};
+  if (opts.png ?? process.env.DEDUP_LAB_FIGURE_PNG !== "0") {
+    const png = figurePng(spec);
+    if (png.base64) {
+      data["image/png"] = png.base64;
+      metadata["image/png"] = { width: spec.width, height: spec.height };
+    } else if (!pngWarned) {
+      pngWarned = true;
+      console.error(`warning: figures have no static PNG (${png.problem}); clients without the plotly renderer show text only — bash scripts/setup-notebooks.sh installs Chromium`);
+    }
+  }
   if (opts.svg) data["image/svg+xml"] = opts.svg;
-  display(data);
+  return { data, metadata };
+}
+
+/** A figure: interactive Plotly plus a static PNG every client shows (see figureBundle). */
+export function showFigure(spec: FigureSpec, opts: FigureDisplayOptions = {}): void {
+  if (!kernelChannel()) {
+    display({ "text/plain": `[figure ${spec.name}] ${spec.title}\n${spec.caption}` });
+    return;
+  }
+  const { data, metadata } = figureBundle(spec, opts);
+  display(data, { metadata });
 }
 
 export function showMarkdown(markdown: string): void {

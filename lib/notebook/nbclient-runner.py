@@ -53,6 +53,7 @@ async def execute(args):
     )
     result = {"ok": True, "cells": [], "failed": None}
     started = time.time()
+    executed = 0
     try:
         async with client.async_setup_kernel():
             for index, cell in enumerate(nb.cells):
@@ -67,6 +68,14 @@ async def execute(args):
                     result["failed"] = failure(cell, index, "dead-kernel", f"the kernel died: {e}")
                 except CellExecutionError as e:
                     result["failed"] = failure(cell, index, "error", str(e).strip().splitlines()[-1] if str(e).strip() else "")
+                executed += 1
+                # tslab sends no execution_count, so an executed notebook would show [ ]: number the
+                # cells in the order they ran, like a front end does for a fresh kernel.
+                if cell.get("execution_count") is None:
+                    cell["execution_count"] = executed
+                    for out in cell.get("outputs", []):
+                        if out.get("output_type") == "execute_result" and out.get("execution_count") is None:
+                            out["execution_count"] = executed
                 result["cells"].append({"index": index, "id": cell.get("id", ""), "seconds": round(time.time() - t0, 3)})
                 if result["failed"]:
                     result["ok"] = False
