@@ -1,0 +1,457 @@
+// Deduplication and compression *potential* of a stream of units: what an ideal fixed-block
+// deduplicator, a content-defined (FastCDC 2020) deduplicator and four compressors could
+// remove from the same bytes a system is given. Pure computation over payload Buffers (this
+// room does not know the generators' Unit type; a Unit fits `PotentialItem` structurally).
+//
+// Definitions (README, "Deduplication potential"):
+// - Every unit is chunked on its own, from its first byte (a file / row / object is its own
+//   stream; no chunk spans two units). Fixed blocks: consecutive `size` bytes, the unit's
+//   last block may be shorter. CDC: FastCDC 2020 cut points (lib/metrics/fastcdc.ts).
+// - A chunk is a duplicate iff its SHA-256 equals an earlier chunk's (the chunk index holds
+//   128-bit digest prefixes, one entry per distinct chunk). ratio = logical bytes / bytes of
+//   distinct chunks (≥ 1; 1 = nothing to deduplicate).
+// - Unit level: distinct units by SHA-256 (the manifest's ideal ratio, recomputed from bytes).
+// - Compression: the distinct units, concatenated in stream order and cut into independent
+//   segments of `compressionSegment` bytes (default 128 KiB, a storage record / extent), each
+//   segment compressed alone; ratio = uncompressed / compressed bytes of the segments
+//   compressed. `compressionSample` < 1 compresses an evenly spread fraction of segments
+//   (segment i when ⌊(i+1)·f⌋ > ⌊i·f⌋) and extrapolates. dedup+compress = logical bytes /
+//   (unit-unique bytes / compression ratio).
+// Larger fixed blocks are derived from the smallest one when they are multiples of it (the
+// digest of a large block is the digest of its small blocks' digests: equal iff all its small
+// blocks are equal), so the data is hashed once for all fixed sizes.
+import { hash, createHash } from "node:crypto";
+import { createRequire } from "node:module";
+import { deflateRawSync } from "node:zlib";
+import { FastCdc, fastCdcParams, type NormalizationLevel } from "./fastcdc.js";
+import { quantileSorted } from "./stats.js";
+
+const require = createRequire(import.meta.url);
+
+export const POTENTIAL_VERSION = "dedup-lab-potential/1";
+export const KiB = 1024;
+export const DEFAULT_FIXED_SIZES = [4, 8, 16, 64, 128].map((k) => k * KiB);
+export const DEFAULT_CDC_AVERAGES = [4, 8, 16, 64].map((k) => k * KiB);
+export const DEFAULT_SEGMENT = 128 * KiB;
+/** LZ4 blocks are independent 64 KiB blocks (the LZ4 frame default). */
+export const LZ4_BLOCK = 64 * KiB;
+
+export type CodecName = "zstd-3" | "zstd-19" | "lz4" | "gzip-6";
+export const DEFAULT_CODECS: CodecName[] = ["zstd-3", "zstd-19", "lz4", "gzip-6"];
+
+export interface PotentialOptions {
+  fixedSizes: number[];
+  cdcAverages: number[];
+  /** Normalized chunking level for every CDC size (default 1). */
+  normalization: NormalizationLevel;
+  codecs: CodecName[];
+  compressionSegment: number;
+  /** Fraction (0, 1] of compression segments compressed (the rest extrapolated). */
+  compressionSample: number;
+}
+
+export const DEFAULT_POTENTIAL_OPTIONS: PotentialOptions = {
+  fixedSizes: DEFAULT_FIXED_SIZES,
+  cdcAverages: DEFAULT_CDC_AVERAGES,
+  normalization: 1,
+  codecs: DEFAULT_CODECS,
+  compressionSegment: DEFAULT_SEGMENT,
+  compressionSample: 1,
+};
+
+/** A unit's bytes, with its SHA-256 when the caller has it already (a generator Unit fits). */
+export interface PotentialItem {
+  payload: Uint8Array;
+  sha256?: Uint8Array;
+}
+
+export interface ChunkingPotential {
+  chunks: number;
+  unique_chunks: number;
+  unique_bytes: number;
+  /** logical bytes / unique bytes. */
+  ratio: number;
+}
+
+export interface SizeDistribution {
+  count: number;
+  mean: number;
+  min: number;
+  p10: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface FixedPotential extends ChunkingPotential {
+  block_size: number;
+}
+
+export interface CdcPotential extends ChunkingPotential {
+  avg_size: number;
+  min_size: number;
+  max_size: number;
+  normalization: number;
+  /** Sizes of all chunks (duplicates included). */
+  chunk_size: SizeDistribution;
+}
+
+export interface CodecPotential {
+  codec: CodecName;
+  /** Bytes compressed (the sampled segments). */
+  input_bytes: number;
+  output_bytes: number;
+  /** input / output of the compressed segments. */
+  ratio: number;
+  /** logical bytes / (unit-unique bytes / ratio). */
+  dedup_compress_ratio: number;
+}
+
+export interface PotentialReport {
+  version: string;
+  units: number;
+  logical_bytes: number;
+  unit: ChunkingPotential;
+  fixed: FixedPotential[];
+  cdc: CdcPotential[];
+  compression: {
+    segment_bytes: number;
+    sample_fraction: number;
+    segments: number;
+    sampled_segments: number;
+    codecs: CodecPotential[];
+  };
+  /** Wall time of the analysis (s). */
+  seconds: number;
+}
+
+// ------------------------------------------------------------------------------ codecs
+
+interface ZstdSimple {
+  compress(data: Uint8Array, level?: number): Uint8Array | null;
+}
+interface Lz4js {
+  compressBound(n: number): number;
+  compressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, hashTable: Uint32Array): number;
+}
+
+let zstdPromise: Promise<ZstdSimple> | undefined;
+let zstdSimple: ZstdSimple | undefined;
+
+/**
+ * zstd is zstd-codec (the reference C library compiled to WebAssembly by Emscripten, already a
+ * dependency for Kafka's codec; no native build, no download at install — Node 20 has no zstd
+ * in node:zlib). Its heap is small: segments of 128 KiB compress at level 19, 1 MiB does not.
+ */
+export function loadPotentialCodecs(): Promise<void> {
+  zstdPromise ??= new Promise((resolve) => {
+    (require("zstd-codec") as { ZstdCodec: { run(cb: (z: { Simple: new () => ZstdSimple }) => void): void } }).ZstdCodec.run((z) =>
+      resolve(new z.Simple()),
+    );
+  });
+  return zstdPromise.then((z) => {
+    zstdSimple = z;
+  });
+}
+
+const lz4Table = new Uint32Array(1 << 16);
+let lz4Out: Uint8Array | undefined;
+
+/** Compressed size of independent LZ4 blocks of 64 KiB (lz4js; a block that does not shrink is stored raw). */
+export function lz4Size(seg: Uint8Array): number {
+  const lz4 = require("lz4js") as Lz4js;
+  lz4Out ??= new Uint8Array(lz4.compressBound(LZ4_BLOCK));
+  let total = 0;
+  for (let i = 0; i < seg.length; i += LZ4_BLOCK) {
+    const len = Math.min(LZ4_BLOCK, seg.length - i);
+    lz4Table.fill(0);
+    const n = lz4.compressBlock(seg, lz4Out, i, len, lz4Table);
+    total += n > 0 && n < len ? n : len;
+  }
+  return total;
+}
+
+function zstdSize(seg: Uint8Array, level: number): number {
+  if (!zstdSimple) throw new Error("zstd codec not loaded: await loadPotentialCodecs() first");
+  const out = zstdSimple.compress(seg, level);
+  if (!out) throw new Error(`zstd level ${level} failed on a ${seg.length}-byte segment`);
+  return out.length;
+}
+
+/** Compressed size of one segment. gzip-6 is raw DEFLATE at level 6 (node:zlib, the gzip header excluded). */
+export function compressedSize(codec: CodecName, seg: Uint8Array): number {
+  switch (codec) {
+    case "zstd-3":
+      return zstdSize(seg, 3);
+    case "zstd-19":
+      return zstdSize(seg, 19);
+    case "lz4":
+      return lz4Size(seg);
+    case "gzip-6":
+      return deflateRawSync(seg, { level: 6 }).length;
+  }
+}
+
+// ------------------------------------------------------------------------------ analyzer
+
+const KEY_BYTES = 16;
+
+function keyOf(digest: Buffer): string {
+  return digest.toString("latin1", 0, KEY_BYTES);
+}
+
+function sha256(b: Uint8Array): Buffer {
+  return hash("sha256", b, "buffer") as unknown as Buffer;
+}
+
+class ChunkIndex {
+  readonly seen = new Set<string>();
+  chunks = 0;
+  uniqueBytes = 0;
+  add(key: string, len: number): void {
+    this.chunks++;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.uniqueBytes += len;
+  }
+  result(logical: number): ChunkingPotential {
+    return { chunks: this.chunks, unique_chunks: this.seen.size, unique_bytes: this.uniqueBytes, ratio: ratio(logical, this.uniqueBytes) };
+  }
+}
+
+function ratio(a: number, b: number): number {
+  return b > 0 ? a / b : a === 0 ? 1 : Number.NaN;
+}
+
+/** Growable Uint32 list (chunk sizes). */
+class U32List {
+  data = new Uint32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const d = new Uint32Array(this.data.length * 2);
+      d.set(this.data);
+      this.data = d;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+function distribution(list: U32List): SizeDistribution {
+  const s = Float64Array.from(list.data.subarray(0, list.length)).sort();
+  let sum = 0;
+  for (let i = 0; i < s.length; i++) sum += s[i]!;
+  const n = s.length;
+  return {
+    count: n,
+    mean: n ? sum / n : Number.NaN,
+    min: n ? s[0]! : Number.NaN,
+    p10: quantileSorted(s, 0.1),
+    p50: quantileSorted(s, 0.5),
+    p90: quantileSorted(s, 0.9),
+    p99: quantileSorted(s, 0.99),
+    max: n ? s[n - 1]! : Number.NaN,
+  };
+}
+
+/**
+ * Streaming analysis: `add()` every unit in order, then `finish()`. Memory: the chunk indexes
+ * (one entry per distinct chunk), the chunk-size lists (4 bytes per chunk) and one compression
+ * segment; units are read in place and not kept. Call `loadPotentialCodecs()` before (zstd).
+ */
+export class PotentialAnalyzer {
+  readonly opts: PotentialOptions;
+  private units = 0;
+  private logical = 0;
+  private readonly unitIndex = new ChunkIndex();
+  private readonly base: number;
+  private readonly fixed: { size: number; k: number; index: ChunkIndex }[];
+  private readonly cdc: { chunker: FastCdc; index: ChunkIndex; sizes: U32List }[];
+  private digestArena = Buffer.alloc(32 * 1024);
+  private readonly segment: Buffer;
+  private segFill = 0;
+  private segCount = 0;
+  private sampledSegments = 0;
+  private readonly codecIn: number[];
+  private readonly codecOut: number[];
+  private readonly started = performance.now();
+
+  constructor(opts: Partial<PotentialOptions> = {}) {
+    this.opts = { ...DEFAULT_POTENTIAL_OPTIONS, ...opts };
+    const { fixedSizes, cdcAverages, compressionSample, compressionSegment } = this.opts;
+    if (!(compressionSample > 0 && compressionSample <= 1)) throw new RangeError(`compression sample ${compressionSample} is outside (0, 1]`);
+    if (!(compressionSegment >= 4 * KiB)) throw new RangeError(`compression segment ${compressionSegment} is below 4 KiB`);
+    for (const s of fixedSizes) if (!(Number.isInteger(s) && s >= 512)) throw new RangeError(`fixed block size ${s} must be an integer ≥ 512`);
+    this.base = fixedSizes.length ? Math.min(...fixedSizes) : 0;
+    this.fixed = [...fixedSizes].sort((a, b) => a - b).map((size) => ({ size, k: size % this.base === 0 ? size / this.base : 0, index: new ChunkIndex() }));
+    this.cdc = [...cdcAverages].sort((a, b) => a - b).map((avg) => ({
+      chunker: new FastCdc(fastCdcParams(avg, { normalization: this.opts.normalization })),
+      index: new ChunkIndex(),
+      sizes: new U32List(),
+    }));
+    this.segment = Buffer.alloc(compressionSegment);
+    this.codecIn = this.opts.codecs.map(() => 0);
+    this.codecOut = this.opts.codecs.map(() => 0);
+    if (this.opts.codecs.some((c) => c.startsWith("zstd")) && !zstdSimple) throw new Error("zstd codec not loaded: await loadPotentialCodecs() first");
+  }
+
+  add(item: Uint8Array | PotentialItem): void {
+    const payload = item instanceof Uint8Array ? item : item.payload;
+    const given = item instanceof Uint8Array ? undefined : item.sha256;
+    const len = payload.length;
+    this.units++;
+    this.logical += len;
+    const digest = given ? Buffer.from(given.buffer, given.byteOffset, given.byteLength) : sha256(payload);
+    const key = keyOf(digest);
+    const isNew = !this.unitIndex.seen.has(key);
+    this.unitIndex.add(key, len);
+    this.addFixed(payload);
+    for (const c of this.cdc) {
+      let off = 0;
+      while (off < len) {
+        const n = c.chunker.cut(payload, off, len);
+        c.index.add(keyOf(sha256(payload.subarray(off, off + n))), n);
+        c.sizes.push(n);
+        off += n;
+      }
+    }
+    if (isNew && this.opts.codecs.length) this.feedCompression(payload);
+  }
+
+  private addFixed(payload: Uint8Array): void {
+    if (!this.fixed.length) return;
+    const len = payload.length;
+    const b = this.base;
+    const nb = Math.ceil(len / b);
+    if (this.digestArena.length < nb * 32) this.digestArena = Buffer.alloc(nb * 64);
+    const arena = this.digestArena;
+    for (let i = 0; i < nb; i++) {
+      const from = i * b;
+      sha256(payload.subarray(from, Math.min(len, from + b))).copy(arena, i * 32);
+    }
+    for (const f of this.fixed) {
+      if (f.k === 1) {
+        for (let i = 0; i < nb; i++) f.index.add(arena.toString("latin1", i * 32, i * 32 + KEY_BYTES), Math.min(b, len - i * b));
+      } else if (f.k > 1) {
+        for (let i = 0; i < nb; i += f.k) {
+          const j = Math.min(nb, i + f.k);
+          f.index.add(keyOf(sha256(arena.subarray(i * 32, j * 32))), Math.min(len, j * b) - i * b);
+        }
+      } else {
+        for (let from = 0; from < len; from += f.size) {
+          const piece = payload.subarray(from, Math.min(len, from + f.size));
+          f.index.add(keyOf(sha256(piece)), piece.length);
+        }
+      }
+    }
+  }
+
+  private feedCompression(payload: Uint8Array): void {
+    let off = 0;
+    const seg = this.segment;
+    while (off < payload.length) {
+      const n = Math.min(seg.length - this.segFill, payload.length - off);
+      seg.set(payload.subarray(off, off + n), this.segFill);
+      this.segFill += n;
+      off += n;
+      if (this.segFill === seg.length) this.flushSegment();
+    }
+  }
+
+  private flushSegment(): void {
+    if (this.segFill === 0) return;
+    const i = this.segCount++;
+    const f = this.opts.compressionSample;
+    const take = Math.floor((i + 1) * f) > Math.floor(i * f);
+    if (take) {
+      this.sampledSegments++;
+      const seg = this.segment.subarray(0, this.segFill);
+      this.opts.codecs.forEach((c, k) => {
+        this.codecIn[k]! += seg.length;
+        this.codecOut[k]! += compressedSize(c, seg);
+      });
+    }
+    this.segFill = 0;
+  }
+
+  finish(): PotentialReport {
+    this.flushSegment();
+    const logical = this.logical;
+    const unit = this.unitIndex.result(logical);
+    return {
+      version: POTENTIAL_VERSION,
+      units: this.units,
+      logical_bytes: logical,
+      unit,
+      fixed: this.fixed.map((f) => ({ block_size: f.size, ...f.index.result(logical) })),
+      cdc: this.cdc.map((c) => ({
+        avg_size: c.chunker.params.avg,
+        min_size: c.chunker.params.min,
+        max_size: c.chunker.params.max,
+        normalization: c.chunker.params.normalization,
+        ...c.index.result(logical),
+        chunk_size: distribution(c.sizes),
+      })),
+      compression: {
+        segment_bytes: this.opts.compressionSegment,
+        sample_fraction: this.opts.compressionSample,
+        segments: this.segCount,
+        sampled_segments: this.sampledSegments,
+        codecs: this.opts.codecs.map((codec, k) => {
+          const r = ratio(this.codecIn[k]!, this.codecOut[k]!);
+          return { codec, input_bytes: this.codecIn[k]!, output_bytes: this.codecOut[k]!, ratio: r, dedup_compress_ratio: logical / (unit.unique_bytes / r) };
+        }),
+      },
+      seconds: (performance.now() - this.started) / 1000,
+    };
+  }
+}
+
+/** Analyse a whole stream of units (sync or async iterable). */
+export async function analyzePotential(
+  items: Iterable<Uint8Array | PotentialItem> | AsyncIterable<Uint8Array | PotentialItem>,
+  opts: Partial<PotentialOptions> = {},
+): Promise<PotentialReport> {
+  await loadPotentialCodecs();
+  const a = new PotentialAnalyzer(opts);
+  for await (const it of items) a.add(it);
+  return a.finish();
+}
+
+/** Sample fraction that compresses about `budget` bytes of `uniqueBytes` (1 when it fits). */
+export function sampleFractionFor(uniqueBytes: number, budget: number): number {
+  return uniqueBytes > budget && uniqueBytes > 0 ? Math.max(budget / uniqueBytes, 1e-6) : 1;
+}
+
+/** One-line-per-row text table of a report (CLI, notebooks). */
+export function potentialTable(r: PotentialReport): string[] {
+  const kib = (n: number) => `${Math.round(n / KiB)} KiB`;
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(x >= 100 ? 1 : 3) : "—");
+  const rows: [string, string, string][] = [["kind", "parameters", "ratio"]];
+  rows.push(["unit (ideal)", `${r.unit.unique_chunks}/${r.units} distinct units`, f(r.unit.ratio)]);
+  for (const x of r.fixed) rows.push(["fixed-block", `${kib(x.block_size)}, ${x.unique_chunks}/${x.chunks} distinct`, f(x.ratio)]);
+  for (const x of r.cdc)
+    rows.push(["FastCDC 2020", `avg ${kib(x.avg_size)} (min ${kib(x.min_size)}, max ${kib(x.max_size)}, NC ${x.normalization}), chunks p50 ${kib(x.chunk_size.p50)} mean ${kib(x.chunk_size.mean)}`, f(x.ratio)]);
+  const c = r.compression;
+  for (const x of c.codecs) rows.push([`compress ${x.codec}`, `unique data, ${kib(c.segment_bytes)} segments, ${c.sampled_segments}/${c.segments} compressed`, f(x.ratio)]);
+  for (const x of c.codecs) rows.push([`dedup+${x.codec}`, "unit dedup, then compression", f(x.dedup_compress_ratio)]);
+  const w = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
+  return rows.map((row) => `${row[0].padEnd(w[0]!)}  ${row[1].padEnd(w[1]!)}  ${row[2].padStart(w[2]!)}`);
+}
+
+/** Hash-and-count of fixed blocks the plain way (no derived digests): for tests and benches. */
+export function plainFixedUniqueBytes(units: Uint8Array[], size: number): number {
+  const seen = new Set<string>();
+  let unique = 0;
+  for (const u of units)
+    for (let from = 0; from < u.length; from += size) {
+      const piece = u.subarray(from, Math.min(u.length, from + size));
+      const k = createHash("sha256").update(piece).digest("hex");
+      if (!seen.has(k)) {
+        seen.add(k);
+        unique += piece.length;
+      }
+    }
+  return unique;
+}
