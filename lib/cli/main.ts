@@ -13,6 +13,7 @@ import { registerKernel } from "./commands/kernel.js";
 import { registerNb } from "./commands/nb.js";
 import { registerFigures } from "./commands/figures.js";
 import { registerTables } from "./commands/tables.js";
+import { registerLab } from "./commands/lab.js";
 
 /** This package's version (package.json sits two levels above lib/cli and dist/cli). */
 export function packageVersion(): string {
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerNb(program);
   registerFigures(program);
   registerTables(program);
+  registerLab(program);
   return program;
 }
 

@@ -197,7 +197,7 @@ export function injectParameters(nb: Notebook, raw: Map<string, string>, where =
   const decls = parameterDecls(copy, where);
   const values: Record<string, ParamValue> = {};
   const lines = [
-    "// Injected by `dedup-lab nb run` (papermill-style): these values override the parameters cell above.",
+    "// Parameters injected by `dedup-lab nb run` or papermill: these values override the parameters cell above.",
   ];
   for (const [name, text] of raw) {
     const decl = decls.find((d) => d.name === name);
