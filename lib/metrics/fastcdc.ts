@@ -7,11 +7,15 @@
 // gear table = the destor C reference's, masks indexed by round(log2(avg)) ± NC, NC = 1,
 // min = avg/4, max = 4·avg, the hash starts at 0 at the (even) minimum size.
 //
-// The 64-bit hash is kept as two uint32 halves (every mask lies below bit 49), so the loop is
-// int32 arithmetic on typed arrays: no BigInt, no allocation, the Buffer read in place.
+// The hot loop is WebAssembly (lib/metrics/fastcdc.wat, embedded as fastcdc-wasm.ts): the hash
+// is one i64 there. Bytes are copied into its memory in windows of ≥ 16 MiB (a cut never looks
+// past `max` bytes, so a window boundary cannot move a cut point); chunk bytes for hashing are
+// then read from the caller's Buffer in place. `cutJs` is the same rule in plain JavaScript
+// (two int32 halves, every mask lies below bit 49), kept as an independent cross-check.
+import { FASTCDC_WASM_BASE64 } from "./fastcdc-wasm.js";
 
 /** Low and high 32 bits of the 256 64-bit gear values (destor, fascdc_chunking.c). */
-const GEAR_LO = new Uint32Array([
+const GEAR_LO = new Int32Array([
   0x207e37dc, 0x91123086, 0x882e7298, 0x19fdcca7, 0xfbd1632b, 0x1e25abe6, 0x3c9ad991, 0x6e9b7649,
   0xe08eb499, 0x1e577d58, 0xda2acf6b, 0xc73c2226, 0x6ed312b7, 0x851d7c7e, 0x0013d81b, 0x452cec14,
   0x648e248f, 0xcd92b9b4, 0x3c187856, 0x821c00b6, 0x750f6f8a, 0xc1cb0b6f, 0x9743a7f1, 0x404807eb,
@@ -45,7 +49,7 @@ const GEAR_LO = new Uint32Array([
   0x8f32625f, 0xdfafbdff, 0x8490b2a4, 0x268609f6, 0xfe46173e, 0x3e824f11, 0x5ea4cca8, 0x558faebb,
   0xe08a03b3, 0xa3698dd0, 0x28503a5c, 0x6fd5d780, 0xd3614413, 0x6bf1a22c, 0xf16c5ddb, 0x451504e1,
 ]);
-const GEAR_HI = new Uint32Array([
+const GEAR_HI = new Int32Array([
   0x3b5d3c7d, 0x784d68ba, 0xcd52880f, 0xeacf8e4e, 0xc31f385d, 0x1d5f2700, 0x83130bde, 0xc4b22567,
   0xaa329b29, 0xb67fcbd2, 0x0027baaa, 0xe3ef2d5a, 0x0890f24d, 0xa809e036, 0xf0a6fe5e, 0x1d026304,
   0x03864632, 0xcdaacf3d, 0xf5e012e6, 0x8862f9d3, 0xa82f7338, 0x1e583dc6, 0x7a3145b6, 0xabb20fee,
@@ -84,11 +88,11 @@ const MASK_LO = new Uint32Array([0x00000000, 0x00000000, 0x00000000, 0x00000000,
 const MASK_HI = new Uint32Array([0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000018, 0x00000190, 0x00005900, 0x0000d900, 0x0000d901, 0x0000d903, 0x0000d903, 0x0000d90f, 0x0000d903, 0x0000d907, 0x0000d907, 0x0000d917, 0x0000d917, 0x0000d917, 0x0000d937, 0x0000d937, 0x0000d937, 0x0000db37]);
 
 /** Gear values shifted left by one (the table for the first byte of each two-byte step). */
-const GEAR_LS_LO = new Uint32Array(256);
-const GEAR_LS_HI = new Uint32Array(256);
+const GEAR_LS_LO = new Int32Array(256);
+const GEAR_LS_HI = new Int32Array(256);
 for (let i = 0; i < 256; i++) {
-  GEAR_LS_LO[i] = (GEAR_LO[i]! << 1) >>> 0;
-  GEAR_LS_HI[i] = ((GEAR_HI[i]! << 1) | (GEAR_LO[i]! >>> 31)) >>> 0;
+  GEAR_LS_LO[i] = GEAR_LO[i]! << 1;
+  GEAR_LS_HI[i] = (GEAR_HI[i]! << 1) | (GEAR_LO[i]! >>> 31);
 }
 
 export type NormalizationLevel = 0 | 1 | 2 | 3;
@@ -114,6 +118,35 @@ export function fastCdcParams(avg: number, over: Partial<Omit<FastCdcParams, "av
   return p;
 }
 
+const DATA = 4096;
+const MIN_WINDOW = 16 << 20;
+
+interface CdcWasm {
+  memory: WebAssembly.Memory;
+  cut(start: number, end: number, min: number, avg: number, max: number, msl: number, msh: number, mll: number, mlh: number): number;
+}
+let wasm: CdcWasm | undefined;
+let wasmBytes: Uint8Array = new Uint8Array(0);
+
+/** The WebAssembly cutter with at least `window` bytes of data room (grown once, then reused). */
+function cdcWasm(window: number): CdcWasm {
+  if (!wasm) {
+    const mod = new WebAssembly.Module(Buffer.from(FASTCDC_WASM_BASE64, "base64"));
+    wasm = new WebAssembly.Instance(mod).exports as unknown as CdcWasm;
+    const dv = new DataView(wasm.memory.buffer);
+    for (let i = 0; i < 256; i++) {
+      dv.setUint32(i * 8, GEAR_LO[i]! >>> 0, true);
+      dv.setUint32(i * 8 + 4, GEAR_HI[i]! >>> 0, true);
+      dv.setUint32(2048 + i * 8, GEAR_LS_LO[i]! >>> 0, true);
+      dv.setUint32(2048 + i * 8 + 4, GEAR_LS_HI[i]! >>> 0, true);
+    }
+  }
+  const need = DATA + window;
+  if (wasm.memory.buffer.byteLength < need) wasm.memory.grow(Math.ceil((need - wasm.memory.buffer.byteLength) / 65536));
+  if (wasmBytes.buffer !== wasm.memory.buffer) wasmBytes = new Uint8Array(wasm.memory.buffer);
+  return wasm;
+}
+
 /** A prepared chunker: masks resolved once. */
 export class FastCdc {
   readonly params: FastCdcParams;
@@ -130,21 +163,63 @@ export class FastCdc {
     this.params = typeof avgOrParams === "number" ? fastCdcParams(avgOrParams) : avgOrParams;
     const bits = Math.floor(Math.log2(this.params.avg) + 0.5);
     const nc = this.params.normalization;
-    this.msLo = MASK_LO[bits + nc]!;
-    this.msHi = MASK_HI[bits + nc]!;
-    this.mlLo = MASK_LO[bits - nc]!;
-    this.mlHi = MASK_HI[bits - nc]!;
-    this.msLsLo = (this.msLo << 1) >>> 0;
-    this.msLsHi = ((this.msHi << 1) | (this.msLo >>> 31)) >>> 0;
-    this.mlLsLo = (this.mlLo << 1) >>> 0;
-    this.mlLsHi = ((this.mlHi << 1) | (this.mlLo >>> 31)) >>> 0;
+    this.msLo = MASK_LO[bits + nc]! | 0;
+    this.msHi = MASK_HI[bits + nc]! | 0;
+    this.mlLo = MASK_LO[bits - nc]! | 0;
+    this.mlHi = MASK_HI[bits - nc]! | 0;
+    this.msLsLo = this.msLo << 1;
+    this.msLsHi = (this.msHi << 1) | (this.msLo >>> 31);
+    this.mlLsLo = this.mlLo << 1;
+    this.mlLsHi = (this.mlHi << 1) | (this.mlLo >>> 31);
   }
 
   /**
-   * Length of the next chunk of buf[start, end): the FastCDC 2020 cut point. The chunk is
-   * buf[start, start + length). Never 0 for a non-empty range.
+   * Every chunk of `buf` in order: onChunk(offset, length). The WebAssembly path; no
+   * allocation per chunk.
    */
-  cut(buf: Uint8Array, start: number, end: number): number {
+  chunks(buf: Uint8Array, onChunk: (offset: number, length: number) => void): void {
+    const { min, avg, max } = this.params;
+    const window = Math.max(MIN_WINDOW, 2 * max);
+    const w = cdcWasm(window);
+    const len = buf.length;
+    let off = 0;
+    while (off < len) {
+      const wEnd = Math.min(len, off + window);
+      wasmBytes.set(buf.subarray(off, wEnd), DATA);
+      const avail = wEnd - off;
+      let p = 0;
+      while (p < avail && (wEnd === len || avail - p >= max)) {
+        const n = w.cut(DATA + p, DATA + avail, min, avg, max, this.msLo, this.msHi, this.mlLo, this.mlHi);
+        onChunk(off + p, n);
+        p += n;
+      }
+      off += p;
+    }
+  }
+
+  /** Cut points (chunk end offsets, relative to the buffer) of a whole buffer (WebAssembly). */
+  cutPoints(buf: Uint8Array): number[] {
+    const out: number[] = [];
+    this.chunks(buf, (o, n) => out.push(o + n));
+    return out;
+  }
+
+  /** Cut points by the plain-JavaScript rule (`cutJs`), for cross-checks. */
+  cutPointsJs(buf: Uint8Array): number[] {
+    const out: number[] = [];
+    let off = 0;
+    while (off < buf.length) {
+      off += this.cutJs(buf, off, buf.length);
+      out.push(off);
+    }
+    return out;
+  }
+
+  /**
+   * Length of the next chunk of buf[start, end) in plain JavaScript: the FastCDC 2020 cut
+   * point. The chunk is buf[start, start + length). Never 0 for a non-empty range.
+   */
+  cutJs(buf: Uint8Array, start: number, end: number): number {
     let remaining = end - start;
     const { min, avg, max } = this.params;
     if (remaining <= min) return remaining;
@@ -155,48 +230,56 @@ export class FastCdc {
     const gh = GEAR_HI;
     const gll = GEAR_LS_LO;
     const glh = GEAR_LS_HI;
+    // Signed int32 halves; the carry out of the low half is computed without a branch (a
+    // data-dependent branch taken half the time costs more than the whole step):
+    // carry(x + a = s) = ((x & a) | ((x | a) & ~s)) >>> 31.
     let lo = 0;
     let hi = 0;
     let s = 0;
+    let a = 0;
+    let b = 0;
+    let x = 0;
     const midPos = start + (center & ~1);
     const endPos = start + (remaining & ~1);
     let pos = start + (min & ~1);
-    let mLo = this.msLo;
-    let mHi = this.msHi;
-    let mLsLo = this.msLsLo;
-    let mLsHi = this.msLsHi;
-    for (let phase = 0; phase < 2; phase++) {
-      const stop = phase === 0 ? midPos : endPos;
-      for (; pos < stop; pos += 2) {
-        // hash = (hash << 2) + gear_ls[b0]
-        let a = gll[buf[pos]!]!;
-        s = (((lo << 2) >>> 0) + a) >>> 0;
-        hi = (((hi << 2) | (lo >>> 30)) + glh[buf[pos]!]! + (s < a ? 1 : 0)) | 0;
-        lo = s;
-        if ((lo & mLsLo) === 0 && (hi & mLsHi) === 0) return pos - start;
-        // hash += gear[b1]
-        a = gl[buf[pos + 1]!]!;
-        s = (lo + a) >>> 0;
-        hi = (hi + gh[buf[pos + 1]!]! + (s < a ? 1 : 0)) | 0;
-        lo = s;
-        if ((lo & mLo) === 0 && (hi & mHi) === 0) return pos + 1 - start;
-      }
-      mLo = this.mlLo;
-      mHi = this.mlHi;
-      mLsLo = this.mlLsLo;
-      mLsHi = this.mlLsHi;
+    const msLo = this.msLo;
+    const msHi = this.msHi;
+    const msLsLo = this.msLsLo;
+    const msLsHi = this.msLsHi;
+    for (; pos < midPos; pos += 2) {
+      b = buf[pos]!;
+      a = gll[b]!;
+      x = lo << 2;
+      s = (x + a) | 0;
+      hi = (((hi << 2) | (lo >>> 30)) + glh[b]! + (((x & a) | ((x | a) & ~s)) >>> 31)) | 0;
+      lo = s;
+      if ((lo & msLsLo) === 0 && (hi & msLsHi) === 0) return pos - start;
+      b = buf[pos + 1]!;
+      a = gl[b]!;
+      s = (lo + a) | 0;
+      hi = (hi + gh[b]! + (((lo & a) | ((lo | a) & ~s)) >>> 31)) | 0;
+      lo = s;
+      if ((lo & msLo) === 0 && (hi & msHi) === 0) return pos + 1 - start;
+    }
+    const mlLo = this.mlLo;
+    const mlHi = this.mlHi;
+    const mlLsLo = this.mlLsLo;
+    const mlLsHi = this.mlLsHi;
+    for (; pos < endPos; pos += 2) {
+      b = buf[pos]!;
+      a = gll[b]!;
+      x = lo << 2;
+      s = (x + a) | 0;
+      hi = (((hi << 2) | (lo >>> 30)) + glh[b]! + (((x & a) | ((x | a) & ~s)) >>> 31)) | 0;
+      lo = s;
+      if ((lo & mlLsLo) === 0 && (hi & mlLsHi) === 0) return pos - start;
+      b = buf[pos + 1]!;
+      a = gl[b]!;
+      s = (lo + a) | 0;
+      hi = (hi + gh[b]! + (((lo & a) | ((lo | a) & ~s)) >>> 31)) | 0;
+      lo = s;
+      if ((lo & mlLo) === 0 && (hi & mlHi) === 0) return pos + 1 - start;
     }
     return remaining;
-  }
-
-  /** Cut points (chunk end offsets, relative to the buffer) of a whole buffer. */
-  cutPoints(buf: Uint8Array): number[] {
-    const out: number[] = [];
-    let off = 0;
-    while (off < buf.length) {
-      off += this.cut(buf, off, buf.length);
-      out.push(off);
-    }
-    return out;
   }
 }

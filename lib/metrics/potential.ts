@@ -308,13 +308,11 @@ export class PotentialAnalyzer {
     this.unitIndex.add(key, len);
     this.addFixed(payload);
     for (const c of this.cdc) {
-      let off = 0;
-      while (off < len) {
-        const n = c.chunker.cut(payload, off, len);
-        c.index.add(keyOf(sha256(payload.subarray(off, off + n))), n);
-        c.sizes.push(n);
-        off += n;
-      }
+      const { index, sizes } = c;
+      c.chunker.chunks(payload, (off, n) => {
+        index.add(keyOf(sha256(payload.subarray(off, off + n))), n);
+        sizes.push(n);
+      });
     }
     if (isNew && this.opts.codecs.length) this.feedCompression(payload);
   }
