@@ -21,6 +21,7 @@ import type { RunConfig } from "./config.js";
 import { emit, type RunEvents } from "./events.js";
 import { cellDims, type Cell } from "./matrix.js";
 import { CellRows, joinReasons, recordDataset, recordMeasurement, recordSizes, type SizePoint } from "./rows.js";
+import { recordPotential } from "./potential-rows.js";
 import { BatchFeeder } from "./batch-feeder.js";
 import { DEFAULT_SETTLE, layerValues, settle, StageSampler, timeToReclaim, type Settled } from "./settle.js";
 import { Interrupted, runStage } from "./stages.js";
@@ -135,6 +136,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     if (l3.replicas !== undefined) R = cell.system.replication.app * l3.replicas;
     dims.storage_profile = l3.profile ?? l3.kind; // every row of the cell carries it from here
     recordDataset(out, t);
+    await recordPotential(out, cell.dataset); // dedup/compression potential of the dataset (cached by id), outside every clock
     out.add("dataset", "replication_factor", R, "x");
     // What the storage layer is, beside the system's own snapshots (snapshots.arrow, stage "prepare").
     record.snapshots.push({ cell_id: cell.id, system: system.name, stage: "prepare", point: "before", data: { storage_layer: { kind: l3.kind, profile: l3.profile ?? l3.kind, replicas: l3.replicas ?? cell.system.replication.storage, description: l3.description ?? "" } } });
