@@ -17,7 +17,8 @@
 //   compressed. `compressionSample` < 1 compresses an evenly spread fraction of segments
 //   (segment i when ⌊(i+1)·f⌋ > ⌊i·f⌋) and extrapolates. dedup+compress = logical bytes /
 //   (unit-unique bytes / compression ratio).
-// Larger fixed blocks are derived from the smallest one when they are multiples of it (the
+// A unit byte-identical to an earlier one is not chunked again: its chunks are all duplicates,
+// only the chunk counts grow. Larger fixed blocks are derived from the smallest one when they are multiples of it (the
 // digest of a large block is the digest of its small blocks' digests: equal iff all its small
 // blocks are equal), so the data is hashed once for all fixed sizes.
 import { hash, createHash } from "node:crypto";
@@ -93,7 +94,7 @@ export interface CdcPotential extends ChunkingPotential {
   min_size: number;
   max_size: number;
   normalization: number;
-  /** Sizes of all chunks (duplicates included). */
+  /** Sizes of the chunks of the distinct units (a duplicate unit's chunks are its original's). */
   chunk_size: SizeDistribution;
 }
 
@@ -265,6 +266,9 @@ export class PotentialAnalyzer {
   private units = 0;
   private logical = 0;
   private readonly unitIndex = new ChunkIndex();
+  /** Distinct unit → its slot in cdcCounts (CDC chunk counts per average size). */
+  private readonly unitSlots = new Map<string, number>();
+  private readonly cdcCounts = new U32List();
   private readonly base: number;
   private readonly fixed: { size: number; k: number; index: ChunkIndex }[];
   private readonly cdc: { chunker: FastCdc; index: ChunkIndex; sizes: U32List }[];
@@ -304,17 +308,29 @@ export class PotentialAnalyzer {
     this.logical += len;
     const digest = given ? Buffer.from(given.buffer, given.byteOffset, given.byteLength) : sha256(payload);
     const key = keyOf(digest);
-    const isNew = !this.unitIndex.seen.has(key);
+    const slot = this.unitSlots.get(key);
     this.unitIndex.add(key, len);
+    if (slot !== undefined) {
+      // A byte-identical copy of an earlier unit: every chunk is a duplicate of that unit's,
+      // so only the chunk counts grow (fixed: from the length; CDC: remembered per unit).
+      for (const f of this.fixed) f.index.chunks += len === 0 ? 0 : Math.ceil(len / f.size);
+      this.cdc.forEach((c, k) => {
+        c.index.chunks += this.cdcCounts.data[slot * this.cdc.length + k]!;
+      });
+      return;
+    }
+    this.unitSlots.set(key, this.unitSlots.size);
     this.addFixed(payload);
     for (const c of this.cdc) {
       const { index, sizes } = c;
+      const before = index.chunks;
       c.chunker.chunks(payload, (off, n) => {
         index.add(keyOf(sha256(payload.subarray(off, off + n))), n);
         sizes.push(n);
       });
+      this.cdcCounts.push(index.chunks - before);
     }
-    if (isNew && this.opts.codecs.length) this.feedCompression(payload);
+    if (this.opts.codecs.length) this.feedCompression(payload);
   }
 
   private addFixed(payload: Uint8Array): void {
@@ -452,4 +468,39 @@ export function plainFixedUniqueBytes(units: Uint8Array[], size: number): number
       }
     }
   return unique;
+}
+
+/** One L0 result row of a report: metric name, value, unit. */
+export interface PotentialMetric {
+  metric: string;
+  value: number;
+  unit: string;
+}
+
+/** Size label used in metric names: 4096 → "4KiB", 1 MiB → "1024KiB". */
+export function sizeLabel(bytes: number): string {
+  return bytes % KiB === 0 ? `${bytes / KiB}KiB` : `${bytes}B`;
+}
+
+/**
+ * The report as result rows (results.arrow, layer L0, stage "dataset"). Names:
+ * potential_unit_ratio; potential_fixed_ratio_<size>; potential_cdc_ratio_<avg>,
+ * potential_cdc_chunk_{mean,p10,p50,p90}_<avg>; potential_compress_ratio_<codec>,
+ * potential_dedup_compress_ratio_<codec>; potential_compress_sample; potential_s.
+ */
+export function potentialMetrics(r: PotentialReport): PotentialMetric[] {
+  const out: PotentialMetric[] = [{ metric: "potential_unit_ratio", value: r.unit.ratio, unit: "ratio" }];
+  for (const f of r.fixed) out.push({ metric: `potential_fixed_ratio_${sizeLabel(f.block_size)}`, value: f.ratio, unit: "ratio" });
+  for (const c of r.cdc) {
+    const l = sizeLabel(c.avg_size);
+    out.push({ metric: `potential_cdc_ratio_${l}`, value: c.ratio, unit: "ratio" });
+    for (const q of ["mean", "p10", "p50", "p90"] as const) out.push({ metric: `potential_cdc_chunk_${q}_${l}`, value: c.chunk_size[q], unit: "B" });
+  }
+  for (const c of r.compression.codecs) {
+    out.push({ metric: `potential_compress_ratio_${c.codec}`, value: c.ratio, unit: "ratio" });
+    out.push({ metric: `potential_dedup_compress_ratio_${c.codec}`, value: c.dedup_compress_ratio, unit: "ratio" });
+  }
+  out.push({ metric: "potential_compress_sample", value: r.compression.sample_fraction, unit: "fraction" });
+  out.push({ metric: "potential_s", value: r.seconds, unit: "s" });
+  return out;
 }
