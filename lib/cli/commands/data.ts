@@ -7,6 +7,11 @@ import { dataLocation, type DataConfig } from "../../data/location.js";
 import { findManifest, loadManifests, scanManifests, type DataManifest } from "../../data/manifest.js";
 import { cleanData, dataContext, fetchData, originOf, stageData, stagedIndexOf, verifyData, type DataContext } from "../../data/stage.js";
 import { signalExitStatus } from "../options.js";
+import { join } from "node:path";
+import { StagedUnits } from "../../data/staged.js";
+import { analyzePotential, sampleFractionFor } from "../../metrics/potential.js";
+import { parseBytes } from "../../bytes.js";
+import { analyzeFlags, emitPotential, type AnalyzeFlags } from "./datasets.js";
 
 interface DataFlags extends DataConfig {
   retries?: string;
@@ -191,4 +196,29 @@ export function registerData(program: Command): void {
         process.stdout.write(removed.length ? `${m.name}: removed ${removed.join(", ")}\n` : `${m.name}: nothing to remove\n`);
       }
     });
+
+  analyzeFlags(
+    locationFlags(data.command("analyze").description("deduplication and compression potential of staged data (its distinct units, U0); writes potential.json beside the staged index.json"))
+      .argument("<name...>", "data set or payload names"),
+  ).action(async (names: string[], o: DataFlags & AnalyzeFlags) => {
+    const ctx = dataContext(dataLocation(o));
+    for (const m of chosenOf(names, o)) {
+      const dir = ctx.scratch.staged(m.payload);
+      const staged = StagedUnits.open(dir, m.payload);
+      try {
+        const sample = sampleFractionFor(staged.index.bytes, parseBytes(o.compressionBudget, "compression budget"));
+        function* units() {
+          for (let i = 0; i < staged.count; i++) {
+            const b = Buffer.allocUnsafe(staged.sizeOf(i));
+            staged.read(i, b);
+            yield b;
+          }
+        }
+        const report = await analyzePotential(units(), { compressionSample: sample });
+        await emitPotential(report, join(dir, "potential.json"), `${m.name}: payload ${m.payload}, ${staged.count} staged units, ${formatBytes(staged.index.bytes)}`, o);
+      } finally {
+        staged.close();
+      }
+    }
+  });
 }

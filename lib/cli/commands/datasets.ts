@@ -1,13 +1,35 @@
-// `dedup-lab datasets generate|verify`.
+// `dedup-lab datasets generate|verify|analyze`.
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { UsageError } from "../../errors.js";
 import { DatasetSpecSchema } from "../../generators/dataset.js";
-import { verifyDataset, writeDataset } from "../../generators/manifest.js";
+import { readManifest, verifyDataset, writeDataset } from "../../generators/manifest.js";
 import { COPY_POLICIES, parseGrade } from "../../generators/plan.js";
 import { payloadType } from "../../generators/payloads.js";
 import { formatBytes, parseBytes } from "../../bytes.js";
 import { parseSizeSpec } from "../../generators/sizes.js";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { analyzePotential, potentialTable, sampleFractionFor, type PotentialReport } from "../../metrics/potential.js";
+
+/** Flags of `datasets analyze` and `data analyze`. */
+export interface AnalyzeFlags {
+  compressionBudget: string;
+  json?: boolean;
+}
+
+export function analyzeFlags(cmd: Command): Command {
+  return cmd
+    .option("--compression-budget <size>", "compress at most about this much distinct data per codec (evenly spread 128 KiB segments, the rest extrapolated)", "64MiB")
+    .option("--json", "print the report as JSON instead of the table");
+}
+
+/** Print a potential report (table or JSON) and write it to `path`. */
+export async function emitPotential(report: PotentialReport, path: string, title: string, o: AnalyzeFlags): Promise<void> {
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(`${title}\n${potentialTable(report).join("\n")}\n(${report.seconds.toFixed(1)} s; written to ${path})\n`);
+}
 
 interface GenerateFlags {
   payload: string;
@@ -81,4 +103,18 @@ export function registerDatasets(program: Command): void {
       }
       if (bad) process.exitCode = 1;
     });
+  analyzeFlags(
+    datasets
+      .command("analyze")
+      .description("deduplication potential (unit, fixed-block, FastCDC) and compression potential of a dataset; writes potential.json beside its manifest")
+      .argument("<dir>", "dataset directory (with manifest.json)"),
+  ).action(async (dir: string, o: AnalyzeFlags) => {
+    const m = await readManifest(dir);
+    const sample = sampleFractionFor(m.totals.unique_bytes, parseBytes(o.compressionBudget, "compression budget"));
+    async function* units() {
+      for (const u of m.units) yield await readFile(join(dir, u.file));
+    }
+    const report = await analyzePotential(units(), { compressionSample: sample });
+    await emitPotential(report, join(dir, "potential.json"), `${dir}: ${m.units.length} units, ${formatBytes(m.totals.logical_bytes)} (dataset ${m.dataset_id}, ideal ratio ${m.totals.dedup_ratio.toFixed(3)})`, o);
+  });
 }
