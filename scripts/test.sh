@@ -8,4 +8,5 @@ npm run -s build
 bash scripts/services.sh up
 ( source scripts/services/lib.sh; apt_need bzip2 )   # the data tests build tar.bz2 fixtures
 bash scripts/setup-notebooks.sh   # Jupyter client, Chromium, pdflatex (apt) + the tslab kernel spec
+bash scripts/setup-python-ref.sh >/dev/null   # pyfastcdc, zstandard, lz4 venv: the potential analysis' reference implementations
 exec npx vitest run "$@"
