@@ -6,7 +6,7 @@
 // and sees only this repository's Jupyter prefix (the `dedup-lab` kernel).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
@@ -109,6 +109,10 @@ export async function startJupyterLab(opts: StartLabOptions = {}): Promise<LabSe
   const root = opts.root ?? projectRoot();
   const { venv } = ensureJupyterLab({ root, log: opts.log });
   await installKernel(root);
+  // No "official Jupyter news?" prompt and no update check: nothing phones home.
+  const settings = join(venv, "share", "jupyter", "lab", "settings");
+  mkdirSync(settings, { recursive: true });
+  writeFileSync(join(settings, "overrides.json"), JSON.stringify({ "@jupyterlab/apputils-extension:notification": { fetchNews: "false", checkForUpdates: false } }, null, 2) + "\n");
   const port = opts.port || (await freePort());
   const token = opts.token ?? randomBytes(24).toString("hex");
   const args = [
