@@ -578,3 +578,140 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
     data, layout, width, height,
   };
 }
+
+// ---------------------------------------------------------------- (g) measured vs potential
+// (imports of this section kept here: the shared file is only appended to)
+import { logTicks } from "./figure-style.js";
+
+export interface PotentialFigureOptions extends SliceOption {}
+
+/** Measured boundaries: black symbols (open per layer boundary, filled for the total). */
+const MEASURED_STYLE: Record<string, { symbol: string; size: number; offset: number }> = {
+  "L0→L1": { symbol: "circle-open", size: 9, offset: 0.27 },
+  "L1→L2": { symbol: "square-open", size: 9, offset: 0.13 },
+  "L2→L3": { symbol: "diamond-open", size: 10, offset: 0 },
+  "L0→L3": { symbol: "circle", size: 11, offset: -0.17 },
+};
+
+/** Potentials: vertical bars across the system's row, one colour each (Okabe–Ito; black = the ideal). */
+const POTENTIAL_STYLE: Record<string, { color: string; width: number; dash: string }> = {
+  // Drawn in this order, wide under narrow: potentials that coincide (ideal = fixed = CDC for
+  // whole-unit duplicates; zstd-3 = dedup+zstd-3 at U0) show as nested stripes, none hidden.
+  potential_unit_ratio: { color: "#000000", width: 9, dash: "solid" },
+  "potential_compress_ratio_zstd-3": { color: "#CC79A7", width: 7, dash: "solid" },
+  potential_fixed_ratio_4KiB: { color: "#E69F00", width: 5, dash: "solid" },
+  "potential_dedup_compress_ratio_zstd-3": { color: "#56B4E9", width: 3, dash: "solid" },
+  potential_cdc_ratio_8KiB: { color: "#009E73", width: 2, dash: "dot" },
+};
+
+interface PotentialFigRow {
+  system: string; variant: string; storage_profile?: string; grade: string; stage: string;
+  kind: string; quantity: string; label: string; center: number; lower: number; upper: number; n: number; reason: string;
+}
+
+/**
+ * (g) Measured vs potential: per grade (columns) and stage (rows), one row per system (·
+ * variant): the measured reduction factor at each layer boundary (black symbols: L0→L1 ○,
+ * L1→L2 □, L2→L3 ◇, total L0→L3 ● with its 95 % interval) on a log axis, and across the same
+ * row coloured bars at what the dataset's bytes allow: the unit-level ideal, fixed-block 4 KiB,
+ * FastCDC 8 KiB, zstd-3 of the distinct data and dedup+zstd-3. A total left of the ideal bar
+ * is dedup potential not realised; right of it, compression or engine reduction beyond exact
+ * duplicates. Symbols are offset vertically within the row so equal values stay visible.
+ */
+export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): FigureSpec {
+  const slice = oneSlice(pf, "potentialFigure", opts.slice);
+  const rows = rowsOf<PotentialFigRow>(pf);
+  const measuredRows = rows.filter((r) => r.kind === "measured");
+  const grades = distinct<string>(pf, "grade", gradeOrder);
+  const stages = [...new Set(measuredRows.map((r) => r.stage))].sort((a, b) => stageOrder(a) - stageOrder(b));
+  const series = systemSeries(pf);
+  const boundaries = [...BOUNDARIES];
+  const potentials = Object.keys(POTENTIAL_STYLE);
+  const potLabel = (m: string) => rows.find((r) => r.quantity === m)?.label ?? m;
+  const cols = Math.min(Math.max(grades.length, 1), 3);
+  const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
+  const nr = gradeRows * Math.max(stages.length, 1);
+  const panelH = 36 + 44 * series.length;
+  const height = MARGIN.t + 40 + MARGIN.b + nr * (panelH + 60);
+  const labelPx = 40 + 8 * Math.max(...series.map((s) => s.label.length), 6);
+  const width = Math.max(900, labelPx + cols * 330);
+  const plotH = height - MARGIN.t - 40 - MARGIN.b;
+  const top = 1 - 30 / plotH;
+  const domains = gridDomains({ rows: nr, cols, xgap: 0.05, ygap: 70 / plotH, top, bottom: 0 });
+  const layout = baseLayout("Measured reduction vs the dataset's potential", slice.label);
+  const annotations: Record<string, unknown>[] = [];
+  const data: Trace[] = [];
+  const values = rows.filter((r) => Number.isFinite(r.center) && r.center > 0 && (r.kind === "measured" || potentials.includes(r.quantity))).flatMap((r) => [r.center, ...(r.kind === "measured" && hasInterval(r) ? [r.lower, r.upper] : [])]);
+  const lo = Math.min(0.5, ...values) / 1.3;
+  const hi = Math.max(2, ...values) * 1.3;
+  const missing: string[] = [];
+  let panel = 0;
+  stages.forEach((stage, si) => {
+    grades.forEach((grade, gi) => {
+      const i = panel++;
+      const pr = si * gradeRows + Math.floor(gi / cols);
+      const d = domains[pr * cols + (gi % cols)]!;
+      const ax = axisIds(i);
+      const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
+      const yOf = (k: number) => series.length - 1 - k; // first system on top
+      // Potentials: one trace per quantity, a vertical bar across each system's row.
+      for (const m of potentials) {
+        const st = POTENTIAL_STYLE[m]!;
+        const xs: (number | null)[] = [];
+        const ys: (number | null)[] = [];
+        series.forEach((s, k) => {
+          const r = inPanel.find((x) => x.kind === "potential" && x.quantity === m && seriesKey(x) === seriesKey(s));
+          if (!r || !(r.center > 0)) return;
+          xs.push(r.center, r.center, null);
+          ys.push(yOf(k) - 0.42, yOf(k) + 0.42, null);
+        });
+        data.push({
+          type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: xs, y: ys, name: `potential: ${potLabel(m)}`, legendgroup: m, showlegend: i === 0,
+          line: { color: st.color, width: st.width, dash: st.dash }, hovertemplate: `${potLabel(m)}: %{x:.3g}×<extra></extra>`,
+        });
+      }
+      // Measured: one trace per boundary.
+      for (const b of boundaries) {
+        const st = MEASURED_STYLE[b]!;
+        const pts = series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))
+          .filter((p) => p.r && p.r.n > 0 && p.r.center > 0);
+        for (const p of series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))) {
+          if (p.r && !(p.r.n > 0) && b !== "L0→L3") missing.push(`${p.s.label} ${grade} ${b}: ${p.r.reason || "no valid value"}`);
+        }
+        const total = b === "L0→L3";
+        data.push({
+          type: "scatter", mode: "markers", xaxis: ax.x, yaxis: ax.y, name: total ? "measured total L0→L3 (95 % CI)" : `measured ${b}`, legendgroup: b, showlegend: i === 0,
+          x: pts.map((p) => p.r!.center), y: pts.map((p) => yOf(p.k) + st.offset),
+          marker: { symbol: st.symbol, size: st.size, color: total ? "#222" : "#333", line: { color: "#222", width: 1.6 } },
+          ...(total ? { error_x: { ...errorBars(pts.map((p) => p.r!)), color: "#222" } } : {}),
+          customdata: pts.map((p) => [p.s.label, p.r!.n]), hovertemplate: `%{customdata[0]}<br>${b}: %{x:.3g}× (n = %{customdata[1]})<extra></extra>`,
+        });
+      }
+      annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}`, d));
+      layout[ax.xaxis] = axisStyle({
+        type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi), domain: d.x, anchor: ax.y,
+        title: pr === nr - 1 ? { text: "reduction factor (log scale)", standoff: 6 } : undefined,
+      });
+      layout[ax.yaxis] = axisStyle({
+        type: "linear", range: [-0.5, series.length - 0.5], domain: d.y, anchor: ax.x, showgrid: false, ticks: "", zeroline: false,
+        tickvals: series.map((_, k) => yOf(k)), ticktext: series.map((s) => `<span style="color:${systemColor(s.system)}">■</span> ${s.label}`),
+        showticklabels: gi % cols === 0,
+      });
+      // 1× reference: no reduction.
+      data.push({ type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: [1, 1], y: [-0.5, series.length - 0.5], line: { color: "#999", width: 1 }, showlegend: false, hoverinfo: "skip" });
+    });
+  });
+  Object.assign(layout, { annotations, legend: { ...(layout.legend as Record<string, unknown>), traceorder: "normal" }, margin: { ...MARGIN, t: MARGIN.t + 40 } });
+  const measuredNote = repeatsNote(measuredRows.filter((r) => r.quantity === "L0→L3")).replace("error bars", "bars on the total");
+  return {
+    name: `potential${slice.suffix ? `-${slice.suffix}` : ""}`,
+    title: "Measured reduction vs potential",
+    caption:
+      `Measured vs potential. Black symbols: the reduction factor the system achieved at each layer boundary (L0→L1 ○ written → DB-logical, L1→L2 □ DB-logical → DB-physical, L2→L3 ◇ DB-physical → storage per replica, ● the total L0→L3 = EDR per replica), from the bytes the stored dataset occupies at each layer, ${measuredNote}. ` +
+      `Coloured bars: what the dataset's bytes allow (computed once per dataset, outside every clock): the unit-level ideal (logical / distinct units), fixed-block dedup at 4 KiB and FastCDC 2020 (average 8 KiB, min 2 KiB, max 32 KiB, normalization 1) dedup (logical / distinct chunks, each unit chunked on its own), ` +
+      `zstd level 3 of the distinct data (independent 128 KiB segments) and dedup+zstd-3 (logical / compressed distinct units). Log axis; grey line: 1× (no reduction). Workload: ${slice.label}.` +
+      (missing.length ? ` No factor: ${[...new Set(missing)].slice(0, 4).join("; ")}${missing.length > 4 ? `; … ${missing.length - 4} more` : ""}.` : "") +
+      leftOutCaption(opts.leftOut),
+    data, layout, width, height,
+  };
+}

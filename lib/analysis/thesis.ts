@@ -1,9 +1,9 @@
-// The thesis set: every figure (a)–(f) and every table for the bundles given, per workload
+// The thesis set: every figure (a)–(g) and every table for the bundles given, per workload
 // slice. `dedup-lab figures|tables` and notebooks 20/30 call exactly these functions.
 import { isStageRow } from "../results/schema.js";
 import * as aq from "arquero";
 import { edrTable, type EdrMetric } from "./edr.js";
-import { edrFigure, latencyFigure, reductionFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
+import { edrFigure, latencyFigure, potentialFigure, reductionFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
 import type { FigureSpec } from "./figure-style.js";
 import { leftOut, leftOutNote } from "./cells.js";
 import { rowsOf, type Frame, type LabFrames } from "./frames.js";
@@ -11,7 +11,8 @@ import { latencyCurve, latencyPercentiles } from "./latency.js";
 import { inSlice, slicesOf, type Slice } from "./slices.js";
 import { datasetSizes, sizeTable } from "./sizes.js";
 import { reductionTable } from "./reduction.js";
-import { edrThesisTable, latencyThesisTable, reductionThesisTable, type ThesisTable, type Interval } from "./thesis-tables.js";
+import { hasPotential, potentialFrame } from "./potential.js";
+import { edrThesisTable, latencyThesisTable, potentialThesisTable, reductionThesisTable, type ThesisTable, type Interval } from "./thesis-tables.js";
 import { throughputTable } from "./throughput.js";
 import { hasTimeseries, timeseriesTable } from "./timeseries.js";
 
@@ -34,6 +35,7 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
   const ds = datasetSizes(f.results);
   const tp = throughputTable(f.results);
   const red = reductionTable(f.results);
+  const pot = potentialFrame(f.results);
   // The one statistics path (cells.ts): pooled raw samples, merged HdrHistograms where a bundle has none.
   const curve = latencyCurve(f);
   const pct = latencyPercentiles(f);
@@ -56,6 +58,9 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
     // (f) where did the reduction happen: bundles with stored_bytes rows only (older bundles have none).
     const r = inSlice(red, slice);
     if (nonEmpty(r)) figures.push(reductionFigure(r, { slice, leftOut: leftOutOf(slice, (m) => m === "stored_bytes") }));
+    // (g) measured vs potential: bundles with potential_* rows (older bundles have none).
+    const p = inSlice(pot, slice);
+    if (hasPotential(p)) figures.push(potentialFigure(p, { slice, leftOut: leftOutOf(slice, (m) => m === "stored_bytes" || m.startsWith("potential_")) }));
   }
   if (hasTimeseries(f.timeseries)) {
     const fig = timeseriesFigure(timeseriesTable(f.timeseries));
@@ -88,5 +93,7 @@ export function thesisTables(f: LabFrames, opts: ThesisTableOptions = {}): Thesi
   if (l) tables.push(l);
   const r = reductionThesisTable(reductionTable(f.results), { interval: opts.interval, leftOut: note((m) => m === "stored_bytes") });
   if (r) tables.push(r);
+  const p = potentialThesisTable(potentialFrame(f.results), { interval: opts.interval, leftOut: note((m) => m === "stored_bytes" || m.startsWith("potential_")) });
+  if (p) tables.push(p);
   return tables;
 }
