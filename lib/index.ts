@@ -6,7 +6,9 @@
 
 // Running experiments
 export { loadConfig, resolveConfig, type ConfigOverrides, type RunConfig } from "./runner/config.js";
-export { runMatrix, type RunOptions, type RunResult } from "./runner/run.js";
+export { type RunOptions, type RunResult } from "./runner/run.js";
+// In a notebook, a kernel interrupt stops the run cleanly (lib/notebook/run.ts); elsewhere the runner's own.
+export { runMatrix, RunInterrupted } from "./notebook/run.js";
 export type { RunEvents } from "./runner/events.js";
 export { formatPlan, planRun, type RunPlan } from "./runner/plan.js";
 export { DatasetSpecSchema, type DatasetSpec } from "./generators/dataset.js";

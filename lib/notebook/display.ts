@@ -29,6 +29,11 @@ function kernelChannel(): TslabJupyter | null {
   }
 }
 
+/** True inside a tslab kernel (where display data reaches a notebook). */
+export function inTslabKernel(): boolean {
+  return kernelChannel() !== null;
+}
+
 let displayCounter = 0;
 
 /** Send one display_data message with several MIME representations (richest first for the frontend). */
