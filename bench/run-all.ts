@@ -31,6 +31,7 @@ const BENCHES: Bench[] = [
   { name: "kafka-bulk", services: ["kafka"], args: () => [] },
   { name: "minio-bulk", services: ["minio"], args: () => [] },
   // The notebook half needs the kernel (npx dedup-lab kernel install) and dist/ built.
+  { name: "potential", services: [], args: () => [] },
   { name: "figures-tables", services: [], args: () => (flag("--no-notebooks") || kernelProblem() ? [] : ["--notebooks"]) },
 ];
 

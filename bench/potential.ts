@@ -1,0 +1,132 @@
+// Potential-analysis benchmark (issue 12). Prints ratios against a baseline measured in the same run:
+//   1. FastCDC 2020 cut points over 1 GiB of random_binary (1 MiB units, each cut on its own) —
+//      dedup-lab (WebAssembly loop) vs PyPI pyfastcdc (Cython) on the same bytes, same parameters,
+//      for each average size; the cut points are compared too (they must be identical);
+//   2. fixed-block analysis alone (SHA-256 per 4 KiB block, larger blocks derived) and the full
+//      analysis (unit, 5 fixed sizes, 4 CDC sizes, 4 codecs on a 16 MiB sample, as the runner does);
+//   3. the analysis' share of a run: an embedded run (sqlite, duckdb, directory; 2 grades) timed
+//      end to end, against the potential_s rows it recorded.
+// Needs the reference venv: bash scripts/setup-python-ref.sh (run here when missing) and `npm run build` (step 3).
+// Run: npx tsx bench/potential.ts [--gib 1] [--no-run]
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
+import { FastCdc } from "../lib/metrics/fastcdc.js";
+import { analyzePotential, DEFAULT_CDC_AVERAGES, PotentialAnalyzer, loadPotentialCodecs } from "../lib/metrics/potential.js";
+import { loadBundles } from "../lib/results/bundle.js";
+import { reportRatio } from "./bench-lib.js";
+
+const ROOT = resolve(new URL("..", import.meta.url).pathname);
+const arg = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const gib = Number(arg("--gib") ?? "1");
+const UNIT = 1 << 20;
+const n = Math.round((gib * 2 ** 30) / UNIT);
+const total = n * UNIT;
+const dir = mkdtempSync(join(tmpdir(), "dedup-lab-bench-potential-"));
+const GB = (bytes: number, s: number) => bytes / 1e9 / s;
+
+try {
+  const python = execFileSync("bash", [join(ROOT, "scripts/setup-python-ref.sh")], { encoding: "utf8" }).trim().split("\n").pop()!;
+  console.log(`generating ${n} × 1 MiB random_binary units (${(total / 2 ** 30).toFixed(2)} GiB) …`);
+  const ds = new Dataset(DatasetSpecSchema.parse({ payload: "random_binary", units: n, size: { min: UNIT, max: UNIT }, fraction: 0, seed: "bench-potential" }));
+  const units: Buffer[] = [];
+  const file = join(dir, "units.bin");
+  const fd = openSync(file, "w");
+  for (let i = 0; i < n; i++) {
+    const p = ds.payload(i);
+    units.push(p);
+    writeSync(fd, p);
+  }
+  closeSync(fd);
+  ds.close();
+
+  console.log("1. FastCDC 2020 cut points, each 1 MiB unit cut on its own (best of 3)");
+  const py = `
+import json, sys, time, hashlib, pyfastcdc
+data = open(sys.argv[1], "rb").read()
+mv = memoryview(data)
+unit = ${UNIT}
+out = {}
+for avg in json.loads(sys.argv[2]):
+    ch = pyfastcdc.FastCDC(avg)
+    best, digest = 0.0, ""
+    for _ in range(3):
+        h = hashlib.sha256()
+        t = time.perf_counter()
+        for off in range(0, len(data), unit):
+            for c in ch.cut_buf(mv[off:off + unit]):
+                h.update((c.offset + c.length).to_bytes(4, "little"))
+        best = max(best, len(data) / (time.perf_counter() - t))
+        digest = h.hexdigest()
+    out[str(avg)] = {"Bps": best, "cuts": digest}
+print(json.dumps(out))
+`;
+  writeFileSync(join(dir, "ref.py"), py);
+  const ref = JSON.parse(execFileSync(python, [join(dir, "ref.py"), file, JSON.stringify(DEFAULT_CDC_AVERAGES)], { encoding: "utf8", maxBuffer: 1 << 26 })) as Record<string, { Bps: number; cuts: string }>;
+  const { createHash } = await import("node:crypto");
+  for (const avg of DEFAULT_CDC_AVERAGES) {
+    const c = new FastCdc(avg);
+    let best = 0;
+    let digest = "";
+    for (let k = 0; k < 3; k++) {
+      const h = createHash("sha256");
+      const b4 = Buffer.alloc(4);
+      const t = performance.now();
+      for (const u of units) {
+        c.chunks(u, (o, len) => {
+          b4.writeUInt32LE(o + len);
+          h.update(b4);
+        });
+      }
+      best = Math.max(best, total / ((performance.now() - t) / 1000));
+      digest = h.digest("hex");
+    }
+    const r = ref[String(avg)]!;
+    const same = digest === r.cuts;
+    console.log(
+      `   avg ${avg / 1024} KiB: dedup-lab ${GB(best, 1).toFixed(2)} GB/s, pyfastcdc ${GB(r.Bps, 1).toFixed(2)} GB/s → ratio ${(best / r.Bps).toFixed(2)} (goal ≥ 1 and ≥ 1 GB/s); cut points ${same ? "identical" : "DIFFER"}`,
+    );
+    if (!same) throw new Error(`cut points differ from pyfastcdc at avg ${avg}`);
+    reportRatio("potential", `FastCDC avg ${avg / 1024} KiB vs pyfastcdc (GB/s, same bytes)`, best / r.Bps, { atLeast: 1 });
+    reportRatio("potential", `FastCDC avg ${avg / 1024} KiB, GB/s (goal 1 GB/s)`, GB(best, 1), { atLeast: 1 });
+  }
+
+  console.log("2. analysis throughput (one pass each)");
+  await loadPotentialCodecs();
+  let t = performance.now();
+  const fixed = new PotentialAnalyzer({ cdcAverages: [], codecs: [] });
+  for (const u of units) fixed.add(u);
+  fixed.finish();
+  const fixedS = (performance.now() - t) / 1000;
+  console.log(`   fixed-block only (4, 8, 16, 64, 128 KiB; unit level): ${GB(total, fixedS).toFixed(2)} GB/s (${fixedS.toFixed(1)} s)`);
+  t = performance.now();
+  const full = await analyzePotential(units, { compressionSample: Math.min(1, (16 << 20) / total) });
+  const fullS = (performance.now() - t) / 1000;
+  console.log(`   full analysis (unit, 5 fixed, 4 CDC, 4 codecs on ${full.compression.sampled_segments} of ${full.compression.segments} segments): ${GB(total, fullS).toFixed(2)} GB/s (${fullS.toFixed(1)} s)`);
+  reportRatio("potential", "fixed-block analysis, GB/s", GB(total, fixedS));
+  reportRatio("potential", "full potential analysis, GB/s", GB(total, fullS));
+  units.length = 0;
+
+  if (!process.argv.includes("--no-run")) {
+    console.log("3. share of a run: embedded run, 3 systems × 2 grades × 200 × 512 KiB, bulk_insert");
+    const out = join(dir, "run");
+    t = performance.now();
+    execFileSync("node", [join(ROOT, "bin/dedup-lab.js"), "run", "--systems", "sqlite,duckdb,directory", "--payloads", "random_binary", "--grades", "U0,U90", "--units", "200", "--unit-size", "512KiB", "--stages", "bulk_insert", "--out", out, "--quiet"], { stdio: "inherit" });
+    const runS = (performance.now() - t) / 1000;
+    const b = await loadBundles([out]);
+    const rows = b.results.toArray() as { metric: string; value: number | null; grade: string }[];
+    // potential_s is recorded per cell; each dataset (grade) was computed once, the other cells used the cache.
+    const perDataset = new Map<string, number>();
+    for (const r of rows) if (r.metric === "potential_s" && r.value !== null) perDataset.set(r.grade, r.value);
+    const potS = [...perDataset.values()].reduce((a, v) => a + v, 0);
+    console.log(`   run ${runS.toFixed(1)} s; potential analysis ${potS.toFixed(2)} s for ${perDataset.size} datasets → ${((potS / runS) * 100).toFixed(1)} % of the run`);
+    reportRatio("potential", "potential analysis share of an embedded run", potS / runS, { atMost: 0.1 });
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
