@@ -47,7 +47,7 @@ describe("stage order: every order starts each stage from a fresh, recorded base
       expect(l1("perfile_delete", "before").value, `${order.join(">")}: the delete finds the dataset`).toBeGreaterThanOrEqual(logical);
       expect(rows.filter((r) => r.reason.includes("baseline not fresh")), order.join(">")).toEqual([]);
     }
-  });
+  }, 420_000); // 24 runs, each cell on its own loop-device volume
 });
 
 describe("settled boundaries: WAL contents never leak across stages", () => {

@@ -86,8 +86,13 @@ describe("storage layer controls on real loop-device volumes (directory system, 
     expect(rows.filter((r) => r.stage === "maintenance" && r.metric === "storage_maintenance_s")).toHaveLength(2);
   });
 
+  // 128 KiB units: btrfs compresses a file in extents of up to 128 KiB and stores each in whole
+  // 4 KiB blocks, so 16 KiB files cannot shrink below 2× and sit near the threshold (1.59 measured).
   it("compressed (btrfs compress-force=zstd): text_document U0 reduces ≥ 1.5× at L3, random_binary ≤ 1.1×", async () => {
-    const rows = await run(directory({ kind: "local-volume", profile: "compressed" }, { matrix: { systems: ["directory"], payloads: ["random_binary", "text_document"], grades: ["U0"], stages: ["bulk_insert"] } }));
+    const rows = await run(directory({ kind: "local-volume", profile: "compressed" }, {
+      matrix: { systems: ["directory"], payloads: ["random_binary", "text_document"], grades: ["U0"], stages: ["bulk_insert"] },
+      dataset: { units: 160, unitSize: "128KiB", seed: "10" },
+    }));
     const ratio = (payload: string) => stored(rows, { payload, stage: "bulk_insert" }, "L2") / stored(rows, { payload, stage: "bulk_insert" }, "L3");
     console.log(`control compressed U0: text_document L2/L3 = ${ratio("text_document").toFixed(2)}, random_binary ${ratio("random_binary").toFixed(3)}`);
     expect(ratio("text_document")).toBeGreaterThanOrEqual(1.5);
