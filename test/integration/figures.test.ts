@@ -50,7 +50,7 @@ describe("dedup-lab figures", () => {
     const expected = thesisFigures(frames).figures;
     const names = expected.map((f) => f.name).sort();
     expect(names).toEqual(
-      [...["edr-cluster", "latency", "reduction", "sizes", "throughput"].flatMap((n) => [`${n}-random_binary`, `${n}-structured_json`]), ...(overTime ? ["size-over-time"] : [])].sort(),
+      [...["edr-cluster", "latency", "potential", "reduction", "sizes", "throughput"].flatMap((n) => [`${n}-random_binary`, `${n}-structured_json`]), ...(overTime ? ["size-over-time"] : [])].sort(),
     );
     expect(readdirSync(out).sort()).toEqual(names.flatMap((n) => [`${n}.pdf`, `${n}.png`, `${n}.svg`]).sort());
     expect(svgRoots(names.map((n) => join(out, `${n}.svg`)))).toEqual(names.map(() => "{http://www.w3.org/2000/svg}svg"));
@@ -64,7 +64,7 @@ describe("dedup-lab figures", () => {
       // Text stays text in the SVG (titles, axis labels), in the thesis font.
       const svg = readFileSync(join(out, `${spec.name}.svg`), "utf8");
       expect(svg).toContain("DejaVu Sans");
-      const axisText: Record<string, string> = { edr: "duplicate grade", latency: "percentile (%)", "size-over-time": "time since stage start (s)", reduction: "L1→L2" };
+      const axisText: Record<string, string> = { edr: "duplicate grade", latency: "percentile (%)", "size-over-time": "time since stage start (s)", reduction: "L1→L2", potential: "reduction factor (log scale)" };
       expect(svg).toContain(Object.entries(axisText).find(([k]) => spec.name.startsWith(k))?.[1] ?? "size");
     }
     for (const f of readdirSync(out)) expect(readFileSync(join(out, f)).includes(SECRET)).toBe(false);

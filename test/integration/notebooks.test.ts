@@ -93,7 +93,8 @@ describe("notebooks, headless, on the embedded default", () => {
     const fig20 = cellsOf(join(out, "20-thesis-figures.ipynb")).flatMap((c) => c.outputs ?? []);
     const noSeriesNote = fig20.some((o) => JSON.stringify(o.data ?? {}).includes("No time series in these bundles"));
     // Figure (f), reduction per layer boundary, is drawn from the runner's stored_bytes rows (every insert records them).
-    expect(names).toEqual(["edr-cluster", "latency", "reduction", "sizes", "throughput", ...(noSeriesNote ? [] : ["size-over-time"])].sort());
+    // Figure (g), measured vs potential, from the runner's potential_* rows (every cell records its dataset's).
+    expect(names).toEqual(["edr-cluster", "latency", "potential", "reduction", "sizes", "throughput", ...(noSeriesNote ? [] : ["size-over-time"])].sort());
     expect(parseSvgs(names.map((n) => join(figs, `${n}.svg`)))).toEqual(names.map(() => "{http://www.w3.org/2000/svg}svg"));
     for (const n of names) {
       expect(readFileSync(join(figs, `${n}.pdf`)).subarray(0, 5).toString()).toBe("%PDF-");
@@ -107,6 +108,7 @@ describe("notebooks, headless, on the embedded default", () => {
     expect(tables).toContain("edr_cluster-bulk_insert.tex");
     expect(tables).toContain("latency.md");
     expect(tables).toContain("reduction.tex");
+    expect(tables).toContain("potential.tex");
 
     // No secret anywhere: executed notebooks, bundles, figures, tables.
     const leaks = filesUnder(out).filter((f) => readFileSync(f).includes(SECRET));
