@@ -289,7 +289,8 @@ export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOp
     }
     layout[ax.xaxis] = axisStyle({
       domain: d.x, anchor: ax.y, range: [-0.05, xMaxMark + 0.12], tickvals: [0, ...ticks.map(ninesX), xMaxMark], ticktext: ["0", ...ticks.map(String), "max"],
-      title: { text: "percentile (%)", standoff: 6 },
+      // Not linear: 0, 90, 99, 99.9 … are equally spaced (log of 1/(1 − p)); the title says so.
+      title: { text: "percentile (%), nines scale", standoff: 6 },
     });
     layout[ax.yaxis] = valueAxis(allY, i === 0 ? "latency (ms)" : "", { extra: { domain: d.y, anchor: ax.x } });
     annotations.push(panelTitle(OPERATION_LABELS[stage] ?? stage, d));
@@ -349,9 +350,13 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
           if (!Number.isFinite(p.center)) continue;
           panelValues.push(p.center, ...(hasInterval(p) ? [p.upper, ...(p.lower > 0 ? [p.lower] : [])] : []));
         }
+        // Bars on a log axis have no baseline (their length means nothing): there, points with intervals.
+        const mark = rowLog
+          ? { type: "scatter", mode: "markers", offsetgroup: seriesKey(s), marker: { color: systemColor(s.system), size: 9, symbol: "circle", line: { color: outlineFor(systemColor(s.system)), width: 1 } } }
+          : { type: "bar", marker: barStyle(s) };
         data.push({
-          type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-          x: grades, y: pts.map((p) => finite(p.center)), marker: barStyle(s), error_y: errorBars(pts),
+          ...mark, name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
+          x: grades, y: pts.map((p) => finite(p.center)), error_y: errorBars(pts),
           customdata: pts.map((p) => [p.n, fmt3(p.sd)]),
           hovertemplate: `${s.label} %{x}: %{y:.3g} ${THROUGHPUT_METRICS[metric]}<br>n = %{customdata[0]}, SD %{customdata[1]}<extra></extra>`,
         });
@@ -361,58 +366,89 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
       annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
     });
   });
-  Object.assign(layout, { annotations });
+  // Points side by side per grade, like the bars (scattermode "group" dodges by offsetgroup).
+  Object.assign(layout, { annotations, scattermode: "group", scattergap: 0.35 });
   return {
     name: `throughput${slice.suffix ? `-${slice.suffix}` : ""}`,
     title: "Throughput per stage",
     caption:
       `Throughput per stage: logical bytes (10⁶ B = 1 MB) and units per second of stage wall time (data generation excluded); ` +
-      `${repeatsNote(rows)}. Log scale where a panel spans more than a decade. Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
+      `${repeatsNote(rows)}. A row whose values span more than a decade is on a log scale (its axis title says so), with each value a point and its interval, not a bar. Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
     data, layout, width: 240 + 360 * nc, height,
   };
 }
 
 // ---------------------------------------------------------------- (e) size over time
 
-/** (e) Size over time per stage, one line per cell, coloured by system. Null when there is no time series. */
+/**
+ * (e) Size over time per stage, one line per cell, coloured by system. Measured sizes only (a
+ * volume's capacity is a configured limit, not a measurement, and would flatten the change);
+ * each panel's axis spans the change, not from zero (its title says so); a dotted line marks
+ * where the stage ended and the settle polls began. Null when there is no time series.
+ */
 export function timeseriesFigure(ts: Frame, title = "Size over time per stage"): FigureSpec | null {
-  const pts = rowsOf<TimeseriesPoint>(ts);
+  const pts = rowsOf<TimeseriesPoint>(ts).filter((p) => !/capacity/i.test(p.metric));
   if (!pts.length) return null;
-  const stages = distinct<string>(ts, "stage", stageOrder);
-  const systems = distinct<string>(ts, "system");
+  const stages = distinct<string>(ts, "stage", stageOrder).filter((st) => pts.some((p) => p.stage === st));
+  const systems = [...new Set(pts.map((p) => p.system))];
   const height = 520;
   const domains = gridDomains({ rows: 1, cols: stages.length, xgap: 0.06, top: gridTop(height) });
   const bytes = pts.every((p) => /byte/i.test(p.metric));
-  const unit = bytes ? byteUnit(Math.max(...pts.map((p) => p.value))) : { div: 1, label: "value" };
+  const span = (vs: number[]) => Math.max(...vs) - Math.min(...vs);
+  // The unit follows the change (the largest span of a panel), so the ticks show it with useful digits.
+  const biggest = Math.max(...stages.map((st) => span(pts.filter((p) => p.stage === st).map((p) => p.value))));
+  const unit = bytes ? byteUnit(biggest > 0 ? biggest : Math.max(...pts.map((p) => p.value))) : { div: 1, label: "value" };
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
-  const layout = baseLayout(title, `metrics: ${distinct<string>(ts, "metric").join(", ")}`);
+  const shapes: Record<string, unknown>[] = [];
+  const layout = baseLayout(title, `metrics: ${[...new Set(pts.map((p) => p.metric))].join(", ")}`);
   const shown = new Set<string>();
+  let boundaries = 0;
   stages.forEach((stage, i) => {
     const ax = axisIds(i);
     const d = domains[i]!;
     const inStage = pts.filter((p) => p.stage === stage).sort((a, b) => systemRank(a.system) - systemRank(b.system) || a.system.localeCompare(b.system));
     const keys = [...new Set(inStage.map((p) => `${p.run_id}\u0000${p.cell_id}\u0000${p.metric}\u0000${p.replica}`))];
+    const ends = new Set<number>();
     for (const key of keys) {
       const [runId, cellId, metric, replica] = key.split("\u0000");
-      const line = pts.filter((p) => p.stage === stage && p.run_id === runId && p.cell_id === cellId && p.metric === metric && p.replica === replica);
+      const line = inStage.filter((p) => p.run_id === runId && p.cell_id === cellId && p.metric === metric && p.replica === replica).sort((a, b) => a.t_s - b.t_s);
       const system = line[0]!.system;
       data.push({
         type: "scatter", mode: "lines", name: system, legendgroup: system, showlegend: !shown.has(system), xaxis: ax.x, yaxis: ax.y,
         x: line.map((p) => p.t_s), y: line.map((p) => p.value / unit.div), line: { color: systemColor(system), width: 1.5 }, opacity: 0.8,
-        hovertemplate: `${cellId} ${replica}<br>%{x:.1f} s: %{y:.3f} ${unit.label}<extra></extra>`,
+        hovertemplate: `${cellId} ${replica}<br>%{x:.1f} s: %{y:.4g} ${unit.label}<extra></extra>`,
       });
       shown.add(system);
+      // The stage's end: the last sample taken while it ran, when settle polls follow.
+      const during = line.filter((p) => p.source === "sampler");
+      if (during.length && line.some((p) => p.source === "settle")) ends.add(Math.round(Math.max(...during.map((p) => p.t_s)) * 10) / 10);
     }
+    for (const t of ends) {
+      shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: t, x1: t, y0: 0, y1: 1, line: { color: "#555", width: 1, dash: "dot" }, layer: "below" });
+      if (boundaries++ === 0) {
+        annotations.push({ xref: ax.x, yref: `${ax.y} domain`, x: t, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: "stage end → settle", font: { size: FONT_SIZE - 3, color: "#555" } });
+      }
+    }
+    const values = inStage.map((p) => p.value / unit.div);
+    const lo = Math.min(...values);
+    const hi = Math.max(...values);
+    const pad = hi > lo ? (hi - lo) * 0.08 : Math.max(Math.abs(hi) * 0.01, 1);
     layout[ax.xaxis] = axisStyle({ domain: d.x, anchor: ax.y, title: { text: "time since stage start (s)", standoff: 6 } });
-    layout[ax.yaxis] = axisStyle({ domain: d.y, anchor: ax.x, rangemode: "tozero", title: i === 0 ? { text: bytes ? `size (${unit.label})` : "value", standoff: 6 } : undefined });
+    layout[ax.yaxis] = axisStyle({
+      domain: d.y, anchor: ax.x, range: [lo - pad, hi + pad],
+      title: i === 0 ? { text: bytes ? `size (${unit.label}), axis not from zero` : "value, axis not from zero", standoff: 6 } : undefined,
+    });
     annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
   });
-  Object.assign(layout, { annotations });
+  Object.assign(layout, { annotations, shapes });
   return {
     name: "size-over-time",
     title,
-    caption: `Storage-layer size over time during each stage, one line per cell and replica, coloured by system (${systems.join(", ")}). Time is relative to the first sample of the stage.`,
+    caption:
+      `Storage-layer size over time during each stage, one line per cell and replica, coloured by system (${systems.join(", ")}); measured sizes only (no capacity). ` +
+      `Time is relative to the first sample of the stage; each panel's size axis spans the change in that stage and does not start at zero` +
+      `${boundaries ? "; the dotted line marks where the stage ended and the settle polls began" : ""}.`,
     data, layout, width: 260 + 400 * stages.length, height,
   };
 }

@@ -14,17 +14,21 @@ export interface TimeseriesPoint {
   /** Seconds since the first sample of this cell × stage. */
   t_s: number;
   value: number;
+  /** Where the sample came from (sampler, settle, prometheus, …), when the bundle records it. */
+  source?: string;
 }
 
 /** Time series samples with a relative time axis (seconds since each cell × stage began sampling). */
 export function timeseriesTable(timeseries: Table | Frame): Frame {
   const f = frame(timeseries).filter((d: { value: number | null }) => d.value !== null);
   if (f.numRows() === 0) return aq.table(Object.fromEntries(["run_id", "cell_id", "system", "stage", "metric", "replica", "t_s", "value"].map((k) => [k, []])));
+  // source (sampler: during the stage; settle: the polls after it) tells where the stage ended.
+  const keep = ["run_id", "cell_id", "system", "stage", "metric", "replica", "t_s", "value", ...(f.columnNames().includes("source") ? ["source"] : [])];
   return f
     .groupby("run_id", "cell_id", "stage", "metric", "replica")
     .derive({ t_s: (d: { t: number }) => (d.t - aq.op.min(d.t)) / 1000 })
     .ungroup()
-    .select("run_id", "cell_id", "system", "stage", "metric", "replica", "t_s", "value")
+    .select(...keep)
     .orderby("run_id", "cell_id", "stage", "metric", "replica", "t_s");
 }
 

@@ -331,7 +331,12 @@ describe("intervals of positive quantities never go negative", () => {
   it("figure error bars are asymmetric around the geometric mean and stop above 0", () => {
     const f = bundle();
     const tp = throughputFigure(throughputTable(f.results));
-    const sqlite = tp.data.find((t) => t.type === "bar" && t.name === "sqlite")!;
+    const sqlite = tp.data.find((t) => t.name === "sqlite")!; // MB/s row, first stage
+    // No bars on a log axis (a bar's length means nothing there): points with their intervals.
+    const yaxisOf = (t: { yaxis?: unknown }) => tp.layout[`yaxis${String(t.yaxis ?? "y").slice(1)}`] as { type?: string };
+    expect(tp.data.filter((t) => t.type === "bar" && yaxisOf(t).type === "log")).toEqual([]);
+    expect(sqlite.type).toBe("scatter");
+    expect(yaxisOf(sqlite).type).toBe("log");
     const e = sqlite.error_y as { symmetric: boolean; array: number[]; arrayminus: number[] };
     const y = sqlite.y as number[];
     expect(e.symmetric).toBe(false);
@@ -412,7 +417,21 @@ describe("figure specs", () => {
     expect(rows.map((r) => [r.stage, r.t_s, r.value])).toEqual([["bulk_insert", 0, 1024], ["bulk_insert", 2, 4096], ["maintenance", 0, 2048]]);
     const fig = timeseriesFigure(timeseriesTable(ts))!;
     expect(fig.name).toBe("size-over-time");
-    expect(JSON.stringify(fig.layout)).toContain("size (KiB)");
+    expect(JSON.stringify(fig.layout)).toContain("size (KiB), axis not from zero");
+    // measured sizes only: a capacity series is left out; the axis spans the change; the stage end is marked
+    const withCapacity = rowsToTable(TIMESERIES, [
+      { ...base, cell_id: "a", stage: "bulk_insert", source: "sampler", t: 10_000, value: 1_000_000 },
+      { ...base, cell_id: "a", stage: "bulk_insert", source: "sampler", t: 12_000, value: 1_100_000 },
+      { ...base, cell_id: "a", stage: "bulk_insert", source: "settle", t: 13_000, value: 1_150_000 },
+      { ...base, cell_id: "a", stage: "bulk_insert", source: "prometheus", metric: "longhorn_volume_capacity_bytes", t: 10_000, value: 2 ** 31 },
+    ]);
+    const f2 = timeseriesFigure(timeseriesTable(withCapacity))!;
+    expect(f2.data).toHaveLength(1);
+    const range = (f2.layout.yaxis as { range: number[] }).range;
+    expect(range[0]).toBeGreaterThan(900); // KiB: from about the smallest size, not from 0
+    expect(range[1]).toBeLessThan(1200);
+    expect((f2.layout.shapes as { x0: number }[]).map((s) => s.x0)).toEqual([2]);
+    expect(f2.caption).toContain("no capacity");
     expect(timeseriesFigure(timeseriesTable(rowsToTable(TIMESERIES, [])))).toBeNull();
     expect(hasTimeseries(bundle().timeseries)).toBe(false);
   });
