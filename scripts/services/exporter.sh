@@ -62,6 +62,8 @@ svc_up() {
   wait_for 30 exporter_ready
   env_set DEDUP_EXPORTER_URL "http://127.0.0.1:$EXPORTER_PORT/metrics"
   env_set DEDUP_EXPORTER_EMBEDDED_DIR "$embedded"
+  # The trim a run's preCellHook gives the embedded volume before every cell (fresh baselines).
+  env_set DEDUP_EXPORTER_EMBEDDED_TRIM "bash $ROOT/scripts/volume.sh trim embedded"
 }
 
 exporter_ready() { curl -fsS "http://127.0.0.1:$EXPORTER_PORT/metrics" >/dev/null; }

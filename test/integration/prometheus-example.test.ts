@@ -53,24 +53,35 @@ describe("examples/local-prometheus.yaml", () => {
     const b = await loadBundles([result.dir]);
     const rows = tableRows(b.results) as unknown as ResultRow[];
     for (const stage of ["bulk_insert", "perfile_insert"]) {
+      // Three real replica images of a btrfs raid1c3 volume, one series each.
       const after = rows.filter((r) => r.stage === stage && r.layer === "L3" && r.metric === "size_bytes" && r.phase === "after");
-      expect(after.map((r) => r.replica).sort()).toEqual(["all", "node-1", "node-2", "node-3"]);
+      expect(after.map((r) => r.replica).sort()).toEqual(["all", "replica-1", "replica-2", "replica-3"]);
       expect(after.every((r) => r.valid)).toBe(true);
-      const one = after.find((r) => r.replica === "node-1")!.value!;
-      expect(after.find((r) => r.replica === "all")!.value).toBe(3 * one);
+      const images = after.filter((r) => r.replica !== "all").reduce((a, r) => a + r.value!, 0);
+      expect(after.find((r) => r.replica === "all")!.value).toBe(images);
       const cluster = rows.find((r) => r.stage === stage && r.metric === "edr_cluster")!;
       const replica = rows.find((r) => r.stage === stage && r.metric === "edr_replica")!;
-      expect(cluster.valid && replica.valid).toBe(true);
       expect(replica.value!).toBeCloseTo(cluster.value! * 3, 12);
-      // 64 random 16 KiB files in a plain directory: the storage layer stores every byte.
-      expect(replica.value!).toBeCloseTo(1, 12);
     }
-    const reclaimed = rows.find((r) => r.stage === "perfile_delete" && r.layer === "L3" && r.metric === "reclaimed_bytes")!;
-    expect(reclaimed.value).toBe(3 * 64 * 16384);
+    // The cell starts from a trimmed volume (preCellHook): 64 random 16 KiB files, every replica
+    // stores every byte plus btrfs metadata (EDR_replica 0.79–0.83 measured).
+    const bulk = rows.find((r) => r.stage === "bulk_insert" && r.metric === "edr_replica")!;
+    expect(bulk.valid, bulk.reason).toBe(true);
+    expect(bulk.value!).toBeGreaterThan(0.6);
+    expect(bulk.value!).toBeLessThanOrEqual(1.01);
+    // The thin-volume trap, seen through Prometheus: within the cell nothing trims, so the per-unit
+    // insert after the reset reuses the bulk load's freed blocks — caught, never a valid EDR.
+    const perUnit = rows.find((r) => r.stage === "perfile_insert" && r.metric === "edr_cluster")!;
+    expect(perUnit.valid).toBe(false);
+    expect(perUnit.reason).toMatch(/baseline not fresh: L3 is \d+ B above the empty cell's/);
+    // … and a delete returns nothing at L3 while L2 reclaims everything.
+    const reclaimed = (layer: string) => rows.find((r) => r.stage === "perfile_delete" && r.layer === layer && r.metric === "reclaimed_bytes")!.value!;
+    expect(reclaimed("L2")).toBeGreaterThanOrEqual(64 * 16384);
+    expect(reclaimed("L3")).toBeLessThanOrEqual(0);
     const ts = tableRows(b.timeseries) as unknown as TimeseriesRow[];
     for (const stage of cfg.stages) {
       const s = ts.filter((t) => t.stage === stage && t.metric === "longhorn_volume_actual_size_bytes");
-      expect(new Set(s.map((t) => t.replica))).toEqual(new Set(["node-1", "node-2", "node-3"]));
+      expect(new Set(s.map((t) => t.replica))).toEqual(new Set(["replica-1", "replica-2", "replica-3"]));
       expect(s.every((t) => t.source === "prometheus" && t.volume === "pvc-dedup-lab-embedded")).toBe(true);
     }
 

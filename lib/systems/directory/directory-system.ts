@@ -2,6 +2,7 @@
 // or btrfs dataset with dedup on and the allocated blocks show storage-level dedup.
 // The contract only: the directory and its files in directory-connection.ts, sizes and
 // snapshot in directory-sizes.ts, options and definition in directory-options.ts.
+import { execFile } from "node:child_process";
 import { rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { SystemError } from "../../errors.js";
@@ -10,6 +11,9 @@ import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus,
 import { containerDir, freshDirectory, labDirectory, syncDirectory, writeUnitFile } from "./directory-connection.js";
 import type { DirectoryOptions } from "./directory-options.js";
 import { readDirectorySizes, readDirectorySnapshot } from "./directory-sizes.js";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
 
 export class DirectorySystem implements LabSystem {
   readonly name = "directory";
@@ -57,8 +61,10 @@ export class DirectorySystem implements LabSystem {
   /** Nothing to wait for: file sizes and allocated blocks (delayed allocation included) are visible as soon as a write returns. */
   async settle(): Promise<OpStatus> {
     // Written files are in its sizes at once, but the storage below sees them only when they
-    // are flushed: fsync them, so an L3 read from outside (a volume image, Prometheus) is current.
-    if (this.cell) for (let c = 0; c < this.cell.containers; c++) await syncDirectory(containerDir(this.dir, c)).catch(() => {});
+    // are flushed: one syncfs of the filesystem (`sync -f`), so an L3 read from outside (a volume
+    // image, Prometheus) is current. Not an fsync per file: on btrfs each one writes a log tree,
+    // metadata that would then show up in L3 as if the files had cost it.
+    if (this.dir) await run("sync", ["-f", this.dir]).catch(() => {});
     return OK;
   }
 
