@@ -381,63 +381,68 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
 // ---------------------------------------------------------------- (e) size over time
 
 /**
- * (e) Size over time per stage, one line per cell, coloured by system. Measured sizes only (a
- * volume's capacity is a configured limit, not a measurement, and would flatten the change);
- * each panel's axis spans the change, not from zero (its title says so); a dotted line marks
- * where the stage ended and the settle polls began. Null when there is no time series.
+ * (e) Size over time per stage, one line per cell × layer × replica, coloured by system, dashed by
+ * layer. Measured sizes only (a volume's capacity is a configured limit, not a measurement, and
+ * would flatten the change). Each line shows its change since the stage's first sample, so the
+ * axis is scaled to the change even when layers sit at very different levels (the hover gives
+ * the absolute size); a dotted line marks where the stage ended and the settle polls began.
+ * Null when there is no time series.
  */
 export function timeseriesFigure(ts: Frame, title = "Size over time per stage"): FigureSpec | null {
   const pts = rowsOf<TimeseriesPoint>(ts).filter((p) => !/capacity/i.test(p.metric));
   if (!pts.length) return null;
   const stages = distinct<string>(ts, "stage", stageOrder).filter((st) => pts.some((p) => p.stage === st));
   const systems = [...new Set(pts.map((p) => p.system))];
+  const metrics = [...new Set(pts.map((p) => p.metric))].sort();
   const height = 520;
   const domains = gridDomains({ rows: 1, cols: stages.length, xgap: 0.06, top: gridTop(height) });
   const bytes = pts.every((p) => /byte/i.test(p.metric));
-  const span = (vs: number[]) => Math.max(...vs) - Math.min(...vs);
-  // The unit follows the change (the largest span of a panel), so the ticks show it with useful digits.
-  const biggest = Math.max(...stages.map((st) => span(pts.filter((p) => p.stage === st).map((p) => p.value))));
-  const unit = bytes ? byteUnit(biggest > 0 ? biggest : Math.max(...pts.map((p) => p.value))) : { div: 1, label: "value" };
+  const lineKey = (p: TimeseriesPoint) => `${p.run_id}\u0000${p.cell_id}\u0000${p.stage}\u0000${p.metric}\u0000${p.replica}`;
+  const lines = new Map<string, TimeseriesPoint[]>();
+  for (const p of pts) lines.set(lineKey(p), [...(lines.get(lineKey(p)) ?? []), p]);
+  for (const l of lines.values()) l.sort((a, b) => a.t_s - b.t_s);
+  // The unit follows the largest change of any line, so the ticks show the change with useful digits.
+  const biggest = Math.max(...[...lines.values()].map((l) => Math.max(...l.map((p) => Math.abs(p.value - l[0]!.value)))));
+  const unit = bytes ? byteUnit(biggest > 0 ? biggest : 1) : { div: 1, label: "value" };
+  const absUnit = bytes ? byteUnit(Math.max(...pts.map((p) => p.value))) : unit;
+  const dashes = ["solid", "dash", "dot", "dashdot", "longdash"];
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
-  const layout = baseLayout(title, `metrics: ${[...new Set(pts.map((p) => p.metric))].join(", ")}`);
+  const layout = baseLayout(title, `metrics: ${metrics.join(", ")}${metrics.length > 1 ? " (line style)" : ""}`);
   const shown = new Set<string>();
   let boundaries = 0;
   stages.forEach((stage, i) => {
     const ax = axisIds(i);
     const d = domains[i]!;
-    const inStage = pts.filter((p) => p.stage === stage).sort((a, b) => systemRank(a.system) - systemRank(b.system) || a.system.localeCompare(b.system));
-    const keys = [...new Set(inStage.map((p) => `${p.run_id}\u0000${p.cell_id}\u0000${p.metric}\u0000${p.replica}`))];
+    const inStage = [...lines.values()].filter((l) => l[0]!.stage === stage)
+      .sort((a, b) => systemRank(a[0]!.system) - systemRank(b[0]!.system) || a[0]!.system.localeCompare(b[0]!.system) || a[0]!.metric.localeCompare(b[0]!.metric));
     const ends = new Set<number>();
-    for (const key of keys) {
-      const [runId, cellId, metric, replica] = key.split("\u0000");
-      const line = inStage.filter((p) => p.run_id === runId && p.cell_id === cellId && p.metric === metric && p.replica === replica).sort((a, b) => a.t_s - b.t_s);
-      const system = line[0]!.system;
+    for (const line of inStage) {
+      const { system, cell_id: cellId, metric, replica } = line[0]!;
+      const start = line[0]!.value;
       data.push({
         type: "scatter", mode: "lines", name: system, legendgroup: system, showlegend: !shown.has(system), xaxis: ax.x, yaxis: ax.y,
-        x: line.map((p) => p.t_s), y: line.map((p) => p.value / unit.div), line: { color: systemColor(system), width: 1.5 }, opacity: 0.8,
-        hovertemplate: `${cellId} ${replica}<br>%{x:.1f} s: %{y:.4g} ${unit.label}<extra></extra>`,
+        x: line.map((p) => p.t_s), y: line.map((p) => (p.value - start) / unit.div),
+        line: { color: systemColor(system), width: 1.5, dash: dashes[metrics.indexOf(metric) % dashes.length] }, opacity: 0.85,
+        customdata: line.map((p) => fmt3(p.value / absUnit.div)),
+        hovertemplate: `${cellId} ${metric} ${replica}<br>%{x:.2f} s: %{y:+.4g} ${unit.label} (size %{customdata} ${absUnit.label})<extra></extra>`,
       });
       shown.add(system);
       // The stage's end: the last sample taken while it ran, when settle polls follow.
       const during = line.filter((p) => p.source === "sampler");
-      if (during.length && line.some((p) => p.source === "settle")) ends.add(Math.round(Math.max(...during.map((p) => p.t_s)) * 10) / 10);
+      if (during.length && line.some((p) => p.source === "settle")) ends.add(Math.round(Math.max(...during.map((p) => p.t_s)) * 100) / 100);
     }
     for (const t of ends) {
       shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: t, x1: t, y0: 0, y1: 1, line: { color: "#555", width: 1, dash: "dot" }, layer: "below" });
       if (boundaries++ === 0) {
-        annotations.push({ xref: ax.x, yref: `${ax.y} domain`, x: t, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: "stage end → settle", font: { size: FONT_SIZE - 3, color: "#555" } });
+        annotations.push({ xref: ax.x, yref: `${ax.y} domain`, x: t, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: " stage end → settle", font: { size: FONT_SIZE - 3, color: "#555" } });
       }
     }
-    const values = inStage.map((p) => p.value / unit.div);
-    const lo = Math.min(...values);
-    const hi = Math.max(...values);
-    const pad = hi > lo ? (hi - lo) * 0.08 : Math.max(Math.abs(hi) * 0.01, 1);
     layout[ax.xaxis] = axisStyle({ domain: d.x, anchor: ax.y, title: { text: "time since stage start (s)", standoff: 6 } });
     layout[ax.yaxis] = axisStyle({
-      domain: d.y, anchor: ax.x, range: [lo - pad, hi + pad],
-      title: i === 0 ? { text: bytes ? `size (${unit.label}), axis not from zero` : "value, axis not from zero", standoff: 6 } : undefined,
+      domain: d.y, anchor: ax.x, zeroline: true, zerolinecolor: "#999",
+      title: i === 0 ? { text: bytes ? `size change since stage start (${unit.label})` : "change since stage start", standoff: 6 } : undefined,
     });
     annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
   });
@@ -446,8 +451,8 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage"):
     name: "size-over-time",
     title,
     caption:
-      `Storage-layer size over time during each stage, one line per cell and replica, coloured by system (${systems.join(", ")}); measured sizes only (no capacity). ` +
-      `Time is relative to the first sample of the stage; each panel's size axis spans the change in that stage and does not start at zero` +
+      `Measured size over time during each stage, one line per cell, layer${metrics.length > 1 ? " (line style)" : ""} and replica, coloured by system (${systems.join(", ")}); no capacity line. ` +
+      `Each line is its size minus its size at the stage's first sample, so the axis is scaled to the change (hover: the absolute size). Time is relative to the first sample of the stage` +
       `${boundaries ? "; the dotted line marks where the stage ended and the settle polls began" : ""}.`,
     data, layout, width: 260 + 400 * stages.length, height,
   };

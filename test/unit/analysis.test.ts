@@ -417,7 +417,7 @@ describe("figure specs", () => {
     expect(rows.map((r) => [r.stage, r.t_s, r.value])).toEqual([["bulk_insert", 0, 1024], ["bulk_insert", 2, 4096], ["maintenance", 0, 2048]]);
     const fig = timeseriesFigure(timeseriesTable(ts))!;
     expect(fig.name).toBe("size-over-time");
-    expect(JSON.stringify(fig.layout)).toContain("size (KiB), axis not from zero");
+    expect(JSON.stringify(fig.layout)).toContain("size change since stage start (KiB)");
     // measured sizes only: a capacity series is left out; the axis spans the change; the stage end is marked
     const withCapacity = rowsToTable(TIMESERIES, [
       { ...base, cell_id: "a", stage: "bulk_insert", source: "sampler", t: 10_000, value: 1_000_000 },
@@ -427,9 +427,7 @@ describe("figure specs", () => {
     ]);
     const f2 = timeseriesFigure(timeseriesTable(withCapacity))!;
     expect(f2.data).toHaveLength(1);
-    const range = (f2.layout.yaxis as { range: number[] }).range;
-    expect(range[0]).toBeGreaterThan(900); // KiB: from about the smallest size, not from 0
-    expect(range[1]).toBeLessThan(1200);
+    expect(f2.data[0]!.y).toEqual([0, 100_000 / 1024, 150_000 / 1024]); // KiB of change since the stage's first sample
     expect((f2.layout.shapes as { x0: number }[]).map((s) => s.x0)).toEqual([2]);
     expect(f2.caption).toContain("no capacity");
     expect(timeseriesFigure(timeseriesTable(rowsToTable(TIMESERIES, [])))).toBeNull();
