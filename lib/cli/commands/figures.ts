@@ -1,4 +1,4 @@
-// `dedup-lab figures RUN_DIR… [--out DIR]`: the thesis figures (a)–(f) as SVG, PDF and PNG,
+// `dedup-lab figures RUN_DIR… [--out DIR]`: the thesis figures (a)–(g) as SVG, PDF and PNG,
 // drawn by the same library functions as notebooks/20-thesis-figures.ipynb.
 import type { Command } from "commander";
 import { loadFrames } from "../../analysis/frames.js";
@@ -15,7 +15,7 @@ interface FigureFlags {
 export function registerFigures(program: Command): void {
   program
     .command("figures")
-    .description("draw the thesis figures (EDR, sizes per layer, latency, throughput, size over time, reduction per layer boundary) from run bundles")
+    .description("draw the thesis figures (EDR, sizes per layer, latency, throughput, size over time, reduction per layer boundary, measured vs potential) from run bundles")
     .argument("<run_dir...>", "run bundle directories (results/<run_id>)")
     .option("--out <dir>", "output directory", "figures")
     .option("--formats <list>", "any of svg,pdf,png", FIGURE_FORMATS.join(","))

@@ -1,5 +1,5 @@
 // `dedup-lab tables RUN_DIR… [--out DIR]`: the thesis tables (EDR_cluster / EDR_replica,
-// latency percentiles, reduction per layer boundary) as LaTeX (booktabs) and Markdown — the same functions as
+// latency percentiles, reduction per layer boundary, measured vs potential) as LaTeX (booktabs) and Markdown — the same functions as
 // notebooks/30-thesis-tables.ipynb.
 import type { Command } from "commander";
 import { loadFrames } from "../../analysis/frames.js";
@@ -10,7 +10,7 @@ import { UsageError } from "../../errors.js";
 export function registerTables(program: Command): void {
   program
     .command("tables")
-    .description("write the thesis tables (EDR, latency, reduction per layer boundary; LaTeX booktabs + Markdown) from run bundles")
+    .description("write the thesis tables (EDR, latency, reduction per layer boundary, measured vs potential; LaTeX booktabs + Markdown) from run bundles")
     .argument("<run_dir...>", "run bundle directories (results/<run_id>)")
     .option("--out <dir>", "output directory", "tables")
     .option("--interval <kind>", "sd: mean ± SD (n); ci: mean [95 % t interval] (n)", "sd")
