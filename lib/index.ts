@@ -45,6 +45,15 @@ export { reductionFigure } from "./analysis/figures.js";
 export { FigureRenderer, writeFigures, FIGURE_FORMATS, type FigureFormat, type WrittenFigure } from "./analysis/render.js";
 export { edrThesisTable, formatStat, latencyThesisTable, toLatex, toMarkdown, writeTables, type ThesisTable } from "./analysis/thesis-tables.js";
 export { reductionThesisTable } from "./analysis/thesis-tables.js";
+export { FIGURE_POTENTIALS, hasPotential, potentialFrame, POTENTIAL_QUANTITIES, type PotentialRow } from "./analysis/potential.js";
+export { potentialFigure } from "./analysis/figures.js";
+export { potentialThesisTable } from "./analysis/thesis-tables.js";
+export {
+  analyzePotential, loadPotentialCodecs, PotentialAnalyzer, potentialMetrics, potentialTable, sampleFractionFor, DEFAULT_POTENTIAL_OPTIONS,
+  type PotentialOptions, type PotentialReport,
+} from "./metrics/potential.js";
+export { FastCdc, fastCdcParams, type FastCdcParams } from "./metrics/fastcdc.js";
+export { datasetPotential, recordPotential } from "./runner/potential-rows.js";
 export { thesisFigures, thesisTables, type ThesisFigures } from "./analysis/thesis.js";
 
 // Notebook helpers
