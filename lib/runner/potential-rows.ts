@@ -28,6 +28,8 @@ export function datasetPotential(spec: DatasetSpec): Promise<PotentialReport> {
 
 /** Add the potential rows (stage "dataset", layer L0) of the cell's dataset; a failure is a row's reason, never a failed cell. */
 export async function recordPotential(out: CellRows, spec: DatasetSpec): Promise<void> {
+  // Opt-out for very large datasets (the analysis reads every byte once more): DEDUP_LAB_POTENTIAL=0.
+  if (process.env.DEDUP_LAB_POTENTIAL === "0") return;
   try {
     const r = await datasetPotential(spec);
     for (const m of potentialMetrics(r)) out.add("dataset", m.metric, m.value, m.unit, { layer: "L0" });
