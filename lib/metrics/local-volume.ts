@@ -101,6 +101,8 @@ async function usedBytes(mountpoint: string): Promise<number> {
   return (s.blocks - s.bfree) * s.bsize;
 }
 
+const joinNonEmpty = (...parts: string[]): string => parts.filter(Boolean).join("; ");
+
 let warnedFallback = false;
 let cellVolumes = 0;
 
@@ -193,7 +195,26 @@ class LocalVolumeSource implements StorageLayerSource {
   /** The fresh-baseline step: trim, unless the config keeps the trap on purpose. */
   async freshen(): Promise<string> {
     if (!this.volume || !this.spec.trim) return "";
-    return script(["trim", this.volume.name]);
+    // A server may still be deleting in the background (MinIO purges its trash, ClickHouse old
+    // parts): blocks freed after the trim would be reused by the next insert without growing the
+    // image. Wait until the filesystem's used bytes hold still (bounded), then trim.
+    const waited = this.spec.volume ? await this.usedAtRest(this.volume.mountpoint) : "";
+    return joinNonEmpty(await script(["trim", this.volume.name]), waited);
+  }
+
+  private async usedAtRest(mountpoint: string, stableMs = 1500, timeoutMs = 30_000): Promise<string> {
+    const t0 = Date.now();
+    let last = await usedBytes(mountpoint);
+    let since = Date.now();
+    while (Date.now() - since < stableMs) {
+      if (Date.now() - t0 > timeoutMs) return `filesystem still changing after ${timeoutMs / 1000} s`;
+      await new Promise((r) => setTimeout(r, 250));
+      const now = await usedBytes(mountpoint);
+      if (Math.abs(now - last) > 65_536) since = Date.now();
+      last = now;
+    }
+    const s = (Date.now() - t0) / 1000;
+    return s > 2 * (stableMs / 1000) ? `waited ${s.toFixed(1)} s for background deletes` : "";
   }
 
   /** The storage layer's maintenance (trim; a dedup volume's offline deduplication first). */
