@@ -102,6 +102,8 @@ export interface StartLabOptions {
   logs?: "inherit" | "pipe" | "ignore";
   log?: (line: string) => void;
   readyTimeoutMs?: number;
+  /** More jupyter-lab arguments (tests: e.g. no prebuilt extensions, like a stock JupyterLab). */
+  extraArgs?: string[];
 }
 
 /** Install if needed, register the kernel, start JupyterLab and wait until it answers. */
@@ -120,6 +122,7 @@ export async function startJupyterLab(opts: StartLabOptions = {}): Promise<LabSe
     `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${root}`, "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
   ];
   if (process.getuid?.() === 0) args.push("--allow-root");
+  args.push(...(opts.extraArgs ?? []));
   const child = spawn(join(venv, "bin", "jupyter-lab"), args, {
     cwd: root,
     env: { ...jupyterEnv(root), VIRTUAL_ENV: venv, PATH: `${join(venv, "bin")}:${process.env.PATH ?? ""}` },

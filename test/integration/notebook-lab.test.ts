@@ -2,7 +2,7 @@
 // headless Chromium (playwright-core, Debian's binary), Run → Run All Cells, then the EDR figure
 // must be on the page (interactive plotly or its PNG) and no cell may show an error. A
 // screenshot goes to /tmp/dedup-lab-jupyterlab.png for a human to look at.
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext } from "playwright-core";
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliAsync } from "../helpers/cli.js";
 import type { ChildProcess } from "node:child_process";
 import { ROOT } from "../helpers/services-env.js";
+import { startJupyterLab } from "../../lib/notebook/jupyterlab.js";
 
 const SHOT = process.env.DEDUP_LAB_SCREENSHOT ?? "/tmp/dedup-lab-jupyterlab.png";
 let lab: ChildProcess;
@@ -99,4 +100,39 @@ describe("dedup-lab lab", () => {
     expect(plotly).toBeGreaterThan(0);
     expect(await page.locator(".js-plotly-plot").first().innerText()).toMatch(/duplicate grade/);
   }, 420_000);
+
+  it("a stock JupyterLab without the plotly extension shows the saved figure as its PNG (untrusted)", async () => {
+    // The notebook run above, saved by JupyterLab with its outputs (Plotly JSON + PNG).
+    const page = context.pages()[0]!;
+    const saved = join(copyDir, "00-quickstart.ipynb");
+    await page.keyboard.press("Control+s");
+    for (let i = 0; i < 100 && !readFileSync(saved, "utf8").includes('"image/png"'); i++) await page.waitForTimeout(200);
+    expect(readFileSync(saved, "utf8")).toContain('"image/png"');
+    // No prebuilt extensions at all: like `pip install jupyterlab` without plotly.
+    const empty = mkdtempSync(join(tmpdir(), "dedup-lab-no-labext-"));
+    const stock = await startJupyterLab({ root: ROOT, logs: "ignore", extraArgs: [`--LabApp.labextensions_path=${JSON.stringify([empty])}`] });
+    try {
+      const other = await context.newPage();
+      await other.goto(stock.url.replace("/lab?", `/lab/tree/tmp/lab-test-${process.pid}/00-quickstart.ipynb?reset&`));
+      const img = other.locator(".jp-RenderedImage img").first();
+      await img.waitFor({ timeout: 60_000 });
+      expect(await other.locator(".js-plotly-plot").count()).toBe(0);
+      const box = (await img.boundingBox())!;
+      expect(box.width).toBeGreaterThan(500); // shown at the figure's size, not as a thumbnail
+      await img.scrollIntoViewIfNeeded();
+      // The picture itself decoded (a real PNG), not just an <img> element.
+      const natural = await img.evaluate(async (el) => {
+        const im = el as HTMLImageElement;
+        await im.decode();
+        return im.naturalWidth;
+      });
+      expect(natural).toBeGreaterThan(400);
+      await other.waitForTimeout(1000);
+      await other.screenshot({ path: SHOT.replace(/\.png$/, "-stock.png") });
+      await other.close();
+    } finally {
+      await stock.stop();
+      rmSync(empty, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
