@@ -16,7 +16,7 @@ export function registerKernel(program: Command): void {
       process.stdout.write(
         r.listed ? `jupyter kernelspec list: ${KERNEL_NAME} ✓\n` : "Debian's Jupyter is not installed, so the spec was not checked (bash scripts/setup-notebooks.sh installs it)\n",
       );
-      process.stdout.write(`use it with: JUPYTER_PATH=${jupyterPrefix()}/share/jupyter jupyter lab   (or VS Code: see README, Notebooks)\n`);
+      process.stdout.write(`use it with: npx dedup-lab lab   (or your own: JUPYTER_PATH=${jupyterPrefix()}/share/jupyter jupyter lab; VS Code: see README, Notebooks)\n`);
     });
   kernel
     .command("status")
