@@ -6,7 +6,8 @@
 // and sees only this repository's Jupyter prefix (the `dedup-lab` kernel).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
@@ -66,7 +67,14 @@ export function ensureJupyterLab(opts: { root?: string; log?: (line: string) => 
   log(`installing ${LAB_REQUIREMENTS.join(" ")} and the papermill TypeScript translator (first use only, ≈ 1 min) …`);
   const pip = join(venv, "bin", "pip");
   run(pip, ["install", "--disable-pip-version-check", "-q", ...LAB_REQUIREMENTS], "pip install", log);
-  run(pip, ["install", "--disable-pip-version-check", "-q", "--no-build-isolation", "--no-deps", "--force-reinstall", translatorDir(root)], "pip install papermill-typescript", log);
+  // Built from a copy: pip's in-tree build would leave build/ and *.egg-info in the checkout.
+  const copy = mkdtempSync(join(tmpdir(), "dedup-lab-papermill-ts-"));
+  try {
+    for (const f of ["pyproject.toml", "dedup_lab_papermill.py"]) cpSync(join(translatorDir(root), f), join(copy, f));
+    run(pip, ["install", "--disable-pip-version-check", "-q", "--no-build-isolation", "--no-deps", "--force-reinstall", copy], "pip install papermill-typescript", log);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
   writeFileSync(stampFile(venv), wantedStamp(root) + "\n");
   return { venv, installed: true };
 }
