@@ -301,10 +301,12 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; left
 const LATEX_SPECIALS: Record<string, string> = {
   "\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", $: "\\$", "&": "\\&", "#": "\\#", "^": "\\^{}", _: "\\_", "%": "\\%", "~": "\\~{}",
   "×": "$\\times$", "±": "$\\pm$", "–": "--", "—": "---", "·": "$\\cdot$", "−": "$-$", "≥": "$\\geq$", "≤": "$\\leq$", "→": "$\\rightarrow$",
+  // In LaTeX's default OT1 text font "<" and ">" print as "¡" and "¿".
+  "<": "$<$", ">": "$>$",
 };
 
 export function latexEscape(s: string): string {
-  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤→]/g, (c) => LATEX_SPECIALS[c] ?? c);
+  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤→<>]/g, (c) => LATEX_SPECIALS[c] ?? c);
 }
 
 /** A booktabs table (needs \usepackage{booktabs}); numeric columns right-aligned. */

@@ -503,5 +503,6 @@ describe("thesis tables", () => {
 
   it("escapes LaTeX specials", () => {
     expect(latexEscape("a_b & 50% #1 {x} ~ ^ \\")).toBe("a\\_b \\& 50\\% \\#1 \\{x\\} \\~{} \\^{} \\textbackslash{}");
+    expect(latexEscape("factor > 1, < 1")).toBe("factor $>$ 1, $<$ 1");
   });
 });
