@@ -111,7 +111,7 @@ export async function prepareNotebooks(paths: string[], opts: RunNotebookOptions
 
 /** Secrets never reach an executed notebook: values of secret-looking env vars are masked. */
 function redactorFor(env: NodeJS.ProcessEnv): Redactor {
-  return new Redactor(Object.keys(env).filter((k) => /(PASSWORD|PASSWD|SECRET|TOKEN|_KEY|CREDENTIAL)/i.test(k)), env);
+  return new Redactor(Object.keys(env).filter((k) => /(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|CREDENTIAL)/i.test(k)), env);
 }
 
 export async function runPrepared(p: Prepared, opts: RunNotebookOptions): Promise<NotebookRun> {

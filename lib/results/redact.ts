@@ -4,15 +4,19 @@
 // shared primitive in lib/masking.ts, the same one the connectors' error messages use.
 import { maskSecrets, maskUrlPasswords } from "../masking.js";
 
-const SECRET_KEY = /(pass(word)?|secret|token|credential|private[-_]?key|access[-_]?key)$/i;
+// Secrets by what they are, not by where they sit: passwords, secret keys, tokens. User names
+// and access-key ids are identifiers — masking them rewrote topic and bucket names whenever an
+// access key equalled the lab prefix ("dedup-lab").
+const SECRET_KEY = /(pass(word)?|passwd|secret([-_]?key)?|token|credential|private[-_]?key)$/i;
 
-/** Collect the env var names a config references through `…Env` keys. */
+/** Collect the env var names a config references through secret `…Env` keys (passwordEnv, secretKeyEnv, tokenEnv…). */
 export function secretEnvNames(value: unknown, out = new Set<string>()): Set<string> {
   if (Array.isArray(value)) value.forEach((v) => secretEnvNames(v, out));
   else if (value && typeof value === "object") {
     for (const [k, v] of Object.entries(value)) {
-      if (/Env$/.test(k) && typeof v === "string") out.add(v);
-      else secretEnvNames(v, out);
+      if (/Env$/.test(k) && typeof v === "string") {
+        if (SECRET_KEY.test(k.slice(0, -3))) out.add(v);
+      } else secretEnvNames(v, out);
     }
   }
   return out;
