@@ -111,6 +111,8 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
   const allValues: number[] = [];
+  const measured: number[] = [];
+  const idealsByStage: number[][] = [];
   const missing: string[] = [];
   stages.forEach((stage, i) => {
     const ax = axisIds(i);
@@ -120,7 +122,7 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
       const present = byGrade.map((r) => r ?? { ...EMPTY_POINT, reason: "" });
       present.forEach((r, gi) => {
         if (r.n === 0 && byGrade[gi]) missing.push(`${s.label} ${grades[gi]} ${STAGE_LABELS[stage]}: ${r.reason || "no valid value"}`);
-        if (Number.isFinite(r.center)) allValues.push(hasInterval(r) ? r.upper : r.center);
+        if (Number.isFinite(r.center)) measured.push(hasInterval(r) ? r.upper : r.center);
       });
       data.push({
         type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
@@ -130,11 +132,11 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
       });
     }
     const ideal = grades.map((g) => rows.find((r) => r.stage === stage && r.grade === g)?.ideal ?? NaN);
-    allValues.push(...ideal.filter(Number.isFinite));
+    idealsByStage.push(ideal);
     const groupPx = ((d.x[1] - d.x[0]) * (width - MARGIN.l - MARGIN.r)) / Math.max(grades.length, 1);
     data.push({
       type: "scatter", mode: "markers", name: "ideal ratio (logical / unique B)", legendgroup: "ideal", showlegend: i === 0,
-      xaxis: ax.x, yaxis: ax.y, x: grades, y: ideal.map(finite), cliponaxis: false,
+      xaxis: ax.x, yaxis: ax.y, x: grades, y: ideal.map(finite), cliponaxis: false, meta: "ideal",
       marker: { symbol: "line-ew", size: Math.max(12, Math.round(groupPx * 0.42)), color: "#000", line: { color: "#000", width: 3 } },
       hovertemplate: "ideal ratio %{y:.3f}<extra></extra>",
     });
@@ -144,10 +146,27 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
   });
   const label = metric === "edr_cluster" ? "EDR<sub>cluster</sub>" : "EDR<sub>replica</sub>";
-  stages.forEach((_, i) => {
+  // The axis is scaled to the measured values. An ideal ratio far above them (e.g. 10× over
+  // measured ≈ 1×) would squash every bar to the bottom: it is then written above its grade as a
+  // labelled arrow instead of a marker off the scale.
+  const ideals = idealsByStage.flat().filter(Number.isFinite);
+  const dataTop = Math.max(1, ...measured.filter(Number.isFinite));
+  const idealTop = Math.max(0, ...ideals);
+  const top = idealTop > 2.5 * dataTop ? dataTop * 1.3 : Math.max(dataTop, idealTop) * 1.1;
+  allValues.push(...measured, ...ideals.filter((v) => v <= top));
+  let offScale = false;
+  stages.forEach((stage, i) => {
     const ax = axisIds(i);
-    // Linear from 0: bars on a log axis would exaggerate small EDRs; the range here is ~0.5–20.
-    layout[ax.yaxis] = valueAxis(allValues, i === 0 ? `${label} (logical / ΔL3)` : "", { log: false, extra: { domain: domains[i]!.y, anchor: ax.x, matches: i === 0 ? undefined : "y" } });
+    const trace = data.find((t) => t.meta === "ideal" && t.xaxis === ax.x);
+    if (trace) trace.y = idealsByStage[i]!.map((v) => (Number.isFinite(v) && v <= top ? v : null));
+    idealsByStage[i]!.forEach((v, gi) => {
+      if (!Number.isFinite(v) || v <= top) return;
+      offScale = true;
+      annotations.push({ xref: ax.x, yref: ax.y, x: grades[gi], y: top, yanchor: "top", showarrow: false, text: `ideal ${fmt3(v)}× ↑`, font: { size: 12, color: "#000" } });
+    });
+    void stage;
+    // Linear from 0: bars on a log axis would exaggerate small EDRs.
+    layout[ax.yaxis] = valueAxis(allValues, i === 0 ? `${label} (logical / ΔL3)` : "", { log: false, extra: { domain: domains[i]!.y, anchor: ax.x, matches: i === 0 ? undefined : "y", range: [0, top], autorange: false } });
   });
   Object.assign(layout, { annotations, shapes });
   return {
@@ -155,7 +174,7 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     title: `${metric === "edr_cluster" ? "EDR_cluster" : "EDR_replica"} by system and grade`,
     caption:
       `${metric === "edr_cluster" ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3, summed over storage replicas)" : "EDR_replica = EDR_cluster × R (application × storage replicas)"} ` +
-      `per insert stage; bars: ${repeatsNote(rows)}; black bars: ideal ratio, logical / unique bytes of the dataset (manifest); dotted line: EDR = 1 (no reduction). ` +
+      `per insert stage; bars: ${repeatsNote(rows)}; black bars: ideal ratio, logical / unique bytes of the dataset (manifest)${offScale ? "; an ideal far above the measured values is written at the top of the axis with ↑" : ""}; dotted line: EDR = 1 (no reduction). ` +
       `Workload: ${slice.label}.${missing.length ? ` No value: ${missing.join("; ")}.` : ""}${leftOutCaption(opts.leftOut)}`,
     data, layout, width, height,
   };
