@@ -387,6 +387,18 @@ describe("figure specs", () => {
     expect(fig.caption).toContain("No value: directory U50 per-unit insert: no L3 reading");
   });
 
+  it("(a) EDR: an ideal far above the measured values is written at the axis top, not plotted off the scale", () => {
+    const far = edr.derive({ ideal: (d: { ideal: number }) => d.ideal * 10 });
+    const fig = edrFigure(far);
+    const layout = fig.layout as Record<string, unknown> & { annotations: { text: string; x: string }[] };
+    const range = (layout.yaxis as { range: number[] }).range;
+    const ideal = fig.data.find((t) => t.name === "ideal ratio (logical / unique B)" && t.xaxis === "x")!;
+    expect(ideal.y).toEqual([null, null]);
+    expect(layout.annotations.filter((a) => a.text.startsWith("ideal ")).map((a) => [a.x, a.text])).toContainEqual(["U50", "ideal 20× ↑"]);
+    expect(range[1]).toBeLessThan(10);
+    expect(fig.caption).toContain("written at the top of the axis");
+  });
+
   it("refuses rows of several slices", () => {
     const two = bundle(["random_binary", "structured_json"]);
     expect(() => edrFigure(edrTable(two.results))).toThrow(UsageError);
