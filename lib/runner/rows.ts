@@ -181,7 +181,8 @@ function recordStored(out: CellRows, stage: Stage, s: StoredDataset, after: Size
   for (const [layer, e, a, per] of sizes) {
     const net = e.bytes !== null && a.bytes !== null ? (a.bytes - e.bytes) / per : null;
     const reason = joinReasons(
-      e.reason && `empty cell: ${e.reason}`, s.emptyReason, a.reason,
+      // The same caveat on both readings (e.g. "instance-wide") is said once.
+      e.reason && e.reason !== a.reason ? `empty cell: ${e.reason}` : "", s.emptyReason, a.reason,
       unsettled.includes(layer) ? `${layer} still changing when read after settling` : "",
       net !== null && net <= 0 ? `${layer} is not above the empty cell (${net} B): the dataset is not visible at this layer (reused or untrimmed space?)` : "",
     );
