@@ -4,23 +4,14 @@
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { isUsable } from "./cells.js";
-import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
+import { CONFIG_DIMS, frame, type ConfigFields, type Frame } from "./frames.js";
 import { overRepeats } from "./repeats.js";
 
 export const EDR_METRICS = ["edr_cluster", "edr_replica"] as const;
 export type EdrMetric = (typeof EDR_METRICS)[number];
 export const INSERT_STAGES = ["bulk_insert", "perfile_insert"] as const;
 
-export interface EdrRow {
-  system: string;
-  variant: string;
-  payload: string;
-  granularity: string;
-  placement: string;
-  unit_size: string;
-  n_units: number;
-  grade: string;
-  dup_fraction: number;
+export interface EdrRow extends ConfigFields {
   stage: string;
   metric: EdrMetric;
   n: number;

@@ -54,6 +54,20 @@ export async function loadFrames(dirs: string[]): Promise<LabFrames> {
 export const CONFIG_DIMS = ["system", "variant", "storage_profile", "payload", "granularity", "placement", "unit_size", "n_units", "grade", "dup_fraction"] as const;
 export type ConfigDim = (typeof CONFIG_DIMS)[number];
 
+/** The configuration of a cell (CONFIG_DIMS), as every aggregated analysis row carries it. */
+export interface ConfigFields {
+  system: string;
+  variant: string;
+  storage_profile: string;
+  payload: string;
+  granularity: string;
+  placement: string;
+  unit_size: string;
+  n_units: number;
+  grade: string;
+  dup_fraction: number;
+}
+
 /** One row per cell (run_id, cell_id) with its dimensions, from the results table. */
 export function cellsOf(results: Table | Frame): Frame {
   return frame(results)

@@ -7,7 +7,7 @@
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { isUsable } from "./cells.js";
-import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
+import { CONFIG_DIMS, frame, type ConfigFields, type Frame } from "./frames.js";
 import { BOUNDARIES, reductionTable, type ReductionRow } from "./reduction.js";
 
 export interface PotentialQuantity {
@@ -35,17 +35,7 @@ export const POTENTIAL_QUANTITIES: PotentialQuantity[] = [
 /** The potentials the figure draws (and the table's compact columns): one of each kind. */
 export const FIGURE_POTENTIALS = ["potential_unit_ratio", "potential_fixed_ratio_4KiB", "potential_cdc_ratio_8KiB", "potential_compress_ratio_zstd-3", "potential_dedup_compress_ratio_zstd-3"];
 
-export interface PotentialRow {
-  system: string;
-  variant: string;
-  storage_profile: string;
-  payload: string;
-  granularity: string;
-  placement: string;
-  unit_size: string;
-  n_units: number;
-  grade: string;
-  dup_fraction: number;
+export interface PotentialRow extends ConfigFields {
   stage: string;
   /** "measured" (a layer boundary) or "potential" (a property of the dataset). */
   kind: "measured" | "potential";

@@ -14,7 +14,7 @@
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { isUsable } from "./cells.js";
-import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
+import { CONFIG_DIMS, frame, type ConfigFields, type Frame } from "./frames.js";
 import { overRepeats, REPEAT_COLUMNS } from "./repeats.js";
 
 export const BOUNDARIES = ["L0→L1", "L1→L2", "L2→L3", "L0→L3"] as const;
@@ -47,16 +47,7 @@ export const WHERE_THRESHOLD = 1.2;
 
 export type Where = (typeof STEP_BOUNDARIES)[number] | "nowhere";
 
-export interface ReductionRow {
-  system: string;
-  variant: string;
-  payload: string;
-  granularity: string;
-  placement: string;
-  unit_size: string;
-  n_units: number;
-  grade: string;
-  dup_fraction: number;
+export interface ReductionRow extends ConfigFields {
   stage: string;
   boundary: Boundary;
   /** Repeats that gave a factor, and the repeat statistics of repeats.ts (log scale). */
@@ -76,8 +67,6 @@ export interface ReductionRow {
   reason: string;
   /** The boundary of this configuration × stage where the dominant reduction happened (whereReduced), or null. */
   where: Where | null;
-  /** The L3 volume profile (thin/replicated/compressed/dedup/none) where the bundle records one, else "". */
-  storage_profile: string;
 }
 
 interface StoredRow {

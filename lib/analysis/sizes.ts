@@ -5,7 +5,7 @@ import { isStageRow } from "../results/schema.js";
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { isUsable } from "./cells.js";
-import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
+import { CONFIG_DIMS, frame, type ConfigFields, type Frame } from "./frames.js";
 import { overRepeats } from "./repeats.js";
 
 export const LAYERS = ["L1", "L2", "L3"] as const;
@@ -17,16 +17,7 @@ export const LAYER_LABELS: Record<string, string> = {
   L3: "L3 storage-physical",
 };
 
-export interface SizeRow {
-  system: string;
-  variant: string;
-  payload: string;
-  granularity: string;
-  placement: string;
-  unit_size: string;
-  n_units: number;
-  grade: string;
-  dup_fraction: number;
+export interface SizeRow extends ConfigFields {
   stage: string;
   layer: string;
   phase: "before" | "after" | "delta";

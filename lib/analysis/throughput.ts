@@ -2,7 +2,7 @@
 import * as aq from "arquero";
 import type { Table } from "apache-arrow";
 import { isUsable } from "./cells.js";
-import { CONFIG_DIMS, frame, type Frame } from "./frames.js";
+import { CONFIG_DIMS, frame, type ConfigFields, type Frame } from "./frames.js";
 import { overRepeats } from "./repeats.js";
 
 export const THROUGHPUT_METRICS = {
@@ -12,16 +12,7 @@ export const THROUGHPUT_METRICS = {
 } as const;
 export type ThroughputMetric = keyof typeof THROUGHPUT_METRICS;
 
-export interface ThroughputRow {
-  system: string;
-  variant: string;
-  payload: string;
-  granularity: string;
-  placement: string;
-  unit_size: string;
-  n_units: number;
-  grade: string;
-  dup_fraction: number;
+export interface ThroughputRow extends ConfigFields {
   stage: string;
   metric: ThroughputMetric;
   n: number;
