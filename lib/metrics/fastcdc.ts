@@ -257,43 +257,27 @@ export class FastCdc {
     const midPos = start + (center & ~1);
     const endPos = start + (remaining & ~1);
     let pos = start + (min & ~1);
-    const msLo = this.msLo;
-    const msHi = this.msHi;
-    const msLsLo = this.msLsLo;
-    const msLsHi = this.msLsHi;
-    for (; pos < midPos; pos += 2) {
-      b = buf[pos]!;
-      a = gll[b]!;
-      x = lo << 2;
-      s = (x + a) | 0;
-      hi = (((hi << 2) | (lo >>> 30)) + glh[b]! + (((x & a) | ((x | a) & ~s)) >>> 31)) | 0;
-      lo = s;
-      if ((lo & msLsLo) === 0 && (hi & msLsHi) === 0) return pos - start;
-      b = buf[pos + 1]!;
-      a = gl[b]!;
-      s = (lo + a) | 0;
-      hi = (hi + gh[b]! + (((lo & a) | ((lo | a) & ~s)) >>> 31)) | 0;
-      lo = s;
-      if ((lo & msLo) === 0 && (hi & msHi) === 0) return pos + 1 - start;
-    }
-    const mlLo = this.mlLo;
-    const mlHi = this.mlHi;
-    const mlLsLo = this.mlLsLo;
-    const mlLsHi = this.mlLsHi;
-    for (; pos < endPos; pos += 2) {
-      b = buf[pos]!;
-      a = gll[b]!;
-      x = lo << 2;
-      s = (x + a) | 0;
-      hi = (((hi << 2) | (lo >>> 30)) + glh[b]! + (((x & a) | ((x | a) & ~s)) >>> 31)) | 0;
-      lo = s;
-      if ((lo & mlLsLo) === 0 && (hi & mlLsHi) === 0) return pos - start;
-      b = buf[pos + 1]!;
-      a = gl[b]!;
-      s = (lo + a) | 0;
-      hi = (hi + gh[b]! + (((lo & a) | ((lo | a) & ~s)) >>> 31)) | 0;
-      lo = s;
-      if ((lo & mlLo) === 0 && (hi & mlHi) === 0) return pos + 1 - start;
+    // Normalized chunking: the hard masks (ms) up to the average size, the easy ones (ml) after.
+    const phases = [
+      [midPos, this.msLo, this.msHi, this.msLsLo, this.msLsHi],
+      [endPos, this.mlLo, this.mlHi, this.mlLsLo, this.mlLsHi],
+    ] as const;
+    for (const [until, mLo, mHi, mLsLo, mLsHi] of phases) {
+      for (; pos < until; pos += 2) {
+        b = buf[pos]!;
+        a = gll[b]!;
+        x = lo << 2;
+        s = (x + a) | 0;
+        hi = (((hi << 2) | (lo >>> 30)) + glh[b]! + (((x & a) | ((x | a) & ~s)) >>> 31)) | 0;
+        lo = s;
+        if ((lo & mLsLo) === 0 && (hi & mLsHi) === 0) return pos - start;
+        b = buf[pos + 1]!;
+        a = gl[b]!;
+        s = (lo + a) | 0;
+        hi = (hi + gh[b]! + (((lo & a) | ((lo | a) & ~s)) >>> 31)) | 0;
+        lo = s;
+        if ((lo & mLo) === 0 && (hi & mHi) === 0) return pos + 1 - start;
+      }
     }
     return remaining;
   }
