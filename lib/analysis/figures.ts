@@ -494,6 +494,18 @@ function factorText(v: number): string {
   return `${v >= 1000 ? Math.round(v) : Number(v.toPrecision(3))}×`;
 }
 
+/** The panels of a grade × stage grid (grades wrap after `cols` per row), in reading order. */
+function gradeStagePanels(stages: string[], grades: string[], cols: number, domains: { x: [number, number]; y: [number, number] }[]) {
+  const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
+  return stages.flatMap((stage, si) =>
+    grades.map((grade, gi) => {
+      const i = si * grades.length + gi;
+      const row = si * gradeRows + Math.floor(gi / cols);
+      return { stage, grade, i, row, d: domains[row * cols + (gi % cols)]!, ax: axisIds(i), firstInRow: gi % cols === 0 };
+    }),
+  );
+}
+
 /**
  * (f) Where did the reduction happen? One heatmap panel per grade (columns) and stage (rows):
  * rows = system (· variant), columns = the boundaries L0→L1, L1→L2, L2→L3 and the total L0→L3;
@@ -538,81 +550,74 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
   const zmax = Math.max(Math.log10(2), ...finiteCenters, ...ideals.map((v) => Math.log10(v)));
   const tickFactors = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((v) => Math.abs(Math.log10(v)) <= zmax + 1e-9);
   const missing: string[] = [];
-  let panel = 0;
-  stages.forEach((stage, si) => {
-    grades.forEach((grade, gi) => {
-      const i = panel++;
-      const pr = si * gradeRows + Math.floor(gi / cols);
-      const d = domains[pr * cols + (gi % cols)]!;
-      const ax = axisIds(i);
-      const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
-      const cell = (s: SystemSeries, b: string) => inPanel.find((r) => r.boundary === b && seriesKey(r) === seriesKey(s));
-      const z = yOrder.map((_, yi) => {
-        const s = series[series.length - 1 - yi]!;
-        return boundaries.map((b) => {
-          const r = cell(s, b);
-          return r && r.n > 0 && r.center > 0 ? Math.log10(r.center) : null;
-        });
-      });
-      const text = yOrder.map((_, yi) => {
-        const s = series[series.length - 1 - yi]!;
-        return boundaries.map((b) => {
-          const r = cell(s, b);
-          return r && r.n > 0 ? factorText(r.center) : "";
-        });
-      });
-      const custom = yOrder.map((_, yi) => {
-        const s = series[series.length - 1 - yi]!;
-        return boundaries.map((b) => {
-          const r = cell(s, b);
-          if (!r) return ["", "", "", "no rows"];
-          return [String(r.n), fmt3(r.lower), fmt3(r.upper), r.reason ? `${r.excluded} repeat(s) without a factor: ${r.reason}` : ""];
-        });
-      });
-      data.push({
-        type: "heatmap", xaxis: ax.x, yaxis: ax.y, x: boundaries, y: yOrder, z, text, customdata: custom,
-        texttemplate: "%{text}", textfont: { size: FONT_SIZE - 1 }, coloraxis: "coloraxis", xgap: 2, ygap: 2, showlegend: false, name: `${grade} ${stage}`,
-        hovertemplate: "%{y}<br>%{x}: %{text}<br>n = %{customdata[0]}, 95 % CI [%{customdata[1]}, %{customdata[2]}]<br>%{customdata[3]}<extra></extra>",
-      });
-      // No factor: a dash and the reason in the caption.
-      const holes: { x: string; y: string }[] = [];
-      series.forEach((s, k) => {
-        for (const b of boundaries) {
-          const r = cell(s, b);
-          if (r && r.n > 0) continue;
-          holes.push({ x: b, y: yLabels[k]! });
-          if (r && b !== "L0→L3") missing.push(`${s.label} ${grade} ${STAGE_LABELS[stage] ?? stage} ${b}: ${r.reason || "no valid value"}`);
-        }
-      });
-      if (holes.length) {
-        data.push({
-          type: "scatter", mode: "text", xaxis: ax.x, yaxis: ax.y, x: holes.map((h) => h.x), y: holes.map((h) => h.y), text: holes.map(() => "—"),
-          textfont: { color: "#777", size: FONT_SIZE }, showlegend: false, hoverinfo: "skip", cliponaxis: false,
-        });
-      }
-      // The where-rule's boundary, outlined.
-      series.forEach((s, k) => {
-        const w = inPanel.find((r) => seriesKey(r) === seriesKey(s))?.where;
-        if (!w || w === "nowhere") return;
-        const xi = boundaries.indexOf(w);
-        const yi = yOrder.indexOf(yLabels[k]!);
-        shapes.push({ type: "rect", xref: ax.x, yref: ax.y, x0: xi - 0.5, x1: xi + 0.5, y0: yi - 0.5, y1: yi + 0.5, line: { color: "#000", width: 2.5 }, fillcolor: "rgba(0,0,0,0)", layer: "above" });
-      });
-      // The total column stands apart: it is the product of the three boundaries.
-      shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: 2.5, x1: 2.5, y0: 0, y1: 1, line: { color: "#333", width: 1.5 }, layer: "above" });
-      const idealVals = [...new Set(inPanel.map((r) => r.ideal).filter(Number.isFinite).map((v) => fmt3(v)))];
-      const idealText = idealVals.length ? ` · ideal ${idealVals.join("/")}×` : "";
-      annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}${idealText}`, d));
-      layout[ax.xaxis] = axisStyle({
-        type: "category", categoryorder: "array", categoryarray: boundaries, domain: d.x, anchor: ax.y, showgrid: false, showline: false, ticks: "",
-        tickvals: boundaries, ticktext: boundaries.map((b) => (b === "L0→L3" ? "<b>L0→L3</b>" : b)), tickfont: { size: FONT_SIZE - 1 },
-      });
-      layout[ax.yaxis] = axisStyle({
-        type: "category", categoryorder: "array", categoryarray: yOrder, domain: d.y, anchor: ax.x, showgrid: false, showline: false, ticks: "",
-        showticklabels: gi % cols === 0,
+  for (const { stage, grade, i, d, ax, firstInRow } of gradeStagePanels(stages, grades, cols, domains)) {
+    const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
+    const cell = (s: SystemSeries, b: string) => inPanel.find((r) => r.boundary === b && seriesKey(r) === seriesKey(s));
+    const z = yOrder.map((_, yi) => {
+      const s = series[series.length - 1 - yi]!;
+      return boundaries.map((b) => {
+        const r = cell(s, b);
+        return r && r.n > 0 && r.center > 0 ? Math.log10(r.center) : null;
       });
     });
-  });
+    const text = yOrder.map((_, yi) => {
+      const s = series[series.length - 1 - yi]!;
+      return boundaries.map((b) => {
+        const r = cell(s, b);
+        return r && r.n > 0 ? factorText(r.center) : "";
+      });
+    });
+    const custom = yOrder.map((_, yi) => {
+      const s = series[series.length - 1 - yi]!;
+      return boundaries.map((b) => {
+        const r = cell(s, b);
+        if (!r) return ["", "", "", "no rows"];
+        return [String(r.n), fmt3(r.lower), fmt3(r.upper), r.reason ? `${r.excluded} repeat(s) without a factor: ${r.reason}` : ""];
+      });
+    });
+    data.push({
+      type: "heatmap", xaxis: ax.x, yaxis: ax.y, x: boundaries, y: yOrder, z, text, customdata: custom,
+      texttemplate: "%{text}", textfont: { size: FONT_SIZE - 1 }, coloraxis: "coloraxis", xgap: 2, ygap: 2, showlegend: false, name: `${grade} ${stage}`,
+      hovertemplate: "%{y}<br>%{x}: %{text}<br>n = %{customdata[0]}, 95 % CI [%{customdata[1]}, %{customdata[2]}]<br>%{customdata[3]}<extra></extra>",
+    });
+    // No factor: a dash and the reason in the caption.
+    const holes: { x: string; y: string }[] = [];
+    series.forEach((s, k) => {
+      for (const b of boundaries) {
+        const r = cell(s, b);
+        if (r && r.n > 0) continue;
+        holes.push({ x: b, y: yLabels[k]! });
+        if (r && b !== "L0→L3") missing.push(`${s.label} ${grade} ${STAGE_LABELS[stage] ?? stage} ${b}: ${r.reason || "no valid value"}`);
+      }
+    });
+    if (holes.length) {
+      data.push({
+        type: "scatter", mode: "text", xaxis: ax.x, yaxis: ax.y, x: holes.map((h) => h.x), y: holes.map((h) => h.y), text: holes.map(() => "—"),
+        textfont: { color: "#777", size: FONT_SIZE }, showlegend: false, hoverinfo: "skip", cliponaxis: false,
+      });
+    }
+    // The where-rule's boundary, outlined.
+    series.forEach((s, k) => {
+      const w = inPanel.find((r) => seriesKey(r) === seriesKey(s))?.where;
+      if (!w || w === "nowhere") return;
+      const xi = boundaries.indexOf(w);
+      const yi = yOrder.indexOf(yLabels[k]!);
+      shapes.push({ type: "rect", xref: ax.x, yref: ax.y, x0: xi - 0.5, x1: xi + 0.5, y0: yi - 0.5, y1: yi + 0.5, line: { color: "#000", width: 2.5 }, fillcolor: "rgba(0,0,0,0)", layer: "above" });
+    });
+    // The total column stands apart: it is the product of the three boundaries.
+    shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: 2.5, x1: 2.5, y0: 0, y1: 1, line: { color: "#333", width: 1.5 }, layer: "above" });
+    const idealVals = [...new Set(inPanel.map((r) => r.ideal).filter(Number.isFinite).map((v) => fmt3(v)))];
+    const idealText = idealVals.length ? ` · ideal ${idealVals.join("/")}×` : "";
+    annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}${idealText}`, d));
+    layout[ax.xaxis] = axisStyle({
+      type: "category", categoryorder: "array", categoryarray: boundaries, domain: d.x, anchor: ax.y, showgrid: false, showline: false, ticks: "",
+      tickvals: boundaries, ticktext: boundaries.map((b) => (b === "L0→L3" ? "<b>L0→L3</b>" : b)), tickfont: { size: FONT_SIZE - 1 },
+    });
+    layout[ax.yaxis] = axisStyle({
+      type: "category", categoryorder: "array", categoryarray: yOrder, domain: d.y, anchor: ax.x, showgrid: false, showline: false, ticks: "",
+      showticklabels: firstInRow,
+    });
+  }
   Object.assign(layout, {
     annotations, shapes, showlegend: false,
     coloraxis: {
@@ -705,62 +710,55 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
   const lo = Math.min(0.5, ...values) / 1.3;
   const hi = Math.max(2, ...values) * 1.3;
   const missing: string[] = [];
-  let panel = 0;
-  stages.forEach((stage, si) => {
-    grades.forEach((grade, gi) => {
-      const i = panel++;
-      const pr = si * gradeRows + Math.floor(gi / cols);
-      const d = domains[pr * cols + (gi % cols)]!;
-      const ax = axisIds(i);
-      const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
-      const yOf = (k: number) => series.length - 1 - k; // first system on top
-      // Potentials: one trace per quantity, a vertical bar across each system's row.
-      for (const m of potentials) {
-        const st = POTENTIAL_STYLE[m]!;
-        const xs: (number | null)[] = [];
-        const ys: (number | null)[] = [];
-        series.forEach((s, k) => {
-          const r = inPanel.find((x) => x.kind === "potential" && x.quantity === m && seriesKey(x) === seriesKey(s));
-          if (!r || !(r.center > 0)) return;
-          xs.push(r.center, r.center, null);
-          ys.push(yOf(k) - 0.42, yOf(k) + 0.42, null);
-        });
-        data.push({
-          type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: xs, y: ys, name: `potential: ${potLabel(m)}`, legendgroup: m, showlegend: i === 0,
-          line: { color: st.color, width: st.width, dash: st.dash }, hovertemplate: `${potLabel(m)}: %{x:.3g}×<extra></extra>`,
-        });
-      }
-      // Measured: one trace per boundary.
-      for (const b of boundaries) {
-        const st = MEASURED_STYLE[b]!;
-        const pts = series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))
-          .filter((p) => p.r && p.r.n > 0 && p.r.center > 0);
-        for (const p of series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))) {
-          if (p.r && !(p.r.n > 0) && b !== "L0→L3") missing.push(`${p.s.label} ${grade} ${b}: ${p.r.reason || "no valid value"}`);
-        }
-        const total = b === "L0→L3";
-        data.push({
-          type: "scatter", mode: "markers", xaxis: ax.x, yaxis: ax.y, name: total ? "measured total L0→L3 (95 % CI)" : `measured ${b}`, legendgroup: b, showlegend: i === 0,
-          x: pts.map((p) => p.r!.center), y: pts.map((p) => yOf(p.k) + st.offset),
-          marker: { symbol: st.symbol, size: st.size, color: total ? "#222" : "#333", line: { color: "#222", width: 1.6 } },
-          ...(total ? { error_x: { ...errorBars(pts.map((p) => p.r!)), color: "#222" } } : {}),
-          customdata: pts.map((p) => [p.s.label, p.r!.n]), hovertemplate: `%{customdata[0]}<br>${b}: %{x:.3g}× (n = %{customdata[1]})<extra></extra>`,
-        });
-      }
-      annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}`, d));
-      layout[ax.xaxis] = axisStyle({
-        type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi), domain: d.x, anchor: ax.y,
-        title: pr === nr - 1 ? { text: "reduction factor (log scale)", standoff: 6 } : undefined,
+  for (const { stage, grade, i, row, d, ax, firstInRow } of gradeStagePanels(stages, grades, cols, domains)) {
+    const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
+    const yOf = (k: number) => series.length - 1 - k; // first system on top
+    // Potentials: one trace per quantity, a vertical bar across each system's row.
+    for (const m of potentials) {
+      const st = POTENTIAL_STYLE[m]!;
+      const xs: (number | null)[] = [];
+      const ys: (number | null)[] = [];
+      series.forEach((s, k) => {
+        const r = inPanel.find((x) => x.kind === "potential" && x.quantity === m && seriesKey(x) === seriesKey(s));
+        if (!r || !(r.center > 0)) return;
+        xs.push(r.center, r.center, null);
+        ys.push(yOf(k) - 0.42, yOf(k) + 0.42, null);
       });
-      layout[ax.yaxis] = axisStyle({
-        type: "linear", range: [-0.5, series.length - 0.5], domain: d.y, anchor: ax.x, showgrid: false, ticks: "", zeroline: false,
-        tickvals: series.map((_, k) => yOf(k)), ticktext: series.map((s) => `<span style="color:${systemColor(s.system)}">■</span> ${s.label}`),
-        showticklabels: gi % cols === 0,
+      data.push({
+        type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: xs, y: ys, name: `potential: ${potLabel(m)}`, legendgroup: m, showlegend: i === 0,
+        line: { color: st.color, width: st.width, dash: st.dash }, hovertemplate: `${potLabel(m)}: %{x:.3g}×<extra></extra>`,
       });
-      // 1× reference: no reduction.
-      data.push({ type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: [1, 1], y: [-0.5, series.length - 0.5], line: { color: "#999", width: 1 }, showlegend: false, hoverinfo: "skip" });
+    }
+    // Measured: one trace per boundary.
+    for (const b of boundaries) {
+      const st = MEASURED_STYLE[b]!;
+      const pts = series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))
+        .filter((p) => p.r && p.r.n > 0 && p.r.center > 0);
+      for (const p of series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))) {
+        if (p.r && !(p.r.n > 0) && b !== "L0→L3") missing.push(`${p.s.label} ${grade} ${b}: ${p.r.reason || "no valid value"}`);
+      }
+      const total = b === "L0→L3";
+      data.push({
+        type: "scatter", mode: "markers", xaxis: ax.x, yaxis: ax.y, name: total ? "measured total L0→L3 (95 % CI)" : `measured ${b}`, legendgroup: b, showlegend: i === 0,
+        x: pts.map((p) => p.r!.center), y: pts.map((p) => yOf(p.k) + st.offset),
+        marker: { symbol: st.symbol, size: st.size, color: total ? "#222" : "#333", line: { color: "#222", width: 1.6 } },
+        ...(total ? { error_x: { ...errorBars(pts.map((p) => p.r!)), color: "#222" } } : {}),
+        customdata: pts.map((p) => [p.s.label, p.r!.n]), hovertemplate: `%{customdata[0]}<br>${b}: %{x:.3g}× (n = %{customdata[1]})<extra></extra>`,
+      });
+    }
+    annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}`, d));
+    layout[ax.xaxis] = axisStyle({
+      type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi), domain: d.x, anchor: ax.y,
+      title: row === nr - 1 ? { text: "reduction factor (log scale)", standoff: 6 } : undefined,
     });
-  });
+    layout[ax.yaxis] = axisStyle({
+      type: "linear", range: [-0.5, series.length - 0.5], domain: d.y, anchor: ax.x, showgrid: false, ticks: "", zeroline: false,
+      tickvals: series.map((_, k) => yOf(k)), ticktext: series.map((s) => `<span style="color:${systemColor(s.system)}">■</span> ${s.label}`),
+      showticklabels: firstInRow,
+    });
+    // 1× reference: no reduction.
+    data.push({ type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: [1, 1], y: [-0.5, series.length - 0.5], line: { color: "#999", width: 1 }, showlegend: false, hoverinfo: "skip" });
+  }
   Object.assign(layout, { annotations, legend: { ...(layout.legend as Record<string, unknown>), traceorder: "normal" }, margin: { ...MARGIN, t: MARGIN.t + 40 } });
   const measuredNote = repeatsNote(measuredRows.filter((r) => r.quantity === "L0→L3")).replace("error bars", "bars on the total");
   return {
