@@ -14,6 +14,7 @@ import { volumesUnavailable } from "../../lib/metrics/local-volume.js";
 import { LOCAL_SERVICES_CONFIG } from "../helpers/contract-systems.js";
 import { rowsOf, TempDirs, type Row } from "../helpers/bundles.js";
 import { ROOT, loadServicesEnv } from "../helpers/services-env.js";
+import { withTraversableAncestors } from "../helpers/traversable.js";
 
 const temps = new TempDirs("dedup-lab-controls-");
 afterAll(() => temps.removeAll());
@@ -136,7 +137,9 @@ describe("no privileges: a user who cannot make loop devices", () => {
     const out = join(temps.make(), "bundle");
     chmodSync(join(out, ".."), 0o777);
     // A real unprivileged user (nobody), not a mocked check.
-    const res = spawnSync("runuser", ["-u", "nobody", "--", process.execPath, join(ROOT, "bin/dedup-lab.js"), "run", "--systems", "directory", "--payloads", "random_binary", "--grades", "U0,U90", "--units", "8", "--out", out], { cwd: "/", encoding: "utf8", timeout: 120_000 });
+    const res = withTraversableAncestors(ROOT, () =>
+      spawnSync("runuser", ["-u", "nobody", "--", process.execPath, join(ROOT, "bin/dedup-lab.js"), "run", "--systems", "directory", "--payloads", "random_binary", "--grades", "U0,U90", "--units", "8", "--out", out], { cwd: "/", encoding: "utf8", timeout: 120_000 }),
+    );
     expect(res.status, res.stderr).toBe(0);
     const warnings = res.stderr.split("\n").filter((l) => l.startsWith("warning: storage layer: no loop-device volume"));
     expect(warnings, res.stderr).toHaveLength(1);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExporterConfigSchema, LonghornStyleExporter } from "../../lib/exporter/exporter.js";
 import { ROOT } from "../helpers/services-env.js";
+import { withTraversableAncestors } from "../helpers/traversable.js";
 
 const SCRIPT = join(ROOT, "scripts", "volume.sh");
 const MiB = 1 << 20;
@@ -99,7 +100,7 @@ describe("scripts/volume.sh on loop devices", () => {
     expect(noTools.code).toBe(3);
     expect(noTools.stdout.trim().split("\n")).toHaveLength(1);
     expect(noTools.stdout).toMatch(/missing .*losetup/);
-    const nobody = spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "bash", SCRIPT, "can"], { env, encoding: "utf8", cwd: "/" });
+    const nobody = withTraversableAncestors(SCRIPT, () => spawnSync("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "bash", SCRIPT, "can"], { env, encoding: "utf8", cwd: "/" }));
     expect(nobody.status).toBe(3);
     expect(nobody.stdout.trim().split("\n")).toHaveLength(1);
     expect(nobody.stdout).toMatch(/missing root/);
