@@ -268,7 +268,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     await env.log(`cell ${cell.id} failed: ${record.error}`);
   } finally {
     try {
-      await system.cleanup();
+      await system.cleanup(cell.key); // this cell's objects only: another run's cells may be live in the same namespace
     } catch (e) {
       await env.log(`cell ${cell.id}: cleanup failed: ${env.redact.text(errorMessage(e))} — run \`dedup-lab cleanup\``);
     }

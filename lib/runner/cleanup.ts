@@ -7,9 +7,12 @@ import { errorMessage } from "../errors.js";
 import type { RunConfig } from "./config.js";
 import { systemDefinition } from "../systems/registry.js";
 
-/** Only the runner's per-cell work directories (`<prefix>-lab-c<10 hex>-XXXXXX`), nothing else that shares the prefix. */
+/**
+ * Only the runner's per-cell work directories (`<prefix>-lab-<cell key>-XXXXXX`, the cell key
+ * `r<8 hex>c<10 hex>` — or `c<10 hex>` from before run tokens), nothing else that shares the prefix.
+ */
 export function isCellWorkDir(name: string, objectPrefix: string): boolean {
-  return name.startsWith(objectPrefix) && /^c[0-9a-f]{10}-[A-Za-z0-9]{6}$/.test(name.slice(objectPrefix.length));
+  return name.startsWith(objectPrefix) && /^(r[0-9a-f]{8})?c[0-9a-f]{10}-[A-Za-z0-9]{6}$/.test(name.slice(objectPrefix.length));
 }
 
 export interface CleanupOutcome {

@@ -3,7 +3,8 @@
 // data because the dataset seed includes the repeat. Seeds are hashes, never s, s+1, s+2.
 import { createHash } from "node:crypto";
 import { Dataset, DatasetSpecSchema, type DatasetSpec } from "../generators/dataset.js";
-import { gradeLabel } from "../generators/plan.js";
+import { gradeLabel, plannedTotals } from "../generators/plan.js";
+import { payloadType } from "../generators/payloads.js";
 import { formatSizeSpec } from "../generators/sizes.js";
 import type { CellDims } from "../results/schema.js";
 import type { RunConfig, SystemPlan } from "./config.js";
@@ -37,7 +38,7 @@ export function expandMatrix(cfg: RunConfig, runId: string): Cell[] {
                 const id = [system.name, variant, payload, grade, granularity, placement, `r${repeat}`].join(".");
                 cells.push({
                   id,
-                  key: "c" + createHash("sha256").update(`${runId}/${id}`).digest("hex").slice(0, 10),
+                  key: cfg.lab.cellKey(runId, id),
                   system, variant, payload, fraction, grade, granularity, placement, repeat,
                   dataset: DatasetSpecSchema.parse({
                     payload, units: cfg.units, size: cfg.unitSize, fraction, granularity, blockSize: cfg.blockSize,
@@ -69,8 +70,10 @@ export interface CellPlan {
 
 /** What a cell will do, computed from the plan alone (no data generated, nothing opened). */
 export function planCell(cell: Cell, cfg: RunConfig): CellPlan {
-  const ds = new Dataset(cell.dataset);
-  ds.close();
+  // Synthetic data: closed form, flat in the number of units. Real data: its staged units decide
+  // sizes and how many distinct units exist, so the (bounded) dataset is planned unit by unit.
+  const ds = payloadType(cell.payload).kind === "synthetic" ? { totals: syntheticTotals(cell.dataset) } : new Dataset(cell.dataset);
+  if (ds instanceof Dataset) ds.close();
   const inserts = (cfg.stages.includes("bulk_insert") ? 1 : 0) + (cfg.stages.includes("perfile_insert") ? 1 : 0);
   const operations = (cfg.stages.includes("perfile_insert") ? cfg.units : 0) + (cfg.stages.includes("perfile_delete") ? cfg.units : 0);
   return {
@@ -89,4 +92,9 @@ export function configFingerprint(cfg: RunConfig): string {
     containers: cfg.containers, policy: cfg.policy, seed: cfg.seed,
   };
   return createHash("sha256").update(JSON.stringify(defining)).digest("hex").slice(0, 16);
+}
+
+function syntheticTotals(spec: DatasetSpec): Pick<Dataset["totals"], "logical_bytes" | "unique_bytes" | "dedup_ratio"> {
+  const t = plannedTotals(spec);
+  return { logical_bytes: t.logicalBytes, unique_bytes: t.uniqueBytes, dedup_ratio: t.dedupRatio };
 }

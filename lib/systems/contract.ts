@@ -53,7 +53,7 @@ export type Stage = (typeof STAGES)[number];
 /** Everything a connector learns about the cell it runs in. */
 export interface CellContext {
   lab: LabNamespace;
-  /** Short, name-safe id of the matrix cell; connectors use it for per-cell topics, buckets, tables. */
+  /** Short, name-safe id of the matrix cell, starting with the run's token; every per-cell topic, bucket, table, key or directory carries it. */
   cellKey: string;
   variant: string;
   /** Number of containers the placement spreads units over (1 for `within`). */
@@ -81,7 +81,7 @@ export interface LabSystem {
   /** Open connections and resolve capabilities. Must fail with a SystemError naming system and endpoint. */
   connect(): Promise<void>;
   close(): Promise<void>;
-  /** Create the lab objects for one cell (idempotent: drops leftovers of the same cell first). */
+  /** Create the lab objects for one cell (idempotent: drops leftovers of the same cell first, and only those). */
   prepare(cell: CellContext): Promise<void>;
   /** Write a stream of units as the system's native bulk path does. Every operation answers OK or notImplemented(note). */
   bulkInsert(units: AsyncIterable<Unit[]>): Promise<OpStatus>;
@@ -99,8 +99,13 @@ export interface LabSystem {
   sizes(): Promise<SizeReading[]>;
   /** Raw, JSON-serialisable internal statistics; stored as-is in the bundle. */
   snapshot(): Promise<unknown>;
-  /** Drop everything of the lab namespace this system holds. Idempotent; never touches other objects. */
-  cleanup(): Promise<void>;
+  /**
+   * Drop lab objects, idempotently, never anything else. With `scope` (a cell key, or a run token:
+   * the prefix every cell key of that run starts with) only the objects whose names carry it —
+   * the runner ends each cell with its own key, so a concurrent run's objects are never touched.
+   * Without it, everything of the lab namespace this system holds (`dedup-lab cleanup`).
+   */
+  cleanup(scope?: string): Promise<void>;
   /** Local files/directories holding this system's data, for storage-physical (L3) readings from outside. */
   storagePaths?(): string[];
 }

@@ -1,5 +1,6 @@
 // Every object the toolkit touches is named from one lab prefix. Connectors ask this
 // class for names and never build their own, so the guard is in one place.
+import { createHash } from "node:crypto";
 import { UsageError } from "../errors.js";
 
 const PREFIX_RE = /^[a-z][a-z0-9]{1,20}$/;
@@ -22,6 +23,20 @@ export class LabNamespace {
     this.sqlName = `${prefix}_lab`;
     this.keyPrefix = `${prefix}:`;
     this.objectPrefix = `${prefix}-lab-`;
+  }
+
+  /**
+   * The run's token: `r` + 8 hex of the run id's hash. Every cell key of a run starts with it, so
+   * every object a run creates (table, topic, bucket, key, work directory) names its run, and the
+   * leftovers of a killed run can be told from another run's objects by name alone.
+   */
+  runToken(runId: string): string {
+    return "r" + createHash("sha256").update(runId).digest("hex").slice(0, 8);
+  }
+
+  /** A cell's key: `<run token>c<10 hex>` (lowercase, name-safe, 20 characters). */
+  cellKey(runId: string, cellId: string): string {
+    return this.runToken(runId) + "c" + createHash("sha256").update(`${runId}/${cellId}`).digest("hex").slice(0, 10);
   }
 
   /** A per-cell object name (topic, bucket, directory): `<prefix>-lab-<part>-…`, lowercase, S3-safe. */

@@ -52,6 +52,11 @@ export function codecSql(codec: string, zstdLevel?: number): string {
   return codec;
 }
 
+/** The tables of the lab database (none when it does not exist). */
+export function labTablesSql(db: string): string {
+  return `SELECT name FROM system.tables WHERE database = ${literal(db)} ORDER BY name`;
+}
+
 export function dropTableSql(db: string, table: string): string {
   return `DROP TABLE IF EXISTS ${qualified(db, table)}`;
 }

@@ -20,7 +20,7 @@ import type { ClickhouseOptions } from "./clickhouse-options.js";
 import { rowHeader } from "./clickhouse-rowbinary.js";
 import { readClickhouseSizes, readClickhouseSnapshot } from "./clickhouse-sizes.js";
 import {
-  VARIANTS, codecSql, countIdSql, tableRowsSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, optimizeFinalSql,
+  VARIANTS, codecSql, countIdSql, tableRowsSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, labTablesSql, optimizeFinalSql,
   partTotalsSql, pendingMutationsSql, runningMergesSql, type ClickhouseVariant,
 } from "./clickhouse-sql.js";
 
@@ -157,7 +157,14 @@ export class ClickhouseSystem implements LabSystem {
     await this.prepare(this.cell!);
   }
 
-  async cleanup(): Promise<void> {
+  async cleanup(scope?: string): Promise<void> {
+    if (scope) {
+      // Only the scope's tables (`units_<cell key or run token>…`); the database goes when it is empty.
+      const own = this.lab.tableName("units", scope);
+      const tables = (await this.select(labTablesSql(this.db), "list lab tables")).map((r) => String(r.name));
+      for (const t of tables.filter((n) => n.startsWith(own))) await this.command(dropTableSql(this.db, t), `drop table ${t}`);
+      if (tables.some((n) => !n.startsWith(own))) return;
+    }
     await this.command(dropDatabaseSql(this.db), `drop database ${this.db}`);
     this.tables = [];
     this.dataPaths = [];

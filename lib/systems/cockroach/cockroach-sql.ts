@@ -23,8 +23,9 @@ export function createDatabaseSql(database: string): string {
   return `CREATE DATABASE IF NOT EXISTS ${ident(database)}`;
 }
 
-export function dropDatabaseSql(database: string): string {
-  return `DROP DATABASE IF EXISTS ${ident(database)} CASCADE`;
+/** Without `cascade` (RESTRICT) only an empty database is dropped; the server refuses otherwise. */
+export function dropDatabaseSql(database: string, cascade = true): string {
+  return `DROP DATABASE IF EXISTS ${ident(database)} ${cascade ? "CASCADE" : "RESTRICT"}`;
 }
 
 export function gcTtlSql(database: string, seconds: number): string {

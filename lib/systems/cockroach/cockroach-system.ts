@@ -7,7 +7,7 @@
 import type pg from "pg";
 import type { LabNamespace } from "../namespace.js";
 import { OK, notImplemented, type Capabilities, type CellContext, type OpStatus, type SizeReading, type Unit } from "../contract.js";
-import { unitsTableName } from "../postgres/postgres-sql.js";
+import { ident } from "../postgres/postgres-sql.js";
 import { PostgresSystem } from "../postgres/postgres-system.js";
 import { sleep } from "../reconnect.js";
 import { tryCrdb, type CrdbAnswer } from "./cockroach-connection.js";
@@ -50,11 +50,26 @@ export class CockroachSystem extends PostgresSystem {
   }
 
   protected override table(container: number): string {
-    return this.isCrdb ? crdbTable(this.lab.sqlName, unitsTableName(container)) : super.table(container);
+    return this.isCrdb ? this.labTable(this.tableName(container)) : super.table(container);
   }
 
-  protected override namespaceDropSql(): string {
-    return this.isCrdb ? dropDatabaseSql(this.lab.sqlName) : super.namespaceDropSql();
+  protected override labTable(name: string): string {
+    return this.isCrdb ? crdbTable(this.lab.sqlName, name) : super.labTable(name);
+  }
+
+  protected override async labTables(c: pg.Client): Promise<string[]> {
+    if (!this.isCrdb) return super.labTables(c);
+    try {
+      const r = await c.query(`SELECT table_name AS name FROM ${ident(this.lab.sqlName)}.information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`);
+      return r.rows.map((x: { name: string }) => x.name);
+    } catch (e) {
+      if ((e as { code?: string }).code === "3D000") return []; // no lab database: nothing to drop
+      throw e;
+    }
+  }
+
+  protected override namespaceDropSql(cascade = true): string {
+    return this.isCrdb ? dropDatabaseSql(this.lab.sqlName, cascade) : super.namespaceDropSql(cascade);
   }
 
   protected override namespaceCreateSql(): string[] {

@@ -3,8 +3,8 @@
 // The contract only: the directory and its files in directory-connection.ts, sizes and
 // snapshot in directory-sizes.ts, options and definition in directory-options.ts.
 import { execFile } from "node:child_process";
-import { rm, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, rm, unlink } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
 import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
@@ -86,8 +86,14 @@ export class DirectorySystem implements LabSystem {
     return readDirectorySnapshot(this.dir);
   }
 
-  async cleanup(): Promise<void> {
+  async cleanup(scope?: string): Promise<void> {
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
+    // Under a shared root: the scope's directories (a cell key or a run token), or every lab directory.
+    // Without a root, each cell's directory lives in its own work directory, which the runner removes.
+    if (!this.options.root) return;
+    const own = scope ? this.lab.objectName(scope) : this.lab.objectPrefix;
+    const names = await readdir(resolve(this.options.root)).catch(() => [] as string[]);
+    for (const n of names) if (this.lab.isLabObject(n) && n.startsWith(own)) await rm(join(resolve(this.options.root), n), { recursive: true, force: true });
   }
 
   storagePaths(): string[] {

@@ -450,10 +450,12 @@ export class KafkaSystem implements LabSystem {
     });
   }
 
-  async cleanup(): Promise<void> {
-    // Every lab topic but the event stream's, which outlives cells by design (see lib/metrics/kafka-events.ts).
+  async cleanup(scope?: string): Promise<void> {
+    // Every lab topic of the scope (a cell key or a run token), or of the lab, but the event
+    // stream's, which outlives cells by design (see lib/runner/kafka-events.ts).
     const events = this.lab.objectName("events");
-    await this.deleteTopics((await this.listLabTopics()).filter((t) => t !== events));
+    const own = scope ? this.lab.objectName(scope) : this.lab.objectPrefix;
+    await this.deleteTopics((await this.listLabTopics()).filter((t) => t !== events && t.startsWith(own)));
     this.ledger.clear();
   }
 

@@ -40,6 +40,11 @@ export function createTableSql(db: string, table: string, variant: MariadbVarian
   );
 }
 
+/** The tables of the lab database (none when it does not exist). */
+export function labTablesSql(db: string): string {
+  return `SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = ${literal(db)} ORDER BY 1`;
+}
+
 export function dropTableSql(db: string, table: string): string {
   return `DROP TABLE IF EXISTS ${qualified(db, table)}`;
 }

@@ -10,7 +10,7 @@ import { MariadbConnection, isDuplicateKey } from "./mariadb-connection.js";
 import type { MariadbOptions } from "./mariadb-options.js";
 import { readMariadbSizes, readMariadbSnapshot, type MariadbCellTables } from "./mariadb-sizes.js";
 import {
-  MAX_ROWS_PER_INSERT, VARIANT_TABLE_OPTIONS, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertSql,
+  MAX_ROWS_PER_INSERT, VARIANT_TABLE_OPTIONS, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertSql, labTablesSql,
   type MariadbVariant,
 } from "./mariadb-sql.js";
 
@@ -86,7 +86,14 @@ export class MariadbSystem implements LabSystem {
     await this.prepare(this.cell!);
   }
 
-  async cleanup(): Promise<void> {
+  async cleanup(scope?: string): Promise<void> {
+    if (scope) {
+      // Only the scope's tables (`units_<cell key or run token>…`); the database goes when it is empty.
+      const own = this.lab.tableName("units", scope);
+      const tables = (await this.query<{ name: string }>(labTablesSql(this.db), "list lab tables")).map((r) => r.name);
+      for (const t of tables.filter((n) => n.startsWith(own))) await this.query(dropTableSql(this.db, t), `drop table ${t}`);
+      if (tables.some((n) => !n.startsWith(own))) return;
+    }
     await this.query(dropDatabaseSql(this.db), `drop database ${this.db}`);
     this.tables = [];
   }

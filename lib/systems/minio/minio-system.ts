@@ -202,7 +202,9 @@ export class MinioSystem implements LabSystem {
     return readMinioSnapshot(this.conn, this.options, this.buckets());
   }
 
-  async cleanup(): Promise<void> {
+  async cleanup(scope?: string): Promise<void> {
+    // The buckets of the scope (a cell key or a run token), or every lab bucket.
+    const own = scope ? this.lab.objectName(scope) : this.lab.objectPrefix;
     let names: string[];
     try {
       names = (await this.s3.listBuckets()).map((b) => b.name);
@@ -212,7 +214,7 @@ export class MinioSystem implements LabSystem {
       if ((e as { code?: unknown }).code !== "AccessDenied") throw this.conn.fail("ListBuckets", e);
       names = this.cell ? this.buckets() : [];
     }
-    for (const bucket of names.filter((n) => this.lab.isLabObject(n))) await this.dropBucket(bucket);
+    for (const bucket of names.filter((n) => this.lab.isLabObject(n) && n.startsWith(own))) await this.dropBucket(bucket);
   }
 
   storagePaths(): string[] {

@@ -41,9 +41,12 @@ async function pgstattupleTotals(c: pg.Client, database: string, rels: Row[]): P
   return { live, dead, free };
 }
 
-/** L1 = stored payload bytes (pg_column_size), L2 = pg_total_relation_size, with the parts beside them. */
-export async function readPostgresSizes(c: pg.Client, schema: string, database: string): Promise<SizeReading[]> {
-  const rels = (await c.query(RELATION_SIZES_SQL, [schema])).rows as Row[];
+/**
+ * L1 = stored payload bytes (pg_column_size), L2 = pg_total_relation_size, with the parts beside
+ * them — of the cell's own tables (names starting with `tablePrefix`), never another cell's.
+ */
+export async function readPostgresSizes(c: pg.Client, schema: string, database: string, tablePrefix: string): Promise<SizeReading[]> {
+  const rels = ((await c.query(RELATION_SIZES_SQL, [schema])).rows as Row[]).filter((r) => String(r.relname).startsWith(tablePrefix));
   const sum = (k: string) => rels.reduce((a, r) => a + num(r[k]), 0);
   let stored = 0;
   let raw = 0;

@@ -25,9 +25,21 @@ export function qualify(...parts: string[]): string {
   return parts.map(ident).join(".");
 }
 
-export function unitsTableName(container: number): string {
-  return `units_c${container}`;
+/**
+ * The prefix of the lab tables a scope owns: a cell key (its tables) or a run token (every
+ * table of that run; all cell keys have the same length, so one never prefixes another).
+ */
+export function unitsTablePrefix(scope: string): string {
+  return `units_${scope}`;
 }
+
+/** A cell's table of one container: `units_<cell key>_c<k>`, so runs and cells never share a table. */
+export function unitsTableName(cellKey: string, container: number): string {
+  return `${unitsTablePrefix(cellKey)}_c${container}`;
+}
+
+/** Names of the ordinary tables in the lab schema ($1 = schema). */
+export const LAB_TABLES_SQL = "SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 ORDER BY 1";
 
 export function createTableSql(table: string, variant: PgVariant, serverVersionNum: number, hashIndexName: string): string[] {
   // Per-column COMPRESSION exists from PostgreSQL 14; before that pglz is the only method.

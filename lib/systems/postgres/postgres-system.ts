@@ -14,7 +14,7 @@ import { PgConnection, endpointOf, wireError, type WireOptions } from "./postgre
 import { readPostgresSizes, readPostgresSnapshot } from "./postgres-sizes.js";
 import {
   COPY_BINARY_HEADER, COPY_BINARY_TRAILER, PG_MAINTENANCE, PG_VARIANTS, copyBinarySql, copyRowPrefix, createTableSql,
-  deleteSql, ident, insertSql, qualify, unitsTableName, variantProblem, type PgVariant, type ServerInfo,
+  LAB_TABLES_SQL, deleteSql, ident, insertSql, qualify, unitsTableName, unitsTablePrefix, variantProblem, type PgVariant, type ServerInfo,
 } from "./postgres-sql.js";
 
 const COPY_BUFFER_BYTES = 1 << 20;
@@ -77,20 +77,36 @@ export class PostgresSystem implements LabSystem {
     return "schema";
   }
 
+  /** The cell's table of a container, unqualified: `units_<cell key>_c<k>`. */
+  protected tableName(container: number): string {
+    return unitsTableName(this.cell!.cellKey, container);
+  }
+
   protected table(container: number): string {
-    return qualify(this.lab.sqlName, unitsTableName(container));
+    return qualify(this.lab.sqlName, this.tableName(container));
   }
 
   protected hashIndexName(container: number): string {
-    return this.lab.tableName(unitsTableName(container), "sha256");
+    return this.lab.tableName(this.tableName(container), "sha256");
   }
 
-  protected namespaceDropSql(): string {
-    return `DROP SCHEMA IF EXISTS ${ident(this.lab.sqlName)} CASCADE`;
+  /** Drops the lab namespace; without `cascade` only when it is empty (the server refuses otherwise). */
+  protected namespaceDropSql(cascade = true): string {
+    return `DROP SCHEMA IF EXISTS ${ident(this.lab.sqlName)}${cascade ? " CASCADE" : ""}`;
   }
 
   protected namespaceCreateSql(): string[] {
-    return [`CREATE SCHEMA ${ident(this.lab.sqlName)}`];
+    return [`CREATE SCHEMA IF NOT EXISTS ${ident(this.lab.sqlName)}`];
+  }
+
+  /** Names of the tables in the lab namespace (none when it does not exist). */
+  protected async labTables(c: pg.Client): Promise<string[]> {
+    return (await c.query(LAB_TABLES_SQL, [this.lab.sqlName])).rows.map((r: { name: string }) => r.name);
+  }
+
+  /** A lab table by its unqualified name. */
+  protected labTable(name: string): string {
+    return qualify(this.lab.sqlName, name);
   }
 
   protected tableSql(container: number): string[] {
@@ -113,23 +129,22 @@ export class PostgresSystem implements LabSystem {
     await this.retrying("preparing the lab namespace", async (c) => {
       const problem = await this.checkVariant(c, cell.variant);
       if (problem) throw this.fail(problem);
-      await c.query(this.namespaceDropSql());
+      // The namespace is shared by every cell and run; only this cell's own tables are replaced.
       for (const s of this.namespaceCreateSql()) await c.query(s);
       await this.createTables(c);
     });
   }
 
+  /** This cell's tables, dropped (leftovers of an earlier attempt of the same cell) and created. */
   protected async createTables(c: pg.Client): Promise<void> {
     for (let k = 0; k < this.cell!.containers; k++) {
+      await c.query(`DROP TABLE IF EXISTS ${this.table(k)}`);
       for (const s of this.tableSql(k)) await c.query(s);
     }
   }
 
   async reset(): Promise<void> {
-    await this.retrying("resetting the lab tables", async (c) => {
-      for (let k = 0; k < this.cell!.containers; k++) await c.query(`DROP TABLE IF EXISTS ${this.table(k)}`);
-      await this.createTables(c);
-    });
+    await this.retrying("resetting the lab tables", (c) => this.createTables(c));
   }
 
   /** Binary COPY, one stream per container (its own connection beyond the first); socket back-pressure is respected. */
@@ -172,14 +187,14 @@ export class PostgresSystem implements LabSystem {
 
   async insert(u: Unit): Promise<OpStatus> {
     await this.once(`inserting ${u.id}`, (c) =>
-      c.query({ name: `dedup_lab_ins_c${u.container}`, text: insertSql(this.table(u.container)), values: [u.id, u.size, u.sha256, u.payload] }),
+      c.query({ name: `dedup_lab_ins_${this.cell!.cellKey}_c${u.container}`, text: insertSql(this.table(u.container)), values: [u.id, u.size, u.sha256, u.payload] }),
     );
     return OK;
   }
 
   async delete(u: UnitRef): Promise<OpStatus> {
     const r = await this.once(`deleting ${u.id}`, (c) =>
-      c.query({ name: `dedup_lab_del_c${u.container}`, text: deleteSql(this.table(u.container)), values: [u.id] }),
+      c.query({ name: `dedup_lab_del_${this.cell!.cellKey}_c${u.container}`, text: deleteSql(this.table(u.container)), values: [u.id] }),
     );
     if (r.rowCount !== 1) throw this.fail(`delete of ${u.id} from ${this.table(u.container)} removed ${r.rowCount} rows (expected 1)`);
     return OK;
@@ -227,7 +242,7 @@ export class PostgresSystem implements LabSystem {
   // --- sizes and snapshots ------------------------------------------------------------------
 
   async sizes(): Promise<SizeReading[]> {
-    return this.retrying("reading sizes", (c) => readPostgresSizes(c, this.lab.sqlName, this.o.database));
+    return this.retrying("reading sizes", (c) => readPostgresSizes(c, this.lab.sqlName, this.o.database, unitsTablePrefix(this.cell!.cellKey)));
   }
 
   async snapshot(): Promise<unknown> {
@@ -244,7 +259,20 @@ export class PostgresSystem implements LabSystem {
     );
   }
 
-  async cleanup(): Promise<void> {
-    await this.retrying("cleaning up the lab namespace", (c) => c.query(this.namespaceDropSql()));
+  async cleanup(scope?: string): Promise<void> {
+    if (!scope) {
+      await this.retrying("cleaning up the lab namespace", (c) => c.query(this.namespaceDropSql()));
+      return;
+    }
+    await this.retrying(`cleaning up the lab tables of ${scope}`, async (c) => {
+      const own = unitsTablePrefix(scope);
+      for (const t of await this.labTables(c)) if (t.startsWith(own)) await c.query(`DROP TABLE IF EXISTS ${this.labTable(t)}`);
+      // The namespace goes too once no cell of any run has a table left in it.
+      try {
+        await c.query(this.namespaceDropSql(false));
+      } catch (e) {
+        if ((e as { code?: string }).code !== "2BP01") throw e; // dependent objects: another cell's tables
+      }
+    });
   }
 }

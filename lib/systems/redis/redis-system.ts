@@ -52,18 +52,22 @@ export class RedisSystem implements LabSystem {
     return this.lab.key(this.cell!.cellKey, `c${u.container}`, u.id);
   }
 
-  /** MATCH pattern for this cell's keys (or the whole lab namespace). */
-  private pattern(scope: "cell" | "lab"): string {
-    return scope === "cell" ? this.lab.key(escapeGlob(this.cell!.cellKey), "*") : escapeGlob(this.lab.keyPrefix) + "*";
+  /**
+   * MATCH pattern for this cell's keys, the keys of a scope (a cell key or a run token: every
+   * key `<prefix>:<cell key>:…` of that run), or the whole lab namespace.
+   */
+  private pattern(scope: "cell" | "lab" | { prefix: string }): string {
+    if (scope === "cell") return this.lab.key(escapeGlob(this.cell!.cellKey), "*");
+    return escapeGlob(this.lab.keyPrefix) + (scope === "lab" ? "" : escapeGlob(scope.prefix)) + "*";
   }
 
   /** SCAN pages of keys matching the lab pattern. Never an unfiltered SCAN. */
-  private scan(scope: "cell" | "lab"): AsyncGenerator<string[]> {
+  private scan(scope: "cell" | "lab" | { prefix: string }): AsyncGenerator<string[]> {
     // Defence in depth: the MATCH pattern already restricts, the namespace check makes it explicit.
     return this.conn.scan(this.pattern(scope), (k) => this.lab.isLabKey(k));
   }
 
-  private async deleteMatching(scope: "cell" | "lab"): Promise<void> {
+  private async deleteMatching(scope: "cell" | "lab" | { prefix: string }): Promise<void> {
     const unlink = this.cell?.variant === "unlink";
     for await (const keys of this.scan(scope)) {
       await this.conn.exec(`${unlink ? "UNLINK" : "DEL"} ${keys.length} lab keys`, (p) => (unlink ? p.unlink(...keys) : p.del(...keys)));
@@ -194,8 +198,8 @@ export class RedisSystem implements LabSystem {
     return readRedisSnapshot(this.conn, () => this.scan("cell"));
   }
 
-  async cleanup(): Promise<void> {
-    await this.deleteMatching("lab");
+  async cleanup(scope?: string): Promise<void> {
+    await this.deleteMatching(scope ? { prefix: scope } : "lab");
   }
 
   storagePaths(): string[] {
