@@ -6,7 +6,8 @@
 // replacement; `round_robin`: duplicate k copies unique k mod uniques (equal group sizes).
 // The multiset is then shuffled (Fisher–Yates, xoshiro128**) and groups are numbered by
 // first appearance, so the first item of every group is its original and every other
-// item is byte-identical to an item written earlier. Memory: 4 bytes per item.
+// item is byte-identical to an item written earlier. Memory: about 4 bytes per item (plus
+// 4 per unique); plannedTotals gives the same counts in closed form for dry runs.
 import { UsageError } from "../errors.js";
 import { Xoshiro128ss, seedFrom } from "./prng.js";
 
@@ -49,7 +50,8 @@ export interface DuplicationPlan {
   isOriginal(i: number): boolean;
 }
 
-export function planDuplicates(items: number, fraction: number, policy: CopyPolicy, seed: Buffer): DuplicationPlan {
+/** Exact counts for n items at fraction d: duplicates = round(d·n), uniques = n − duplicates (≥ 1, else a one-line error). */
+export function duplicateCounts(items: number, fraction: number): { uniques: number; duplicates: number } {
   if (!Number.isInteger(items) || items < 1) throw new UsageError(`number of units must be ≥ 1 (got ${items})`, "pass --units 100 or more");
   const duplicates = Math.round(fraction * items);
   const uniques = items - duplicates;
@@ -59,29 +61,34 @@ export function planDuplicates(items: number, fraction: number, policy: CopyPoli
       `use at least ${Math.ceil(1 / (1 - fraction))} units for this grade`,
     );
   }
+  return { uniques, duplicates };
+}
+
+export function planDuplicates(items: number, fraction: number, policy: CopyPolicy, seed: Buffer): DuplicationPlan {
+  const { uniques, duplicates } = duplicateCounts(items, fraction);
   const rng = new Xoshiro128ss(seedFrom(seed.toString("hex"), "plan", policy));
-  const raw = new Uint32Array(items);
-  for (let u = 0; u < uniques; u++) raw[u] = u;
-  for (let k = 0; k < duplicates; k++) raw[uniques + k] = policy === "uniform" ? rng.int(uniques) : k % uniques;
+  const group = new Uint32Array(items);
+  for (let u = 0; u < uniques; u++) group[u] = u;
+  for (let k = 0; k < duplicates; k++) group[uniques + k] = policy === "uniform" ? rng.int(uniques) : k % uniques;
   for (let i = items - 1; i > 0; i--) {
     const j = rng.int(i + 1);
-    const t = raw[i]!;
-    raw[i] = raw[j]!;
-    raw[j] = t;
+    const t = group[i]!;
+    group[i] = group[j]!;
+    group[j] = t;
   }
-  // Renumber by first appearance so group g's original is the g-th original in order.
+  // Renumber by first appearance (in place) so group g's original is the g-th original in order;
+  // item i is an original iff it is the first of its group (one bit per item).
   const relabel = new Int32Array(uniques).fill(-1);
-  const group = new Uint32Array(items);
+  const originalBits = new Uint8Array(Math.ceil(items / 8));
   let next = 0;
   for (let i = 0; i < items; i++) {
-    const r = raw[i]!;
-    if (relabel[r] === -1) relabel[r] = next++;
+    const r = group[i]!;
+    if (relabel[r] === -1) {
+      relabel[r] = next++;
+      originalBits[i >> 3]! |= 1 << (i & 7);
+    }
     group[i] = relabel[r]!;
   }
-  // Item i is original iff its group number equals the count of originals before it.
-  const originalMask = new Uint8Array(items);
-  let seen = 0;
-  for (let i = 0; i < items; i++) if (group[i] === seen) (originalMask[i] = 1), seen++;
   return {
     items,
     uniques,
@@ -90,6 +97,55 @@ export function planDuplicates(items: number, fraction: number, policy: CopyPoli
     realizedFraction: duplicates / items,
     policy,
     group,
-    isOriginal: (i) => originalMask[i] === 1,
+    isOriginal: (i) => (originalBits[i >> 3]! & (1 << (i & 7))) !== 0,
   };
+}
+
+/** A dataset's totals as planned from its spec alone: O(1) time and memory, whatever the number of units. */
+export interface PlannedTotals {
+  items: number;
+  uniques: number;
+  duplicates: number;
+  logicalBytes: number;
+  uniqueBytes: number;
+  /** logical / unique. */
+  dedupRatio: number;
+  /** True for a fixed unit size; for a size range the bytes are expected values (sizes are drawn uniformly). */
+  exact: boolean;
+}
+
+export interface PlannedSpec {
+  units: number;
+  size: { min: number; max: number };
+  fraction: number;
+  granularity: "file" | "block";
+  blockSize: number;
+}
+
+/**
+ * Closed-form totals of a synthetic dataset (a planner that never materialises per-unit arrays;
+ * the generator's Dataset computes the same totals exactly, unit by unit). File granularity:
+ * every unit has a size drawn uniformly from [min, max], mean (min+max)/2. Block granularity:
+ * a unit is floor(size / B) blocks, so items = units × E[floor(size / B)].
+ */
+export function plannedTotals(spec: PlannedSpec): PlannedTotals {
+  const { min, max } = spec.size;
+  const exact = min === max;
+  if (spec.granularity === "file") {
+    const { uniques, duplicates } = duplicateCounts(spec.units, spec.fraction);
+    const mean = (min + max) / 2;
+    return { items: spec.units, uniques, duplicates, logicalBytes: spec.units * mean, uniqueBytes: uniques * mean, dedupRatio: spec.units / uniques, exact };
+  }
+  const b = spec.blockSize;
+  if (min % b !== 0 || max % b !== 0) {
+    throw new UsageError(`unit size ${min}..${max} is not a multiple of the ${b} B block size`, "choose a unit size that is a multiple of --block-size");
+  }
+  // Sizes uniform on the integers [a·B, c·B]: floor(size/B) = k for B sizes each (k = a … c−1) and c once.
+  const a = min / b;
+  const c = max / b;
+  const meanBlocks = exact ? a : (b * ((c - a) * (a + c - 1)) / 2 + c) / ((c - a) * b + 1);
+  const items = exact ? spec.units * a : Math.round(spec.units * meanBlocks);
+  const { uniques, duplicates } = duplicateCounts(items, spec.fraction);
+  const logicalBytes = items * b;
+  return { items, uniques, duplicates, logicalBytes, uniqueBytes: uniques * b, dedupRatio: logicalBytes / (uniques * b), exact };
 }

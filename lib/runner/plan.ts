@@ -1,6 +1,8 @@
 // The dry run: everything a run would do, computed from the config alone. It creates no
-// system object, opens no connection and writes nothing (tested by watching sockets).
+// system object, opens no connection and writes nothing (tested by watching sockets). Memory and
+// time are flat in the number of units: synthetic cells are planned in closed form (planCell).
 import { formatBytes } from "../bytes.js";
+import { payloadType } from "../generators/payloads.js";
 import { systemDefinition } from "../systems/registry.js";
 import type { RunConfig } from "./config.js";
 import { expandMatrix, planCell, type CellPlan } from "./matrix.js";
@@ -11,6 +13,8 @@ export interface RunPlan {
   operations: number;
   estimateSeconds: number;
   endpoints: Record<string, string>;
+  /** Synthetic units with a size range: bytes are expected values (exact once generated, in the manifest). */
+  expected: boolean;
 }
 
 // Rough rates for the estimate only (2-core machine, local servers): bulk B/s and seconds per unit operation.
@@ -29,6 +33,7 @@ export function planRun(cfg: RunConfig): RunPlan {
     operations: cells.reduce((a, c) => a + c.operations, 0),
     estimateSeconds: estimate,
     endpoints: Object.fromEntries(cfg.systems.map((s) => [s.name, s.endpoint])),
+    expected: cfg.unitSize.min !== cfg.unitSize.max && cfg.payloads.some((p) => payloadType(p).kind === "synthetic"),
   };
 }
 
@@ -40,7 +45,9 @@ export function formatPlan(plan: RunPlan): string {
     `cells (${plan.cells.length}):`,
     ...lines,
     `systems: ${Object.entries(plan.endpoints).map(([n, e]) => `${n} @ ${e}`).join(", ")}`,
-    `bytes to write: ${formatBytes(plan.bytes)} (${plan.bytes} B); unit operations: ${plan.operations}`,
+    plan.expected
+      ? `bytes to write: ≈ ${formatBytes(plan.bytes)} (≈ ${Math.round(plan.bytes)} B, expected: unit sizes are drawn from a range); unit operations: ${plan.operations}`
+      : `bytes to write: ${formatBytes(plan.bytes)} (${plan.bytes} B); unit operations: ${plan.operations}`,
     `rough duration: ${mins >= 1 ? `${mins.toFixed(1)} min` : `${plan.estimateSeconds.toFixed(0)} s`} (an estimate, not a promise)`,
   ].join("\n");
 }
