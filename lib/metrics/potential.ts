@@ -23,8 +23,8 @@
 // blocks are equal), so the data is hashed once for all fixed sizes.
 import { hash, createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { deflateRawSync } from "node:zlib";
 import { FastCdc, fastCdcParams, type NormalizationLevel } from "./fastcdc.js";
+import { lz4CompressBlock } from "./lz4.js";
 import { quantileSorted } from "./stats.js";
 
 const require = createRequire(import.meta.url);
@@ -34,7 +34,7 @@ export const KiB = 1024;
 export const DEFAULT_FIXED_SIZES = [4, 8, 16, 64, 128].map((k) => k * KiB);
 export const DEFAULT_CDC_AVERAGES = [4, 8, 16, 64].map((k) => k * KiB);
 export const DEFAULT_SEGMENT = 128 * KiB;
-/** LZ4 blocks are independent 64 KiB blocks (the LZ4 frame default). */
+/** LZ4 frames of independent 64 KiB blocks (the LZ4 frame default block size). */
 export const LZ4_BLOCK = 64 * KiB;
 
 export type CodecName = "zstd-3" | "zstd-19" | "lz4" | "gzip-6";
@@ -128,59 +128,54 @@ export interface PotentialReport {
 }
 
 // ------------------------------------------------------------------------------ codecs
+// Each codec is the reference implementation the Python reference test uses (the same
+// algorithm and parameters, so the same bytes out; test/integration/potential-reference.test.ts):
+// - zstd: @hpcc-js/wasm-zstd, zstd 1.5.7 (the version python-zstandard 0.25 bundles) compiled to
+//   WebAssembly, embedded in the package (no native build, no download at install; Node 20 has
+//   no zstd). zstd-codec (Kafka's codec) bundles zstd 1.3, whose level-19 output is 1 % larger.
+// - gzip: pako 1.0.11, a port of zlib's deflate that writes zlib's bytes. node:zlib is
+//   Chromium's zlib fork, whose match finder differs (up to −3.7 % size on JSON).
+// - lz4: lib/metrics/lz4.ts, a port of LZ4_compress_default (npm has no faithful one).
 
-interface ZstdSimple {
-  compress(data: Uint8Array, level?: number): Uint8Array | null;
+interface ZstdWasm {
+  compress(data: Uint8Array, level?: number): Uint8Array;
 }
-interface Lz4js {
-  compressBound(n: number): number;
-  compressBlock(src: Uint8Array, dst: Uint8Array, sIndex: number, sLength: number, hashTable: Uint32Array): number;
+interface Pako {
+  deflateRaw(data: Uint8Array, opts: { level: number }): Uint8Array;
 }
 
-let zstdPromise: Promise<ZstdSimple> | undefined;
-let zstdSimple: ZstdSimple | undefined;
+let zstdPromise: Promise<ZstdWasm> | undefined;
+let zstd: ZstdWasm | undefined;
+const pako = require("pako") as Pako;
+
+/** Load the zstd WebAssembly module (once); call before analysing with a zstd codec. */
+export function loadPotentialCodecs(): Promise<void> {
+  zstdPromise ??= import("@hpcc-js/wasm-zstd").then((m) => m.Zstd.load());
+  return zstdPromise.then((z) => {
+    zstd = z;
+  });
+}
 
 /**
- * zstd is zstd-codec (the reference C library compiled to WebAssembly by Emscripten, already a
- * dependency for Kafka's codec; no native build, no download at install — Node 20 has no zstd
- * in node:zlib). Its heap is small: segments of 128 KiB compress at level 19, 1 MiB does not.
+ * Size of `seg` as an LZ4 frame of independent 64 KiB blocks, no checksums, no content size
+ * (lz4 -B4 -BI --no-frame-crc; python lz4.frame with block_linked=False): 7 header bytes, per
+ * block a 4-byte size and the block (stored raw when it does not shrink), a 4-byte end mark.
  */
-export function loadPotentialCodecs(): Promise<void> {
-  zstdPromise ??= new Promise((resolve) => {
-    (require("zstd-codec") as { ZstdCodec: { run(cb: (z: { Simple: new () => ZstdSimple }) => void): void } }).ZstdCodec.run((z) =>
-      resolve(new z.Simple()),
-    );
-  });
-  return zstdPromise.then((z) => {
-    zstdSimple = z;
-  });
-}
-
-const lz4Table = new Uint32Array(1 << 16);
-let lz4Out: Uint8Array | undefined;
-
-/** Compressed size of independent LZ4 blocks of 64 KiB (lz4js; a block that does not shrink is stored raw). */
 export function lz4Size(seg: Uint8Array): number {
-  const lz4 = require("lz4js") as Lz4js;
-  lz4Out ??= new Uint8Array(lz4.compressBound(LZ4_BLOCK));
-  let total = 0;
+  let total = 7 + 4;
   for (let i = 0; i < seg.length; i += LZ4_BLOCK) {
     const len = Math.min(LZ4_BLOCK, seg.length - i);
-    lz4Table.fill(0);
-    const n = lz4.compressBlock(seg, lz4Out, i, len, lz4Table);
-    total += n > 0 && n < len ? n : len;
+    total += 4 + Math.min(len, lz4CompressBlock(seg, i, len).length);
   }
   return total;
 }
 
 function zstdSize(seg: Uint8Array, level: number): number {
-  if (!zstdSimple) throw new Error("zstd codec not loaded: await loadPotentialCodecs() first");
-  const out = zstdSimple.compress(seg, level);
-  if (!out) throw new Error(`zstd level ${level} failed on a ${seg.length}-byte segment`);
-  return out.length;
+  if (!zstd) throw new Error("zstd codec not loaded: await loadPotentialCodecs() first");
+  return zstd.compress(seg, level).length;
 }
 
-/** Compressed size of one segment. gzip-6 is raw DEFLATE at level 6 (node:zlib, the gzip header excluded). */
+/** Compressed size of one segment: a zstd frame, an LZ4 frame, raw DEFLATE (zlib level 6, windowBits 15, memLevel 8; no gzip header). */
 export function compressedSize(codec: CodecName, seg: Uint8Array): number {
   switch (codec) {
     case "zstd-3":
@@ -190,7 +185,7 @@ export function compressedSize(codec: CodecName, seg: Uint8Array): number {
     case "lz4":
       return lz4Size(seg);
     case "gzip-6":
-      return deflateRawSync(seg, { level: 6 }).length;
+      return pako.deflateRaw(seg, { level: 6 }).length;
   }
 }
 
@@ -297,7 +292,7 @@ export class PotentialAnalyzer {
     this.segment = Buffer.alloc(compressionSegment);
     this.codecIn = this.opts.codecs.map(() => 0);
     this.codecOut = this.opts.codecs.map(() => 0);
-    if (this.opts.codecs.some((c) => c.startsWith("zstd")) && !zstdSimple) throw new Error("zstd codec not loaded: await loadPotentialCodecs() first");
+    if (this.opts.codecs.some((c) => c.startsWith("zstd")) && !zstd) throw new Error("zstd codec not loaded: await loadPotentialCodecs() first");
   }
 
   add(item: Uint8Array | PotentialItem): void {

@@ -121,7 +121,7 @@ describe("PotentialAnalyzer", () => {
     expect(sampleFractionFor(4000, 1000)).toBe(0.25);
   });
 
-  it("zstd levels 3 and 19 run on 128 KiB segments (zstd-codec's heap) and compress text", async () => {
+  it("zstd levels 3 and 19 compress text (level 19 at least as well)", async () => {
     const us = units("text_document", { units: 10, fraction: 0 });
     const r = await analyzePotential(us, { fixedSizes: [], cdcAverages: [], codecs: ["zstd-3", "zstd-19"] });
     expect(r.compression.codecs[0]!.ratio).toBeGreaterThan(1.5);
