@@ -2,7 +2,7 @@
 // check failed, 2 bad input (nothing written), 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM.
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
-import { SystemError, UsageError, errorMessage } from "../errors.js";
+import { describeError } from "../errors.js";
 import { registerCleanup } from "./commands/cleanup.js";
 import { registerData } from "./commands/data.js";
 import { registerDatasets } from "./commands/datasets.js";
@@ -24,9 +24,12 @@ export function buildProgram(): Command {
   const program = new Command("dedup-lab")
     .description("Where does deduplication happen — in the database, in the storage layer, or nowhere?")
     .version(packageVersion(), "-V, --version", "print the dedup-lab version and exit")
-    .showHelpAfterError("(add --help for usage)")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own errors ("unknown option", "missing argument") follow the one-line convention too.
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`dedup-lab: ${s.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim()} — see --help\n`),
+    });
   registerRun(program);
   registerDatasets(program);
   registerData(program);
@@ -51,16 +54,10 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
       return 2;
     }
-    if (e instanceof UsageError) {
-      process.stderr.write(`dedup-lab: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof SystemError) {
-      process.stderr.write(`dedup-lab: ${e.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`dedup-lab: ${errorMessage(e)}\n`);
+    // The one error path: whatever was thrown becomes one line and an exit status (lib/errors.ts).
+    const { line, status } = describeError(e);
+    process.stderr.write(`dedup-lab: ${line}\n`);
     if (process.env.DEDUP_LAB_DEBUG) console.error(e);
-    return 1;
+    return status;
   }
 }

@@ -1,7 +1,8 @@
 // Matrix flags shared by `run` and `plan`, and the CLI's signal conventions.
 import type { Command } from "commander";
 import { constants } from "node:os";
-import type { ConfigOverrides } from "../runner/config.js";
+import { UsageError } from "../errors.js";
+import { MAX_REPEATS, MAX_UNITS, type ConfigOverrides } from "../runner/config.js";
 
 export function matrixFlags(cmd: Command): Command {
   return cmd
@@ -12,21 +13,21 @@ export function matrixFlags(cmd: Command): Command {
     .option("--granularities <list>", "file and/or block")
     .option("--placements <list>", "within and/or across")
     .option("--stages <list>", "bulk_insert,perfile_insert,perfile_delete,maintenance")
-    .option("--units <n>", "units per dataset", (v) => intArg(v, "--units"))
+    .option("--units <n>", "units per dataset", (v) => wholeNumberArg(v, "--units", MAX_UNITS, 100))
     .option("--unit-size <size>", "unit size, e.g. 16KiB or a range 4KiB..1MiB")
     .option("--block-size <size>", "block size for block granularity (default 4KiB)")
-    .option("--repeats <n>", "repeats per cell", (v) => intArg(v, "--repeats"))
+    .option("--repeats <n>", "repeats per cell", (v) => wholeNumberArg(v, "--repeats", MAX_REPEATS, 3))
     .option("--seed <seed>", "base seed (default 1)")
     .option("--lab-prefix <prefix>", "lab prefix every object name derives from (default dedup)");
 }
 
-function intArg(v: string, flag: string): number {
-  if (!/^\d+$/.test(v)) {
-    // Parsed again in config validation, which produces the one-line error.
-    return Number.NaN;
+/** A whole number in [1, max], or a one-line error that echoes the value as typed (never "NaN"). */
+export function wholeNumberArg(v: string, flag: string, max: number, example: number): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n >= 1 && n <= max)) {
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max} (got "${v}")`, `pass ${flag} ${example}`);
   }
-  return Number(v);
-  void flag;
+  return n;
 }
 
 export interface MatrixFlagValues {

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { UsageError } from "../errors.js";
+import { UsageError, fsProblem, zodIssueText } from "../errors.js";
 import { DataConfigSchema } from "../data/location.js";
 import { prepareRealPayloads } from "../data/payload.js"; // also registers the real-data payload types
 import { SYNTHETIC_PAYLOADS, payloadType } from "../generators/payloads.js";
@@ -35,6 +35,12 @@ const SystemSettingsSchema = z
 
 const sizeLike = z.union([z.string(), z.number()]);
 
+/** Bounds of a dataset and a matrix: planning is closed-form, but a cell still writes every unit. */
+export const MAX_UNITS = 100_000_000;
+export const MAX_REPEATS = 1000;
+/** Block granularity: the smallest block (the generator's DatasetSpec minimum). */
+export const MIN_BLOCK_SIZE = 512;
+
 export const ConfigFileSchema = z
   .object({
     lab: z.object({ prefix: z.string().default("dedup") }).strict().prefault({}),
@@ -46,14 +52,14 @@ export const ConfigFileSchema = z
         granularities: z.array(z.enum(["file", "block"])).min(1).default(["file"]),
         placements: z.array(z.enum(["within", "across"])).min(1).default(["within"]),
         stages: z.array(z.enum(STAGES)).min(1).default([...STAGES]),
-        repeats: z.number().int().min(1).max(1000).default(1),
+        repeats: z.number().int().min(1).max(MAX_REPEATS).default(1),
         cacheState: z.enum(["warm"]).default("warm"),
       })
       .strict()
       .prefault({}),
     dataset: z
       .object({
-        units: z.number().int().min(1).max(100_000_000).default(100),
+        units: z.number().int().min(1).max(MAX_UNITS).default(100),
         unitSize: sizeLike.default("16KiB"),
         blockSize: sizeLike.default("4KiB"),
         containers: z.number().int().min(1).max(1000).default(4),
@@ -145,9 +151,8 @@ export interface ConfigOverrides {
 }
 
 function zodProblem(where: string, error: z.ZodError): UsageError {
-  const issue = error.issues[0]!;
-  const path = issue.path.join(".");
-  return new UsageError(`${where}${path ? ` ${path}` : ""}: ${issue.message}`, "fix that entry (see README, Configuration)");
+  const text = zodIssueText(error);
+  return new UsageError(`${where}${text.includes(": ") ? " " : ": "}${text}`, "fix that entry (see README, Configuration)");
 }
 
 /** `${VAR}` in strings → environment value; a string that is only a number-valued `${VAR}` becomes a number. */
@@ -174,7 +179,7 @@ export function readConfigFile(path: string): unknown {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError(`cannot read config ${path} (${(e as NodeJS.ErrnoException).code})`, "check the --config path");
+    throw new UsageError(`cannot read config ${path}: it ${fsProblem((e as NodeJS.ErrnoException).code)[0]}`, "check the --config path");
   }
   try {
     return path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
@@ -212,9 +217,9 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   for (const p of payloads) payloadType(p);
   if (new Set(grades).size !== grades.length) throw new UsageError("a grade is listed twice", "list each grade once");
   const repeats = overrides.repeats ?? m.repeats;
-  if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`repeats must be a whole number ≥ 1 (got ${repeats})`, "pass --repeats 3");
+  if (!Number.isInteger(repeats) || repeats < 1 || repeats > MAX_REPEATS) throw new UsageError(`repeats must be a whole number from 1 to ${MAX_REPEATS} (got ${repeats})`, "pass --repeats 3");
   const units = overrides.units ?? d.units;
-  if (!Number.isInteger(units) || units < 1) throw new UsageError(`units must be a whole number ≥ 1 (got ${units})`, "pass --units 100");
+  if (!Number.isInteger(units) || units < 1 || units > MAX_UNITS) throw new UsageError(`units must be a whole number from 1 to ${MAX_UNITS} (got ${units})`, "pass --units 100");
 
   const systems: SystemPlan[] = systemNames.map((name) => {
     const def = systemDefinition(name);
@@ -249,6 +254,9 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   const unitSize = parseSizeSpec(overrides.unitSize ?? d.unitSize);
   const blockSpec = overrides.blockSize ?? d.blockSize;
   const blockSize = typeof blockSpec === "number" ? blockSpec : parseBytes(String(blockSpec), "block size");
+  if (!Number.isInteger(blockSize) || blockSize < MIN_BLOCK_SIZE) {
+    throw new UsageError(`block size ${blockSpec} is below ${MIN_BLOCK_SIZE} B`, `pass --block-size 4KiB (at least ${MIN_BLOCK_SIZE} B)`);
+  }
   if (granularities.includes("block") && (unitSize.min % blockSize !== 0 || unitSize.max % blockSize !== 0)) {
     throw new UsageError(`unit size ${overrides.unitSize ?? d.unitSize} is not a multiple of the ${blockSize} B block size`, "choose a unit size that is a multiple of the block size");
   }
