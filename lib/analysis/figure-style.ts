@@ -1,6 +1,13 @@
 // Thesis styling shared by every figure: a plain white template, one readable sans font
 // (DejaVu Sans ships with Chromium's Debian dependencies, so SVG, PNG and PDF agree),
 // outside ticks, light grids, legends above the plot, panel titles as annotations.
+//
+// Figures are laid out at their PRINT size: plotly works in CSS pixels (1 px = 1/96 in), and the
+// renderer exports the PDF page at exactly the layout's size in px, so a figure drawn
+// `printSize("textwidth")` wide is 15 cm wide in the PDF and every font is its pt size when the PDF
+// is placed at that width (\includegraphics without scaling). Fonts are given in pt and converted
+// (px = pt · 96/72); the smallest is 8 pt.
+import { UsageError } from "../errors.js";
 
 /** A Plotly figure as plain JSON: what the notebook shows interactively and the renderer exports. */
 export interface FigureSpec {
@@ -11,13 +18,106 @@ export interface FigureSpec {
   caption: string;
   data: Record<string, unknown>[];
   layout: Record<string, unknown>;
-  /** Size in CSS pixels at scale 1 (PNG is rendered at 2×). */
+  /** Size in CSS pixels (1/96 in) = the printed size; PNG is rendered at a higher pixel ratio. */
   width: number;
   height: number;
 }
 
+export const PX_PER_CM = 96 / 2.54;
+export const PX_PER_PT = 96 / 72;
+/** A font size in pt at print size, as CSS px for plotly. */
+export const pt = (points: number): number => Math.round(points * PX_PER_PT * 100) / 100;
+
+/** Font sizes at print size: ≥ 8 pt (smaller is unreadable in print), 9 pt text, 10 pt titles. */
+export const FONT_PT = { title: 10, text: 9, tick: 8, small: 8 } as const;
 export const FONT_FAMILY = "DejaVu Sans, Arial, Helvetica, sans-serif";
-export const FONT_SIZE = 14;
+export const FONT_SIZE = pt(FONT_PT.text);
+export const TICK_SIZE = pt(FONT_PT.tick);
+export const SMALL_SIZE = pt(FONT_PT.small);
+export const TITLE_SIZE = pt(FONT_PT.title);
+
+// ---------------------------------------------------------------- print size
+
+/**
+ * Defaults: 15 cm = a thesis text width on A4 (3 cm side margins; KOMA-Script's 11 pt A4 gives
+ * 14.7 cm); 8.5 cm = one column of a two-column A4 paper (article twocolumn 10 pt: 8.6 cm,
+ * ACM 8.5 cm). A figure with its caption must fit a page: at most 16.5 cm tall, 0.7 × the
+ * 23.7 cm text height of A4 with 3 cm margins. All three are settable (printSize options).
+ */
+export const PRINT_DEFAULTS = { textwidth: "15cm", columnwidth: "8.5cm", maxHeight: "16.5cm" } as const;
+
+export interface PrintSize {
+  /** What was asked for: "textwidth", "columnwidth" or the length, e.g. "12cm". */
+  name: string;
+  widthCm: number;
+  /** Layout width in CSS px (= print width). */
+  width: number;
+  /** A fixed height in px (--height), else each figure derives its own from its content. */
+  height?: number;
+  /** The tallest a derived height may get, px. */
+  maxHeight: number;
+}
+
+export interface PrintSizeOptions {
+  /** "textwidth" (default), "columnwidth" or a length: 12cm, 120mm, 340pt, 4.7in. */
+  width?: string;
+  /** A length; default: derived per figure kind, at most maxHeight. */
+  height?: string;
+  textwidth?: string;
+  columnwidth?: string;
+  maxHeight?: string;
+}
+
+const LENGTH_UNITS: Record<string, number> = { cm: 1, mm: 0.1, pt: 2.54 / 72.27, bp: 2.54 / 72, in: 2.54 };
+const LENGTH_FIX = "use textwidth, columnwidth or a length such as 15cm, 150mm, 426pt or 5.9in";
+
+/** A TeX-style length in cm ("15cm", "426pt" = TeX points, "5.9in"). */
+export function parseLength(text: string, what = "figure width"): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(cm|mm|pt|bp|in)\s*$/.exec(text);
+  const cm = m ? Number(m[1]) * LENGTH_UNITS[m[2]!]! : NaN;
+  if (!(cm > 0)) throw new UsageError(`${what} "${text}" is not a length`, LENGTH_FIX);
+  if (cm < 3 || cm > 60) throw new UsageError(`${what} "${text}" is ${cm.toFixed(1)} cm, outside 3–60 cm`, "give the width the figure has on the page");
+  return cm;
+}
+
+/** The print size of figures: width preset or length, optional fixed height. */
+export function printSize(opts: PrintSizeOptions = {}): PrintSize {
+  const name = opts.width ?? "textwidth";
+  const widthCm =
+    name === "textwidth" ? parseLength(opts.textwidth ?? PRINT_DEFAULTS.textwidth, "text width")
+    : name === "columnwidth" ? parseLength(opts.columnwidth ?? PRINT_DEFAULTS.columnwidth, "column width")
+    : parseLength(name);
+  const height = opts.height === undefined ? undefined : Math.round(parseLength(opts.height, "figure height") * PX_PER_CM);
+  // Whole px, rounded down: the PDF is never wider than the \textwidth it was made for.
+  return { name, widthCm, width: Math.floor(widthCm * PX_PER_CM), height, maxHeight: Math.round(parseLength(opts.maxHeight ?? PRINT_DEFAULTS.maxHeight, "maximum figure height") * PX_PER_CM) };
+}
+
+/** The figure height: the fixed one if given, else what the content needs, at most the maximum. */
+export function figureHeight(size: PrintSize, contentPx: number): number {
+  return size.height ?? Math.round(Math.min(contentPx, size.maxHeight));
+}
+
+/** Columns of a panel grid: as many panels side by side as fit at least `minPanelPx` wide. */
+export function panelColumns(n: number, size: PrintSize, minPanelPx: number, reservedPx = 70): number {
+  return Math.max(1, Math.min(n, Math.floor((size.width - reservedPx) / minPanelPx)));
+}
+
+/** Approximate text width in px at a font size (DejaVu Sans averages ~0.6 em per character). */
+export function textPx(text: string, fontPx = FONT_SIZE): number {
+  return text.replace(/<[^>]+>/g, "").length * fontPx * 0.6;
+}
+
+/** Height of a horizontal legend of these entries wrapped at the figure's width, px. */
+export function legendHeight(labels: string[], size: PrintSize): number {
+  let lines = 1;
+  let x = 0;
+  for (const l of labels) {
+    const w = 40 + textPx(l, FONT_SIZE);
+    if (x > 0 && x + w > size.width - 20) { lines++; x = 0; }
+    x += w;
+  }
+  return lines * (FONT_SIZE + 7) + 6;
+}
 
 export interface Panel {
   row: number;
@@ -62,34 +162,61 @@ export function gridDomains(g: GridOptions): { x: [number, number]; y: [number, 
   return out;
 }
 
-export const MARGIN = { l: 84, r: 24, t: 118, b: 72 };
+/** Margins around the panel grid, px; axes with automargin grow them where labels need more. */
+export const MARGIN = { l: 52, r: 10, t: 40, b: 40 };
 
-/** Top of the panel grid (paper fraction) leaving ~34 px for panel titles below the legend. */
-export function gridTop(heightPx: number): number {
-  return 1 - 34 / Math.max(heightPx - MARGIN.t - MARGIN.b, 200);
+/** Break a " · "-separated subtitle into lines no wider than `maxPx` at the small font. */
+export function wrapSubtitle(text: string, maxPx: number): string[] {
+  const lines: string[] = [];
+  for (const part of text.split(" · ")) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && textPx(`${last} · ${part}`, SMALL_SIZE) <= maxPx) lines[lines.length - 1] = `${last} · ${part}`;
+    else lines.push(part);
+  }
+  return lines;
 }
 
-export function baseLayout(title: string, subtitle?: string): Record<string, unknown> {
+/** Height of the title block (title line, subtitle lines), px. */
+export function titleHeight(subtitleLines = 0): number {
+  return Math.round(TITLE_SIZE * 1.4 + subtitleLines * SMALL_SIZE * 1.45 + 16);
+}
+
+/** Room above the top row of panels for their titles, px. */
+export const PANEL_TITLE_PX = Math.round(FONT_SIZE * 1.5);
+
+/** Top of the panel grid (paper fraction) leaving room for panel titles below the legend. */
+export function gridTop(heightPx: number, margin: { t: number; b: number } = MARGIN): number {
+  return 1 - PANEL_TITLE_PX / Math.max(heightPx - margin.t - margin.b, 100);
+}
+
+/**
+ * Title (and subtitle, wrapped to the figure's width) at the top, then the horizontal legend
+ * (`legendPx` tall, legendHeight()), then the panels. The top margin is exactly what the title and
+ * legend need.
+ */
+export function baseLayout(title: string, subtitle?: string, legendPx = 0, widthPx = Infinity): Record<string, unknown> {
+  const sub = subtitle ? wrapSubtitle(subtitle, widthPx - 20) : [];
   return {
     title: {
-      text: subtitle ? `${title}<br><span style="font-size:${FONT_SIZE - 1}px;color:#444">${subtitle}</span>` : title,
+      text: title,
+      // plotly's own subtitle: a "<br>" second line under yanchor "top" was cut off at the top edge.
+      ...(sub.length ? { subtitle: { text: sub.join("<br>"), font: { size: SMALL_SIZE, color: "#444" } } } : {}),
       x: 0.5,
       xanchor: "center",
       xref: "paper",
       y: 1,
       yref: "container",
       yanchor: "top",
-      pad: { t: 14 },
-      automargin: true,
-      font: { size: FONT_SIZE + 3 },
+      pad: { t: 4 },
+      font: { size: TITLE_SIZE },
     },
     font: { family: FONT_FAMILY, size: FONT_SIZE, color: "#111" },
     paper_bgcolor: "#ffffff",
     plot_bgcolor: "#ffffff",
     showlegend: true,
     // Legend in the top margin, between the title and the panels.
-    legend: { orientation: "h", x: 0.5, xanchor: "center", y: 1, yref: "paper", yanchor: "bottom", font: { size: FONT_SIZE - 1 }, itemwidth: 30, tracegroupgap: 4 },
-    margin: { ...MARGIN },
+    legend: { orientation: "h", x: 0.5, xanchor: "center", y: 1, yref: "paper", yanchor: "bottom", font: { size: FONT_SIZE }, itemwidth: 30, tracegroupgap: 2 },
+    margin: { ...MARGIN, t: titleHeight(sub.length) + legendPx },
     barmode: "group",
     bargap: 0.22,
     bargroupgap: 0.06,
@@ -104,13 +231,13 @@ export function axisStyle(extra: Record<string, unknown> = {}): Record<string, u
     linewidth: 1,
     mirror: false,
     ticks: "outside",
-    ticklen: 5,
+    ticklen: 4,
     tickcolor: "#333",
     gridcolor: "#e6e6e6",
     zeroline: false,
     automargin: true,
-    title: { standoff: 8, font: { size: FONT_SIZE } },
-    tickfont: { size: FONT_SIZE - 1 },
+    title: { standoff: 4, font: { size: FONT_SIZE } },
+    tickfont: { size: TICK_SIZE },
     ...extra,
   };
 }
@@ -125,7 +252,7 @@ export function panelTitle(text: string, domain: { x: [number, number]; y: [numb
     yref: "paper",
     xanchor: "center",
     yanchor: "bottom",
-    yshift: 6,
+    yshift: 2,
     showarrow: false,
     font: { size: FONT_SIZE },
   };
@@ -174,7 +301,7 @@ export interface ValueAxisOptions {
 export function valueAxis(values: number[], title: string, opts: ValueAxisOptions = {}): Record<string, unknown> {
   const pos = values.filter((v) => Number.isFinite(v) && v > 0);
   const log = opts.log === "auto" || opts.log === undefined ? spansDecades(pos) : opts.log && pos.length > 0;
-  const t = title ? { text: title, standoff: 8 } : undefined;
+  const t = title ? { text: title, standoff: 4 } : undefined;
   if (!log) return axisStyle({ type: "linear", rangemode: "tozero", title: t, ...opts.extra });
   const lo = Math.min(...pos) / 1.25;
   const hi = Math.max(...pos) * 1.15;

@@ -8,7 +8,8 @@
 import { UsageError } from "../errors.js";
 import { EDR_METRICS, INSERT_STAGES, type EdrMetric, type EdrRow } from "./edr.js";
 import {
-  axisIds, axisStyle, baseLayout, byteUnit, fmt3, FONT_SIZE, gridDomains, gridTop, MARGIN, panelTitle, spansDecades, valueAxis, type FigureSpec,
+  axisIds, axisStyle, baseLayout, byteUnit, figureHeight, fmt3, FONT_SIZE, gridDomains, gridTop, legendHeight, PANEL_TITLE_PX, panelColumns, panelTitle, printSize,
+  SMALL_SIZE, spansDecades, textPx, TICK_SIZE, valueAxis, type FigureSpec, type PrintSize,
 } from "./figure-style.js";
 import { distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
@@ -20,6 +21,12 @@ import { THROUGHPUT_METRICS, type ThroughputRow } from "./throughput.js";
 import type { TimeseriesPoint } from "./timeseries.js";
 
 type Trace = Record<string, unknown>;
+
+type Margin = { l: number; r: number; t: number; b: number };
+const marginOf = (layout: Record<string, unknown>) => layout.margin as Margin;
+
+/** Vertical gap between panel rows as a paper fraction: `px` of the plot area's height. */
+const gapFrac = (px: number, height: number, m: Margin) => px / Math.max(height - m.t - m.b, 100);
 
 function oneSlice(f: Frame, what: string, given?: Slice): Slice {
   if (given) return given;
@@ -83,6 +90,8 @@ function leftOutCaption(note?: string): string {
 /** Every builder accepts the slice it draws (for names and captions); by default it is read from the rows. */
 export interface SliceOption {
   slice?: Slice;
+  /** The printed size (printSize(): text width by default); fonts are pt at that size. */
+  size?: PrintSize;
   /** Rows left out as invalid, named in the caption (cells.ts leftOutNote). */
   leftOut?: string;
 }
@@ -100,14 +109,20 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
   const stages = INSERT_STAGES.filter((s) => rows.some((r) => r.stage === s));
   const grades = distinct<string>(edr, "grade", gradeOrder);
   const series = systemSeries(edr);
-  const width = 260 + 420 * Math.max(stages.length, 1);
-  const height = 560;
-  const domains = gridDomains({ rows: 1, cols: Math.max(stages.length, 1), xgap: 0.07, top: gridTop(height) });
-  const data: Trace[] = [];
+  const size = opts.size ?? printSize();
+  const width = size.width;
+  const cols = panelColumns(stages.length, size, 200);
+  const panelRows = Math.ceil(Math.max(stages.length, 1) / cols);
   const layout = baseLayout(
     `Effective data reduction by system and duplicate grade`,
     slice.label,
+    legendHeight([...series.map((s) => s.label), "ideal ratio (logical / unique B)"], size),
+    size.width,
   );
+  const m = marginOf(layout);
+  const height = figureHeight(size, m.t + m.b + panelRows * 200 + (panelRows - 1) * 50);
+  const domains = gridDomains({ rows: panelRows, cols, xgap: 0.08, ygap: gapFrac(50, height, m), top: gridTop(height, m) });
+  const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
   const allValues: number[] = [];
@@ -133,11 +148,11 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     }
     const ideal = grades.map((g) => rows.find((r) => r.stage === stage && r.grade === g)?.ideal ?? NaN);
     idealsByStage.push(ideal);
-    const groupPx = ((d.x[1] - d.x[0]) * (width - MARGIN.l - MARGIN.r)) / Math.max(grades.length, 1);
+    const groupPx = ((d.x[1] - d.x[0]) * (width - m.l - m.r)) / Math.max(grades.length, 1);
     data.push({
       type: "scatter", mode: "markers", name: "ideal ratio (logical / unique B)", legendgroup: "ideal", showlegend: i === 0,
       xaxis: ax.x, yaxis: ax.y, x: grades, y: ideal.map(finite), cliponaxis: false, meta: "ideal",
-      marker: { symbol: "line-ew", size: Math.max(12, Math.round(groupPx * 0.42)), color: "#000", line: { color: "#000", width: 3 } },
+      marker: { symbol: "line-ew", size: Math.max(10, Math.round(groupPx * 0.7)), color: "#000", line: { color: "#000", width: 2 } },
       hovertemplate: "ideal ratio %{y:.3f}<extra></extra>",
     });
     // EDR = 1: no reduction (below: the system stores more than was written).
@@ -162,11 +177,11 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     idealsByStage[i]!.forEach((v, gi) => {
       if (!Number.isFinite(v) || v <= top) return;
       offScale = true;
-      annotations.push({ xref: ax.x, yref: ax.y, x: grades[gi], y: top, yanchor: "top", showarrow: false, text: `ideal ${fmt3(v)}× ↑`, font: { size: 12, color: "#000" } });
+      annotations.push({ xref: ax.x, yref: ax.y, x: grades[gi], y: top, yanchor: "top", showarrow: false, text: `ideal<br>${fmt3(v)}× ↑`, font: { size: SMALL_SIZE, color: "#000" } });
     });
     void stage;
     // Linear from 0: bars on a log axis would exaggerate small EDRs.
-    layout[ax.yaxis] = valueAxis(allValues, i === 0 ? `${label} (logical / ΔL3)` : "", { log: false, extra: { domain: domains[i]!.y, anchor: ax.x, matches: i === 0 ? undefined : "y", range: [0, top], autorange: false } });
+    layout[ax.yaxis] = valueAxis(allValues, i % cols === 0 ? `${label} (logical / ΔL3)` : "", { log: false, extra: { domain: domains[i]!.y, anchor: ax.x, matches: i === 0 ? undefined : "y", range: [0, top], autorange: false } });
   });
   Object.assign(layout, { annotations, shapes });
   return {
@@ -199,18 +214,24 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
   const unit = byteUnit(max);
   const nr = grades.length;
   const nc = series.length;
-  const height = 220 + 235 * nr;
-  const domains = gridDomains({ rows: nr, cols: nc, xgap: 0.035, ygap: 70 / (height - MARGIN.t - MARGIN.b), top: gridTop(height) });
+  const size = opts.size ?? printSize();
+  // Systems side by side while panels stay ≥ 110 px wide; more systems wrap into further rows per grade.
+  const cols = panelColumns(nc, size, 110);
+  const blocks = Math.ceil(nc / cols);
+  const layout = baseLayout("Size after each stage, per layer", slice.label, legendHeight([...LAYERS.map((l) => LAYER_LABELS[l] ?? l), "logical bytes (L0)", "unique bytes (ideal dedup)"], size), size.width);
+  const m = marginOf(layout);
+  const stageLabels = stages.map((s) => STAGE_LABELS[s] ?? s);
+  const tickPx = Math.max(...stageLabels.map((l) => textPx(l, TICK_SIZE))) * 0.71 + 10; // labels at −45°
+  const height = figureHeight(size, m.t + m.b + tickPx + nr * blocks * 125 + (nr * blocks - 1) * 28);
+  const domains = gridDomains({ rows: nr * blocks, cols, xgap: 0.035, ygap: gapFrac(28, height, m), top: gridTop(height, m) });
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
-  const layout = baseLayout("Size after each stage, per layer", slice.label);
-  const stageLabels = stages.map((s) => STAGE_LABELS[s] ?? s);
   grades.forEach((grade, r) => {
     series.forEach((s, c) => {
       const i = r * nc + c;
       const ax = axisIds(i);
-      const d = domains[i]!;
+      const d = domains[(r * blocks + Math.floor(c / cols)) * cols + (c % cols)]!;
       for (const layer of LAYERS) {
         const pts = stages.map((st) => rows.find((x) => x.grade === grade && x.stage === st && x.layer === layer && seriesKey(x) === seriesKey(s)) ?? EMPTY_POINT);
         if (pts.every((p) => p.n === 0)) continue;
@@ -228,8 +249,8 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
         shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: ds.logical / unit.div, y1: ds.logical / unit.div, line: { color: "#000", width: 1.5, dash: "dot" }, name: "logical bytes (L0)", showlegend: i === 0, legendgroup: "l0" });
         shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: ds.unique / unit.div, y1: ds.unique / unit.div, line: { color: "#D55E00", width: 1.5, dash: "dash" }, name: "unique bytes (ideal dedup)", showlegend: i === 0, legendgroup: "unique" });
       }
-      layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: stageLabels, domain: d.x, anchor: ax.y, tickangle: -30, showticklabels: r === nr - 1, tickfont: { size: 12 } });
-      layout[ax.yaxis] = axisStyle({ domain: d.y, anchor: ax.x, rangemode: "tozero", matches: i === 0 ? undefined : "y", showticklabels: c === 0, title: c === 0 ? { text: `${grade}: size (${unit.label})`, standoff: 6 } : undefined });
+      layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: stageLabels, domain: d.x, anchor: ax.y, tickangle: -45, showticklabels: r === nr - 1 });
+      layout[ax.yaxis] = axisStyle({ domain: d.y, anchor: ax.x, rangemode: "tozero", matches: i === 0 ? undefined : "y", showticklabels: c % cols === 0, title: c % cols === 0 ? { text: `${grade}: size (${unit.label})`, standoff: 4 } : undefined });
       annotations.push(panelTitle(r === 0 ? s.label : "", d));
     });
   });
@@ -241,7 +262,7 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
       `Size after each stage: L1 DB-logical, L2 DB-physical (primary reading of the system), L3 storage-physical (sum over storage replicas); ` +
       `rows: duplicate grade, columns: system; ${repeatsNote(rows)}. Dotted: logical bytes of the dataset (L0); dashed: unique bytes (what perfect deduplication stores). ` +
       `The stored data is reset between bulk insert and per-unit insert. Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
-    data, layout, width: Math.max(760, 200 + 300 * nc), height,
+    data, layout, width: size.width, height,
   };
 }
 
@@ -271,12 +292,15 @@ export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOp
   const sources = new Set(opts.source ? [opts.source] : shown.map((m) => m.source ?? "samples"));
   const excluded = shown.reduce((a, m) => a + (m.excluded ?? 0), 0);
   const series = systemSeries(spectrum);
-  const cols = Math.max(stages.length, 1);
-  const height = 560;
-  const domains = gridDomains({ rows: 1, cols, xgap: 0.08, top: gridTop(height) });
+  const size = opts.size ?? printSize();
+  const cols = panelColumns(stages.length, size, 220);
+  const panelRows = Math.ceil(Math.max(stages.length, 1) / cols);
+  const layout = baseLayout("Latency distribution per operation", `${slice.label} · pooled over grades and repeats`, legendHeight([...series.map((s) => s.label), "p50", "p90", "p95", "p99", "max"], size), size.width);
+  const m = marginOf(layout);
+  const height = figureHeight(size, m.t + m.b + panelRows * 190 + (panelRows - 1) * 60);
+  const domains = gridDomains({ rows: panelRows, cols, xgap: 0.1, ygap: gapFrac(60, height, m), top: gridTop(height, m) });
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
-  const layout = baseLayout("Latency distribution per operation", `${slice.label} · pooled over grades and repeats`);
   const allY = [...curve.filter((c) => stages.includes(c.stage)).map((c) => c.latency_ms)];
   const maxCount = Math.max(...marks.filter((m) => stages.includes(m.stage)).map((m) => m.count), 2);
   // Shown percentile ticks: those below the rank of the last sample of the largest group.
@@ -294,7 +318,7 @@ export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOp
       const xs = pts.map((p) => (p.percentile >= 100 ? xMaxMark : Math.min(ninesX(p.percentile), xMaxMark)));
       data.push({
         type: "scatter", mode: "lines", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-        x: xs, y: pts.map((p) => p.latency_ms), line: { color, width: 2, dash: VARIANT_DASHES[s.variantIndex % VARIANT_DASHES.length] },
+        x: xs, y: pts.map((p) => p.latency_ms), line: { color, width: 1.5, dash: VARIANT_DASHES[s.variantIndex % VARIANT_DASHES.length] },
         hovertemplate: `${s.label}: %{y:.3f} ms<extra></extra>`,
       });
       const names = ["p50", "p90", "p95", "p99", "max"] as const;
@@ -302,21 +326,21 @@ export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOp
       data.push({
         type: "scatter", mode: "markers", name: `${s.label} percentiles`, legendgroup: s.label, showlegend: false, xaxis: ax.x, yaxis: ax.y,
         x: mx, y: names.map((n) => m[n]), cliponaxis: false,
-        marker: { color, size: 9, symbol: names.map((n) => PERCENTILE_SYMBOLS[n]), line: { color: "#000", width: 1 } },
+        marker: { color, size: 7, symbol: names.map((n) => PERCENTILE_SYMBOLS[n]), line: { color: "#000", width: 1 } },
         text: names.map((n) => `${s.label} ${n} = ${fmt3(m[n])} ms (n = ${m.count})`), hovertemplate: "%{text}<extra></extra>",
       });
     }
     layout[ax.xaxis] = axisStyle({
       domain: d.x, anchor: ax.y, range: [-0.05, xMaxMark + 0.12], tickvals: [0, ...ticks.map(ninesX), xMaxMark], ticktext: ["0", ...ticks.map(String), "max"],
       // Not linear: 0, 90, 99, 99.9 … are equally spaced (log of 1/(1 − p)); the title says so.
-      title: { text: "percentile (%), nines scale", standoff: 6 },
+      title: { text: "percentile (%), nines scale", standoff: 4 },
     });
-    layout[ax.yaxis] = valueAxis(allY, i === 0 ? "latency (ms)" : "", { extra: { domain: d.y, anchor: ax.x } });
+    layout[ax.yaxis] = valueAxis(allY, i % cols === 0 ? "latency (ms)" : "", { extra: { domain: d.y, anchor: ax.x } });
     annotations.push(panelTitle(OPERATION_LABELS[stage] ?? stage, d));
   });
   // Legend keys for the marker symbols, drawn in black.
   for (const n of ["p50", "p90", "p95", "p99", "max"]) {
-    data.push({ type: "scatter", mode: "markers", name: n, legendgroup: `pct-${n}`, x: [null], y: [null], xaxis: "x", yaxis: "y", marker: { symbol: PERCENTILE_SYMBOLS[n], size: 9, color: "#fff", line: { color: "#000", width: 1.5 } }, hoverinfo: "skip" });
+    data.push({ type: "scatter", mode: "markers", name: n, legendgroup: `pct-${n}`, x: [null], y: [null], xaxis: "x", yaxis: "y", marker: { symbol: PERCENTILE_SYMBOLS[n], size: 7, color: "#fff", line: { color: "#000", width: 1.2 } }, hoverinfo: "skip" });
   }
   Object.assign(layout, { annotations });
   return {
@@ -332,7 +356,7 @@ export function latencyFigure(spectrum: Frame, percentiles: Frame, opts: SliceOp
       `the same numbers as the latency table and the summary. x axis on a "nines" scale (90, 99, 99.9 …). Workload: ${slice.label}.` +
       (excluded ? ` Samples of ${excluded} cell × stage${excluded === 1 ? "" : "s"} left out: latency rows marked invalid.` : "") +
       leftOutCaption(opts.leftOut),
-    data, layout, width: 260 + 430 * cols, height,
+    data, layout, width: size.width, height,
   };
 }
 
@@ -348,40 +372,52 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
   const series = systemSeries(throughput);
   const nc = Math.max(stages.length, 1);
   const nr = Math.max(metrics.length, 1);
-  const height = 200 + 300 * nr;
-  const domains = gridDomains({ rows: nr, cols: nc, xgap: 0.075, ygap: 100 / (height - MARGIN.t - MARGIN.b), top: gridTop(height) });
+  const size = opts.size ?? printSize();
+  const layout = baseLayout("Throughput per stage", slice.label, legendHeight(series.map((s) => s.label), size), size.width);
+  const m = marginOf(layout);
+  const height = figureHeight(size, m.t + m.b + nr * 190 + (nr - 1) * 60);
+  const domains = gridDomains({ rows: nr, cols: nc, xgap: 0.03, ygap: gapFrac(60, height, m), top: gridTop(height, m) });
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
-  const layout = baseLayout("Throughput per stage", slice.label);
+  let clipped = 0;
   metrics.forEach((metric, r) => {
     // One scale type per row (metric), so panels side by side read the same way.
     const rowValues = rows.filter((x) => x.metric === metric).map((x) => x.center);
     const rowLog = spansDecades(rowValues);
+    // One y range per row, its tick labels on the first panel only. It holds every value and the
+    // interval ends up to a decade beyond them (×2 on a linear axis): with n = 2, t(0.975, 1) = 12.7
+    // makes intervals span many decades and would flatten every point. A cut interval ends in ▲/▼.
+    const centers = rows.filter((x) => x.metric === metric && Number.isFinite(x.center) && x.center > 0).map((x) => x.center);
+    const cut = { lo: rowLog ? Math.min(...centers) / 10 : 0, hi: Math.max(...centers) * (rowLog ? 10 : 2) };
+    const clamp = (v: number) => Math.min(cut.hi, Math.max(cut.lo, v));
+    const rowRange = rows.filter((x) => x.metric === metric && Number.isFinite(x.center)).flatMap((p) => [p.center, ...(hasInterval(p) ? [clamp(p.upper), ...(p.lower > 0 ? [clamp(p.lower)] : [])] : [])]);
     stages.forEach((stage, c) => {
       const i = r * nc + c;
       const ax = axisIds(i);
       const d = domains[i]!;
-      const panelValues: number[] = [];
       for (const s of series) {
         const pts = grades.map((g) => rows.find((x) => x.metric === metric && x.stage === stage && x.grade === g && seriesKey(x) === seriesKey(s)) ?? EMPTY_POINT);
-        // The axis range must hold the error bars too (on a log axis only their positive ends).
-        for (const p of pts) {
-          if (!Number.isFinite(p.center)) continue;
-          panelValues.push(p.center, ...(hasInterval(p) ? [p.upper, ...(p.lower > 0 ? [p.lower] : [])] : []));
-        }
         // Bars on a log axis have no baseline (their length means nothing): there, points with intervals.
         const mark = rowLog
-          ? { type: "scatter", mode: "markers", offsetgroup: seriesKey(s), marker: { color: systemColor(s.system), size: 9, symbol: "circle", line: { color: outlineFor(systemColor(s.system)), width: 1 } } }
+          ? { type: "scatter", mode: "markers", offsetgroup: seriesKey(s), marker: { color: systemColor(s.system), size: 7, symbol: "circle", line: { color: outlineFor(systemColor(s.system)), width: 1 } } }
           : { type: "bar", marker: barStyle(s) };
         data.push({
           ...mark, name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-          x: grades, y: pts.map((p) => finite(p.center)), error_y: errorBars(pts),
-          customdata: pts.map((p) => [p.n, fmt3(p.sd)]),
-          hovertemplate: `${s.label} %{x}: %{y:.3g} ${THROUGHPUT_METRICS[metric]}<br>n = %{customdata[0]}, SD %{customdata[1]}<extra></extra>`,
+          x: grades, y: pts.map((p) => finite(p.center)), error_y: errorBars(pts.map((p) => (hasInterval(p) ? { ...p, lower: clamp(p.lower), upper: clamp(p.upper) } : p))),
+          customdata: pts.map((p) => [p.n, fmt3(p.sd), fmt3(p.lower), fmt3(p.upper)]),
+          hovertemplate: `${s.label} %{x}: %{y:.3g} ${THROUGHPUT_METRICS[metric]}<br>n = %{customdata[0]}, SD %{customdata[1]}, 95 % CI [%{customdata[2]}, %{customdata[3]}]<extra></extra>`,
         });
+        const ends = pts.flatMap((p, gi) => (hasInterval(p) ? [...(p.upper > cut.hi ? [{ g: grades[gi], y: cut.hi, sym: "triangle-up" }] : []), ...(p.lower < cut.lo && rowLog ? [{ g: grades[gi], y: cut.lo, sym: "triangle-down" }] : [])] : []));
+        if (ends.length) {
+          clipped += ends.length;
+          data.push({
+            type: "scatter", mode: "markers", offsetgroup: rowLog ? seriesKey(s) : undefined, xaxis: ax.x, yaxis: ax.y, x: ends.map((e) => e.g), y: ends.map((e) => e.y),
+            marker: { symbol: ends.map((e) => e.sym), size: 6, color: "#222" }, showlegend: false, legendgroup: s.label, hoverinfo: "skip", cliponaxis: false,
+          });
+        }
       }
       layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: grades, domain: d.x, anchor: ax.y, title: r === nr - 1 ? { text: "duplicate grade", standoff: 6 } : undefined });
-      layout[ax.yaxis] = valueAxis(panelValues, c === 0 ? `throughput (${THROUGHPUT_METRICS[metric]})` : "", { log: rowLog, extra: { domain: d.y, anchor: ax.x } });
+      layout[ax.yaxis] = valueAxis(rowRange, c === 0 ? `throughput (${THROUGHPUT_METRICS[metric]})` : "", { log: rowLog, extra: { domain: d.y, anchor: ax.x, showticklabels: c === 0, ...(rowLog ? {} : { matches: axisIds(r * nc).y === ax.y ? undefined : axisIds(r * nc).y }) } });
       annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
     });
   });
@@ -392,8 +428,8 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
     title: "Throughput per stage",
     caption:
       `Throughput per stage: logical bytes (10⁶ B = 1 MB) and units per second of stage wall time (data generation excluded); ` +
-      `${repeatsNote(rows)}. A row whose values span more than a decade is on a log scale (its axis title says so), with each value a point and its interval, not a bar. Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
-    data, layout, width: 240 + 360 * nc, height,
+      `${repeatsNote(rows)}. A row whose values span more than a decade is on a log scale (its axis title says so), with each value a point and its interval, not a bar.${clipped ? ` ▲/▼: the interval runs beyond the axis (cut a decade beyond the values on a log axis, at twice the largest on a linear one; few repeats give wide Student-t intervals).` : ""} Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
+    data, layout, width: size.width, height,
   };
 }
 
@@ -407,14 +443,12 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
  * the absolute size); a dotted line marks where the stage ended and the settle polls began.
  * Null when there is no time series.
  */
-export function timeseriesFigure(ts: Frame, title = "Size over time per stage"): FigureSpec | null {
+export function timeseriesFigure(ts: Frame, title = "Size over time per stage", opts: { size?: PrintSize } = {}): FigureSpec | null {
   const pts = rowsOf<TimeseriesPoint>(ts).filter((p) => !/capacity/i.test(p.metric));
   if (!pts.length) return null;
   const stages = distinct<string>(ts, "stage", stageOrder).filter((st) => pts.some((p) => p.stage === st));
   const systems = [...new Set(pts.map((p) => p.system))];
   const metrics = [...new Set(pts.map((p) => p.metric))].sort();
-  const height = 520;
-  const domains = gridDomains({ rows: 1, cols: stages.length, xgap: 0.06, top: gridTop(height) });
   const bytes = pts.every((p) => /byte/i.test(p.metric));
   const lineKey = (p: TimeseriesPoint) => `${p.run_id}\u0000${p.cell_id}\u0000${p.stage}\u0000${p.metric}\u0000${p.replica}`;
   const lines = new Map<string, TimeseriesPoint[]>();
@@ -428,7 +462,13 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage"):
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
-  const layout = baseLayout(title, `metrics: ${metrics.join(", ")}${metrics.length > 1 ? " (line style)" : ""}`);
+  const size = opts.size ?? printSize();
+  const cols = panelColumns(stages.length, size, 220);
+  const panelRows = Math.ceil(stages.length / cols);
+  const layout = baseLayout(title, `metrics: ${metrics.join(", ")}${metrics.length > 1 ? " (line style)" : ""}`, legendHeight(systems, size), size.width);
+  const m = marginOf(layout);
+  const height = figureHeight(size, m.t + m.b + panelRows * 180 + (panelRows - 1) * 60);
+  const domains = gridDomains({ rows: panelRows, cols, xgap: 0.1, ygap: gapFrac(60, height, m), top: gridTop(height, m) });
   const shown = new Set<string>();
   let boundaries = 0;
   stages.forEach((stage, i) => {
@@ -455,13 +495,14 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage"):
     for (const t of ends) {
       shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: t, x1: t, y0: 0, y1: 1, line: { color: "#555", width: 1, dash: "dot" }, layer: "below" });
       if (boundaries++ === 0) {
-        annotations.push({ xref: ax.x, yref: `${ax.y} domain`, x: t, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: " stage end → settle", font: { size: FONT_SIZE - 3, color: "#555" } });
+        annotations.push({ xref: ax.x, yref: `${ax.y} domain`, x: t, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: " stage end → settle", font: { size: SMALL_SIZE, color: "#555" } });
       }
     }
-    layout[ax.xaxis] = axisStyle({ domain: d.x, anchor: ax.y, title: { text: "time since stage start (s)", standoff: 6 } });
+    layout[ax.xaxis] = axisStyle({ domain: d.x, anchor: ax.y, title: { text: "time since stage start (s)", standoff: 4 } });
     layout[ax.yaxis] = axisStyle({
       domain: d.y, anchor: ax.x, zeroline: true, zerolinecolor: "#999",
-      title: i === 0 ? { text: bytes ? `size change since stage start (${unit.label})` : "change since stage start", standoff: 6 } : undefined,
+      // Short: the title runs along a panel ~5 cm tall; the caption says "since the stage's first sample".
+      title: i % cols === 0 ? { text: bytes ? `size change (${unit.label})` : "change", standoff: 4 } : undefined,
     });
     annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
   });
@@ -473,7 +514,7 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage"):
       `Measured size over time during each stage, one line per cell, layer${metrics.length > 1 ? " (line style)" : ""} and replica, coloured by system (${systems.join(", ")}); no capacity line. ` +
       `Each line is its size minus its size at the stage's first sample, so the axis is scaled to the change (hover: the absolute size). Time is relative to the first sample of the stage` +
       `${boundaries ? "; the dotted line marks where the stage ended and the settle polls began" : ""}.`,
-    data, layout, width: 260 + 400 * stages.length, height,
+    data, layout, width: size.width, height,
   };
 }
 
@@ -530,20 +571,25 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
   // Rows of the heatmap, top to bottom in registry order (plotly's category y axis runs upward).
   const yLabels = series.map((s) => `<span style="color:${systemColor(s.system)}">■</span> ${s.label}`);
   const yOrder = [...yLabels].reverse();
-  const cols = Math.min(Math.max(grades.length, 1), 3);
+  const size = opts.size ?? printSize();
+  // Row labels (■ + system) left of the first panel of each row; panels ≥ 150 px (4 cells of "0.51×").
+  const labelPx = 24 + Math.max(...series.map((s) => textPx(s.label, TICK_SIZE)), 30);
+  const cols = Math.min(3, panelColumns(grades.length, size, 150, labelPx));
   const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
   const nr = gradeRows * Math.max(stages.length, 1);
-  const panelH = 70 + 30 * series.length;
-  const height = MARGIN.t - 40 + MARGIN.b + 10 + nr * (panelH + 56);
-  const labelPx = 40 + 8 * Math.max(...series.map((s) => s.label.length), 6);
-  const width = labelPx + 150 + cols * 300;
-  const plotH = height - (MARGIN.t - 40) - MARGIN.b;
-  const top = 1 - 34 / plotH;
-  const domains = gridDomains({ rows: nr, cols, xgap: 0.045, ygap: 60 / plotH, top, bottom: 0 });
+  // No legend: the colour bar (horizontal, below the panels) explains the cells.
+  const layout = baseLayout("Where did the reduction happen? Reduction factor per layer boundary", slice.label, 0, size.width);
+  const m: Margin = { ...marginOf(layout), l: labelPx + 8, b: 92 };
+  const rowGapPx = PANEL_TITLE_PX + TICK_SIZE + 8; // boundary tick labels below a panel, the next panel's title above it
+  // A system row ≥ 18 px holds its 8–9 pt factor; squeezed to fit the page, never below 14 px.
+  const content = (rowPx: number) => m.t + m.b + PANEL_TITLE_PX + nr * rowPx * series.length + (nr - 1) * rowGapPx;
+  const height = figureHeight(size, content(22));
+  const width = size.width;
+  const plotH = height - m.t - m.b;
+  const domains = gridDomains({ rows: nr, cols, xgap: 0.03, ygap: rowGapPx / plotH, top: gridTop(height, m), bottom: 0 });
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
-  const layout = baseLayout("Where did the reduction happen? Reduction factor per layer boundary", slice.label);
   const finiteCenters = rows.filter((r) => r.n > 0 && Number.isFinite(r.center) && r.center > 0).map((r) => Math.abs(Math.log10(r.center)));
   const ideals = rows.map((r) => r.ideal).filter((v) => Number.isFinite(v) && v > 0);
   // Symmetric log range: the same colour means the same factor in every panel; at least 2× either way.
@@ -577,7 +623,7 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
     });
     data.push({
       type: "heatmap", xaxis: ax.x, yaxis: ax.y, x: boundaries, y: yOrder, z, text, customdata: custom,
-      texttemplate: "%{text}", textfont: { size: FONT_SIZE - 1 }, coloraxis: "coloraxis", xgap: 2, ygap: 2, showlegend: false, name: `${grade} ${stage}`,
+      texttemplate: "%{text}", textfont: { size: FONT_SIZE }, coloraxis: "coloraxis", xgap: 2, ygap: 2, showlegend: false, name: `${grade} ${stage}`,
       hovertemplate: "%{y}<br>%{x}: %{text}<br>n = %{customdata[0]}, 95 % CI [%{customdata[1]}, %{customdata[2]}]<br>%{customdata[3]}<extra></extra>",
     });
     // No factor: a dash and the reason in the caption.
@@ -611,7 +657,7 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
     annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}${idealText}`, d));
     layout[ax.xaxis] = axisStyle({
       type: "category", categoryorder: "array", categoryarray: boundaries, domain: d.x, anchor: ax.y, showgrid: false, showline: false, ticks: "",
-      tickvals: boundaries, ticktext: boundaries.map((b) => (b === "L0→L3" ? "<b>L0→L3</b>" : b)), tickfont: { size: FONT_SIZE - 1 },
+      tickvals: boundaries, ticktext: boundaries.map((b) => (b === "L0→L3" ? "<b>L0→L3</b>" : b)), tickfont: { size: TICK_SIZE },
     });
     layout[ax.yaxis] = axisStyle({
       type: "category", categoryorder: "array", categoryarray: yOrder, domain: d.y, anchor: ax.x, showgrid: false, showline: false, ticks: "",
@@ -622,13 +668,14 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
     annotations, shapes, showlegend: false,
     coloraxis: {
       colorscale: REDUCTION_SCALE, cmin: -zmax, cmax: zmax, cmid: 0,
+      // Horizontal, below the panels: a vertical bar would take ~2 cm of a 15 cm text width.
       colorbar: {
-        title: { text: "reduction factor (log scale)", side: "right", font: { size: FONT_SIZE - 1 } }, tickvals: tickFactors.map(Math.log10), ticktext: tickFactors.map((v) => `${v}×`),
-        thickness: 14, len: Math.min(top, 320 / plotH), lenmode: "fraction", y: top, yanchor: "top", outlinewidth: 0, tickfont: { size: FONT_SIZE - 2 },
+        orientation: "h", x: 0.5, xanchor: "center", y: -(TICK_SIZE + 14) / plotH, yanchor: "top", len: Math.min(1, 300 / (width - m.l - m.r)), thickness: 10,
+        title: { text: "reduction factor (log colour scale)", side: "top", font: { size: FONT_SIZE } }, tickvals: tickFactors.map(Math.log10), ticktext: tickFactors.map((v) => `${v}×`),
+        outlinewidth: 0, tickfont: { size: TICK_SIZE },
       },
     },
-    // No legend above the panels (the colour bar explains the cells): the title sits right above them.
-    margin: { ...MARGIN, t: MARGIN.t - 40, r: 130 },
+    margin: m,
   });
   const nNote = repeatsNote(rows).replace(/; error bars:.*/, "").replace(" (no error bars)", "");
   return {
@@ -652,19 +699,19 @@ export interface PotentialFigureOptions extends SliceOption {}
 
 /** Measured boundaries: black symbols (open per layer boundary, filled for the total). */
 const MEASURED_STYLE: Record<string, { symbol: string; size: number; offset: number }> = {
-  "L0→L1": { symbol: "circle-open", size: 9, offset: 0.27 },
-  "L1→L2": { symbol: "square-open", size: 9, offset: 0.13 },
-  "L2→L3": { symbol: "diamond-open", size: 10, offset: 0 },
-  "L0→L3": { symbol: "circle", size: 11, offset: -0.17 },
+  "L0→L1": { symbol: "circle-open", size: 7, offset: 0.27 },
+  "L1→L2": { symbol: "square-open", size: 7, offset: 0.13 },
+  "L2→L3": { symbol: "diamond-open", size: 8, offset: 0 },
+  "L0→L3": { symbol: "circle", size: 8, offset: -0.17 },
 };
 
 /** Potentials: vertical bars across the system's row, one colour each (Okabe–Ito; black = the ideal). */
 const POTENTIAL_STYLE: Record<string, { color: string; width: number; dash: string }> = {
   // Drawn in this order, wide under narrow: potentials that coincide (ideal = fixed = CDC for
   // whole-unit duplicates; zstd-3 = dedup+zstd-3 at U0) show as nested stripes, none hidden.
-  potential_unit_ratio: { color: "#000000", width: 9, dash: "solid" },
-  "potential_compress_ratio_zstd-3": { color: "#CC79A7", width: 7, dash: "solid" },
-  potential_fixed_ratio_4KiB: { color: "#E69F00", width: 5, dash: "solid" },
+  potential_unit_ratio: { color: "#000000", width: 8, dash: "solid" },
+  "potential_compress_ratio_zstd-3": { color: "#CC79A7", width: 6, dash: "solid" },
+  potential_fixed_ratio_4KiB: { color: "#E69F00", width: 4.5, dash: "solid" },
   "potential_dedup_compress_ratio_zstd-3": { color: "#56B4E9", width: 3, dash: "solid" },
   potential_cdc_ratio_8KiB: { color: "#009E73", width: 2, dash: "dot" },
 };
@@ -693,17 +740,20 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
   const boundaries = [...BOUNDARIES];
   const potentials = Object.keys(POTENTIAL_STYLE);
   const potLabel = (m: string) => rows.find((r) => r.quantity === m)?.label ?? m;
-  const cols = Math.min(Math.max(grades.length, 1), 3);
+  const size = opts.size ?? printSize();
+  const labelPx = 24 + Math.max(...series.map((s) => textPx(s.label, TICK_SIZE)), 30);
+  const cols = Math.min(3, panelColumns(grades.length, size, 150, labelPx));
   const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
   const nr = gradeRows * Math.max(stages.length, 1);
-  const panelH = 36 + 44 * series.length;
-  const height = MARGIN.t + 40 + MARGIN.b + nr * (panelH + 60);
-  const labelPx = 40 + 8 * Math.max(...series.map((s) => s.label.length), 6);
-  const width = Math.max(900, labelPx + cols * 330);
-  const plotH = height - MARGIN.t - 40 - MARGIN.b;
-  const top = 1 - 30 / plotH;
-  const domains = gridDomains({ rows: nr, cols, xgap: 0.05, ygap: 70 / plotH, top, bottom: 0 });
-  const layout = baseLayout("Measured reduction vs the dataset's potential", slice.label);
+  const legend = [...potentials.map((q) => `potential: ${potLabel(q)}`), ...boundaries.map((b) => (b === "L0→L3" ? "measured total L0→L3 (95 % CI)" : `measured ${b}`))];
+  const layout = baseLayout("Measured reduction vs the dataset's potential", slice.label, legendHeight(legend, size), size.width);
+  const m: Margin = { ...marginOf(layout), l: labelPx + 8, b: 40 };
+  const rowGapPx = PANEL_TITLE_PX + TICK_SIZE + 8;
+  // A system row holds four symbols offset vertically: ≥ 28 px.
+  const height = figureHeight(size, m.t + m.b + PANEL_TITLE_PX + nr * 28 * series.length + (nr - 1) * rowGapPx);
+  const width = size.width;
+  const plotH = height - m.t - m.b;
+  const domains = gridDomains({ rows: nr, cols, xgap: 0.03, ygap: rowGapPx / plotH, top: gridTop(height, m), bottom: 0 });
   const annotations: Record<string, unknown>[] = [];
   const data: Trace[] = [];
   const values = rows.filter((r) => Number.isFinite(r.center) && r.center > 0 && (r.kind === "measured" || potentials.includes(r.quantity))).flatMap((r) => [r.center, ...(r.kind === "measured" && hasInterval(r) ? [r.lower, r.upper] : [])]);
@@ -759,7 +809,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
     // 1× reference: no reduction.
     data.push({ type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: [1, 1], y: [-0.5, series.length - 0.5], line: { color: "#999", width: 1 }, showlegend: false, hoverinfo: "skip" });
   }
-  Object.assign(layout, { annotations, legend: { ...(layout.legend as Record<string, unknown>), traceorder: "normal" }, margin: { ...MARGIN, t: MARGIN.t + 40 } });
+  Object.assign(layout, { annotations, legend: { ...(layout.legend as Record<string, unknown>), traceorder: "normal" }, margin: m });
   const measuredNote = repeatsNote(measuredRows.filter((r) => r.quantity === "L0→L3")).replace("error bars", "bars on the total");
   return {
     name: `potential${slice.suffix ? `-${slice.suffix}` : ""}`,

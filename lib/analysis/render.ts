@@ -29,7 +29,7 @@ const CHROMIUM_ARGS = [
 export interface RendererOptions {
   /** Chromium binary (default: $DEDUP_LAB_CHROMIUM or /usr/bin/chromium). */
   executablePath?: string;
-  /** PNG pixel ratio (default 2: 300 dpi at ~12 cm width for the default sizes). */
+  /** PNG pixel ratio (default 3: figures are laid out at print size, 96 px/in, so 3 = 288 dpi). */
   pngScale?: number;
 }
 
@@ -64,7 +64,7 @@ export class FigureRenderer {
       await rm(profileDir, { recursive: true, force: true });
       throw new UsageError(`Chromium at ${executablePath} did not start: ${String((e as Error).message).split("\n")[0]}`, "check the chromium package (bash scripts/setup-notebooks.sh)");
     }
-    const renderer = new FigureRenderer(context, context.pages()[0] ?? (await context.newPage()), await context.newPage(), profileDir, opts.pngScale ?? 2);
+    const renderer = new FigureRenderer(context, context.pages()[0] ?? (await context.newPage()), await context.newPage(), profileDir, opts.pngScale ?? 3);
     await context.route("**/*", (route) => {
       if (route.request().url().startsWith("data:")) return route.continue();
       renderer.blockedRequests++;

@@ -35,17 +35,18 @@ export interface ThesisTable {
   groups: { title?: string; rows: string[][]; footer?: string[] }[];
 }
 
-/** Decimals for a value of this magnitude: 3 significant digits, at most 3 decimals. */
+/**
+ * Decimals for a value of this magnitude: 3 significant digits (1.23, 12.3, 123, 0.0123);
+ * values ≥ 1000 keep their integer digits (1234, never 1.23e3 in a table). An interval's ends and
+ * an SD take the decimals of their centre, so a cell reads at one precision.
+ */
 function decimals(v: number): number {
-  const a = Math.abs(v);
+  const a = Number(Math.abs(v).toPrecision(3)); // 9.999 → 10.0, not 10.00
   if (!Number.isFinite(a) || a === 0) return 2;
-  if (a >= 100) return 0;
-  if (a >= 10) return 1;
-  if (a >= 1) return 2;
-  return 3;
+  return Math.min(6, Math.max(0, 2 - Math.floor(Math.log10(a) + 1e-9)));
 }
 
-/** A number as the tables print it: 3 significant digits, at most 3 decimals. */
+/** A number as every table prints it (LaTeX, Markdown, notebooks): 3 significant digits. */
 export function formatValue(v: number): string {
   return Number.isFinite(v) ? v.toFixed(decimals(v)) : "—";
 }

@@ -4,7 +4,7 @@ import { isStageRow } from "../results/schema.js";
 import * as aq from "arquero";
 import { edrTable, type EdrMetric } from "./edr.js";
 import { edrFigure, latencyFigure, potentialFigure, reductionFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
-import type { FigureSpec } from "./figure-style.js";
+import { printSize, type FigureSpec, type PrintSize } from "./figure-style.js";
 import { leftOut, leftOutNote } from "./cells.js";
 import { rowsOf, type Frame, type LabFrames } from "./frames.js";
 import { latencyCurve, latencyPercentiles } from "./latency.js";
@@ -27,7 +27,27 @@ function measuredSlices(f: LabFrames) {
   return slicesOf(f.results.filter(aq.escape((d: { stage: string }) => isStageRow(d.stage))));
 }
 
-export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}): ThesisFigures {
+export interface ThesisFigureOptions {
+  edrMetric?: EdrMetric;
+  /** The printed size of every figure (printSize(): 15 cm text width by default). */
+  size?: PrintSize;
+}
+
+/**
+ * A grade × stage figure that had to be squeezed to the page height is split into one figure per
+ * stage (names suffixed with the stage), so each fits a page with its caption.
+ */
+function perStageIfSqueezed(fig: FigureSpec, frame: Frame, size: PrintSize, build: (fr: Frame, stage?: string) => FigureSpec): FigureSpec[] {
+  const stages = [...new Set(rowsOf<{ stage: string }>(frame).map((r) => r.stage))];
+  if (size.height !== undefined || fig.height < size.maxHeight || stages.length < 2) return [fig];
+  return stages.map((stage) => {
+    const one = build(frame.filter(aq.escape((d: { stage: string }) => d.stage === stage)), stage);
+    return { ...one, name: `${one.name}-${stage}` };
+  });
+}
+
+export function thesisFigures(f: LabFrames, opts: ThesisFigureOptions = {}): ThesisFigures {
+  const size = opts.size ?? printSize();
   const figures: FigureSpec[] = [];
   const notes: string[] = [];
   const edr = edrTable(f.results);
@@ -46,24 +66,30 @@ export function thesisFigures(f: LabFrames, opts: { edrMetric?: EdrMetric } = {}
   for (const slice of measuredSlices(f)) {
     const e = inSlice(edr, slice);
     const edrMetric = opts.edrMetric ?? "edr_cluster";
-    if (nonEmpty(e)) figures.push(edrFigure(e, { metric: opts.edrMetric, slice, leftOut: leftOutOf(slice, (m) => m === edrMetric) }));
+    if (nonEmpty(e)) figures.push(edrFigure(e, { metric: opts.edrMetric, slice, size, leftOut: leftOutOf(slice, (m) => m === edrMetric) }));
     else notes.push(`${slice.label}: no EDR rows (no insert stage ran)`);
     const s = inSlice(sizes, slice);
-    if (nonEmpty(s)) figures.push(sizesFigure(s, rowsOf<DatasetSizeRow>(inSlice(ds, slice)), { slice, leftOut: leftOutOf(slice, (m) => m === "size_bytes") }));
+    if (nonEmpty(s)) figures.push(sizesFigure(s, rowsOf<DatasetSizeRow>(inSlice(ds, slice)), { slice, size, leftOut: leftOutOf(slice, (m) => m === "size_bytes") }));
     const c = inSlice(curve, slice);
-    if (nonEmpty(c)) figures.push(latencyFigure(c, inSlice(pct, slice), { slice, leftOut: leftOutOf(slice, (m) => m.startsWith("latency_")) }));
+    if (nonEmpty(c)) figures.push(latencyFigure(c, inSlice(pct, slice), { slice, size, leftOut: leftOutOf(slice, (m) => m.startsWith("latency_")) }));
     else notes.push(`${slice.label}: no latency samples or histograms`);
     const t = inSlice(tp, slice);
-    if (nonEmpty(t)) figures.push(throughputFigure(t, { slice, leftOut: leftOutOf(slice, (m) => m.startsWith("throughput_")) }));
+    if (nonEmpty(t)) figures.push(throughputFigure(t, { slice, size, leftOut: leftOutOf(slice, (m) => m.startsWith("throughput_")) }));
     // (f) where did the reduction happen: bundles with stored_bytes rows only (older bundles have none).
     const r = inSlice(red, slice);
-    if (nonEmpty(r)) figures.push(reductionFigure(r, { slice, leftOut: leftOutOf(slice, (m) => m === "stored_bytes") }));
+    if (nonEmpty(r)) {
+      const build = (fr: Frame) => reductionFigure(fr, { slice, size, leftOut: leftOutOf(slice, (m) => m === "stored_bytes") });
+      figures.push(...perStageIfSqueezed(build(r), r, size, build));
+    }
     // (g) measured vs potential: bundles with potential_* rows (older bundles have none).
     const p = inSlice(pot, slice);
-    if (hasPotential(p)) figures.push(potentialFigure(p, { slice, leftOut: leftOutOf(slice, (m) => m === "stored_bytes" || m.startsWith("potential_")) }));
+    if (hasPotential(p)) {
+      const build = (fr: Frame) => potentialFigure(fr, { slice, size, leftOut: leftOutOf(slice, (m) => m === "stored_bytes" || m.startsWith("potential_")) });
+      figures.push(...perStageIfSqueezed(build(p), p, size, build));
+    }
   }
   if (hasTimeseries(f.timeseries)) {
-    const fig = timeseriesFigure(timeseriesTable(f.timeseries));
+    const fig = timeseriesFigure(timeseriesTable(f.timeseries), undefined, { size });
     if (fig) figures.push(fig);
   } else {
     notes.push("no time series in these bundles: figure (e) size over time needs a storage layer that samples sizes (e.g. Prometheus); embedded systems record none");

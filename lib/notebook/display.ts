@@ -4,9 +4,10 @@
 // not, with or without the plotly extension), tables as HTML/Markdown, and a progress
 // listener for runs. Outside a kernel (tests, scripts) everything falls back to plain text.
 import { createRequire } from "node:module";
+import * as aq from "arquero";
 import type { ColumnTable } from "arquero";
 import type { FigureSpec } from "../analysis/figure-style.js";
-import { toMarkdown, type ThesisTable } from "../analysis/thesis-tables.js";
+import { formatValue, toMarkdown, type ThesisTable } from "../analysis/thesis-tables.js";
 import { figurePng } from "./figure-png.js";
 import type { RunEvents } from "../runner/events.js";
 
@@ -93,7 +94,31 @@ export function showMarkdown(markdown: string): void {
   display({ "text/markdown": markdown, "text/plain": markdown });
 }
 
-/** An arquero frame (first `limit` rows) or a thesis table, as HTML/Markdown with a text fallback. */
+/**
+ * The first `limit` rows of a frame with its numbers as the thesis tables print them (formatValue:
+ * 3 significant digits, "—" for none); columns holding only integers (n, count, repeats) stay integers.
+ */
+export function formatFrame(t: ColumnTable, limit = Infinity): ColumnTable {
+  const cols = t.columnNames();
+  const isCount = (c: string) => {
+    const nums = (Array.from(t.array(c) as ArrayLike<unknown>)).filter((v) => typeof v === "number" && Number.isFinite(v)) as number[];
+    return nums.length > 0 && nums.every(Number.isInteger);
+  };
+  const counts = new Set(cols.filter(isCount));
+  const cell = (c: string, v: unknown) => {
+    if (v === null || v === undefined) return "—";
+    if (typeof v !== "number") return v;
+    if (!Number.isFinite(v)) return "—";
+    return counts.has(c) ? String(v) : formatValue(v);
+  };
+  const rows = (t.objects({ limit }) as Record<string, unknown>[]).map((r) => Object.fromEntries(cols.map((c) => [c, cell(c, r[c])])));
+  return aq.from(rows.length ? rows : [Object.fromEntries(cols.map((c) => [c, ""]))]).slice(0, rows.length);
+}
+
+/**
+ * A thesis table (as Markdown: the same cells and headers as its LaTeX) or an arquero frame (first
+ * `limit` rows, numbers formatted like the thesis tables), with a text fallback.
+ */
 export function showTable(t: ColumnTable | ThesisTable, opts: { limit?: number } = {}): void {
   if ("groups" in t && "head" in t) {
     const md = toMarkdown(t);
@@ -102,7 +127,8 @@ export function showTable(t: ColumnTable | ThesisTable, opts: { limit?: number }
   }
   const limit = opts.limit ?? 40;
   const more = t.numRows() > limit ? `\n\n(${t.numRows() - limit} more rows)` : "";
-  display({ "text/html": t.toHTML({ limit }) + (more ? `<p>${more.trim()}</p>` : ""), "text/plain": t.toMarkdown({ limit }) + more });
+  const shown = formatFrame(t, limit);
+  display({ "text/html": shown.toHTML() + (more ? `<p>${more.trim()}</p>` : ""), "text/plain": shown.toMarkdown() + more });
 }
 
 export interface ProgressOptions {
