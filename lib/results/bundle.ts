@@ -5,7 +5,7 @@
 // atomic rename and noted in journal.jsonl, so a crash or Ctrl-C loses nothing finished.
 // finalize() folds the cells into the Arrow tables.
 import { appendFile, mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Table } from "apache-arrow";
 import { UsageError } from "../errors.js";
@@ -136,6 +136,25 @@ export class RunBundle {
     this.meta.status = status;
     await this.saveMeta();
   }
+}
+
+/**
+ * A run that quits at once (a second Ctrl-C): bundle.json says `interrupted` with the cells on
+ * disk counted, synchronously, so it holds from inside a signal handler right before exit. The
+ * bundle stays consistent — finished cells are complete files, readers fold them (loadBundles)
+ * — and `run --resume` continues it.
+ */
+export function markInterruptedSync(dir: string): void {
+  const path = join(dir, "bundle.json");
+  const meta = JSON.parse(readFileSync(path, "utf8")) as BundleMeta;
+  const cellsDir = join(dir, "cells");
+  const cells = existsSync(cellsDir) ? readdirSync(cellsDir).filter((n) => n.endsWith(".json")) : [];
+  const done = cells.filter((n) => (JSON.parse(readFileSync(join(cellsDir, n), "utf8")) as CellRecord).status === "done").length;
+  Object.assign(meta, { status: "interrupted", updated: new Date().toISOString(), cells_done: done, cells_failed: cells.length - done });
+  // A fold cut short (or one from before a resume) would not match the cells: readers fold the cells instead.
+  for (const f of [RESULTS.file, HISTOGRAMS.file, LATENCIES.file, TIMESERIES.file, "snapshots.jsonl"]) rmSync(join(dir, f), { force: true });
+  writeFileSync(`${path}.tmp-${process.pid}`, JSON.stringify(meta, null, 2) + "\n");
+  renameSync(`${path}.tmp-${process.pid}`, path);
 }
 
 export async function readMeta(dir: string): Promise<BundleMeta> {

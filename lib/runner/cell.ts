@@ -23,6 +23,7 @@ import { cellDims, type Cell } from "./matrix.js";
 import { CellRows, joinReasons, recordDataset, recordMeasurement, recordSizes, type SizePoint } from "./rows.js";
 import { recordPotential } from "./potential-rows.js";
 import { BatchFeeder } from "./batch-feeder.js";
+import { cellWorkDirPrefix } from "./cleanup.js";
 import { DEFAULT_SETTLE, layerValues, settle, StageSampler, timeToReclaim, type Settled } from "./settle.js";
 import { Interrupted, runStage } from "./stages.js";
 
@@ -85,7 +86,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
   let R = cell.system.replication.app * cell.system.replication.storage;
   const settleOpts = cfg.settle ?? DEFAULT_SETTLE;
   let l3: StorageLayerSource | undefined;
-  const workDir = await mkdtemp(join(env.workRoot, `${cfg.lab.objectPrefix}${cell.key}-`));
+  const workDir = await mkdtemp(join(env.workRoot, cellWorkDirPrefix(cfg.lab, cell.key)));
   await env.log(`cell ${cell.id} (${cell.key}) on ${cell.system.endpoint}`);
 
   // Ground truth first: the manifest of this dataset (hashing happens here, outside any timer).

@@ -5,12 +5,14 @@ import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 import { UsageError } from "../errors.js";
 import { stagedProvenance } from "../data/payload.js";
-import { RunBundle } from "../results/bundle.js";
+import { readMeta, RunBundle } from "../results/bundle.js";
 import { Redactor, secretEnvNames } from "../results/redact.js";
 import { runCell } from "./cell.js";
+import { removeLeftovers } from "./cleanup.js";
 import type { RunConfig } from "./config.js";
 import { collectEnvironment } from "./environment.js";
 import { emit, type RunEvents } from "./events.js";
+import { DomainLocks, domainsOf } from "./lock.js";
 import { configFingerprint, expandMatrix, planCell } from "./matrix.js";
 import { Interrupted } from "./stages.js";
 
@@ -21,6 +23,10 @@ export interface RunOptions {
   events?: RunEvents[];
   /** Stops the run between operations (Ctrl-C); the current cell is recorded failed. */
   signal?: AbortSignal;
+  /** How long to wait for a domain (server, shared directory) another run holds; 0 (default) refuses at once. */
+  waitLockMs?: number;
+  /** Lines the user must see even when quiet: waiting for a lock, leftovers of killed runs removed. */
+  notice?(line: string): void;
 }
 
 export interface RunResult {
@@ -38,26 +44,39 @@ export function newRunId(date = new Date()): string {
 }
 
 export async function runMatrix(cfg: RunConfig, opts: RunOptions = {}): Promise<RunResult> {
-  const events = opts.events ?? [];
-  const redact = new Redactor(secretEnvNames(cfg.source));
   // Every cell's dataset is planned before anything is written: an impossible cell (e.g. a real
   // payload with too few distinct units for a grade) is bad input, not a half-made bundle.
   for (const cell of expandMatrix(cfg, "check")) planCell(cell, cfg);
+  if (opts.resume && !opts.dir) throw new UsageError("resume needs the run directory", "pass --resume results/<run_id>");
+  const resumed = opts.resume ? await readMeta(opts.dir!) : undefined;
+  if (resumed && resumed.config_fingerprint !== configFingerprint(cfg)) {
+    throw new UsageError(`${opts.dir} was written by another configuration`, "resume with the same config and flags, or start a new run");
+  }
+  const runId = resumed?.run_id ?? newRunId();
+  // Every shared domain (server, directory) is this run's alone until it ends; taken before
+  // anything is written, so a refusal leaves nothing behind.
+  const locks = await DomainLocks.acquire(domainsOf(cfg), { runId, token: cfg.lab.runToken(runId) }, {
+    waitMs: opts.waitLockMs ?? 0, breakStale: true, signal: opts.signal, onWait: opts.notice,
+  });
+  try {
+    return await runLocked(cfg, opts, runId, locks);
+  } finally {
+    locks.release();
+  }
+}
+
+async function runLocked(cfg: RunConfig, opts: RunOptions, runId: string, locks: DomainLocks): Promise<RunResult> {
+  const events = opts.events ?? [];
+  const redact = new Redactor(secretEnvNames(cfg.source));
   let bundle: RunBundle;
   if (opts.resume) {
-    if (!opts.dir) throw new UsageError("resume needs the run directory", "pass --resume results/<run_id>");
-    bundle = await RunBundle.open(opts.dir);
-    if (bundle.meta.config_fingerprint !== configFingerprint(cfg)) {
-      throw new UsageError(`${opts.dir} was written by another configuration`, "resume with the same config and flags, or start a new run");
-    }
+    bundle = await RunBundle.open(opts.dir!);
   } else {
-    const runId = newRunId();
     const dir = resolve(opts.dir ?? join("results", runId));
     bundle = await RunBundle.create(dir, { run_id: runId, cells_total: 0, config_fingerprint: configFingerprint(cfg) });
     await bundle.writeJson("config.json", redact.value({ resolved: cfg.source, fingerprint: configFingerprint(cfg) }));
     await bundle.writeJson("env.json", { ...(await collectEnvironment()), staged_data: stagedProvenance(cfg.payloads) });
   }
-  const runId = bundle.meta.run_id;
   const cells = expandMatrix(cfg, runId);
   const finished = await bundle.finishedCells();
   const todo = cells.filter((c) => !finished.has(c.id));
@@ -70,13 +89,17 @@ export async function runMatrix(cfg: RunConfig, opts: RunOptions = {}): Promise<
     for (const e of events) e.log?.(clean);
   };
   await log(`${opts.resume ? "resume" : "start"} run ${runId}: ${cells.length} cells, ${finished.size} already done`);
+  const workRoot = resolve(cfg.workDir ?? tmpdir());
+  for (const line of await removeLeftovers(cfg, locks.stale, workRoot)) {
+    await log(line);
+    opts.notice?.(redact.text(line));
+  }
   const bytes = todo.reduce((a, c) => a + planCell(c, cfg).bytesWritten, 0);
   await emit(events, "runStart", { runId, dir: bundle.dir, cells: cells.length, skipped: finished.size, bytes });
 
   let done = 0;
   let failed = 0;
   let interrupted = false;
-  const workRoot = resolve(cfg.workDir ?? tmpdir());
   for (const [i, cell] of todo.entries()) {
     if (opts.signal?.aborted) {
       interrupted = true;

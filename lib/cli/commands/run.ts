@@ -5,11 +5,13 @@ import { join } from "node:path";
 import { formatSummary, summaryLines } from "../../analysis/summary.js";
 import { UsageError } from "../../errors.js";
 import { liveMetricsConfig, startLiveMetrics } from "../../runner/live-metrics.js";
-import { loadBundles } from "../../results/bundle.js";
+import { loadBundles, markInterruptedSync } from "../../results/bundle.js";
 import { loadAndResolve, loadConfig, type RunConfig } from "../../runner/config.js";
 import { formatPlan, planRun } from "../../runner/plan.js";
+import { parseWait } from "../../runner/lock.js";
 import { runMatrix } from "../../runner/run.js";
 import { matrixFlags, overridesFrom, signalExitStatus, type MatrixFlagValues } from "../options.js";
+import { preflightRun } from "../paths.js";
 import { progressReporter } from "../progress.js";
 
 
@@ -18,6 +20,7 @@ interface RunFlags extends MatrixFlagValues {
   dryRun?: boolean;
   resume?: string;
   quiet?: boolean;
+  waitLock?: string;
 }
 
 function hasMatrixFlags(o: RunFlags): boolean {
@@ -42,10 +45,12 @@ export function registerRun(program: Command): void {
       .option("--out <dir>", "write the bundle into this (new or empty) directory instead of results/<run_id>")
       .option("--dry-run", "print the cells, bytes and a duration estimate; open no connection, write nothing")
       .option("--resume <dir>", "continue an interrupted run: finished cells are kept, the rest run")
-      .option("--quiet", "no progress output"),
+      .option("--quiet", "no progress output")
+      .option("--wait-lock <duration>", "wait up to this long (e.g. 90s, 30m) for a server another run holds, instead of refusing at once"),
   ).action(async (o: RunFlags) => {
     if (o.resume && o.out) throw new UsageError("--resume and --out both name a bundle directory", "pass only --resume DIR");
     if (o.resume && !existsSync(o.resume)) throw new UsageError(`resume directory ${o.resume} does not exist`, "pass the results/<run_id> directory of the run to continue");
+    const waitLockMs = o.waitLock === undefined ? 0 : parseWait(o.waitLock);
     const cfg = o.resume ? await resumeConfig(o.resume, o) : await loadConfig(o.config, overridesFrom(o));
     liveMetricsConfig(cfg.metrics); // a bad metrics block is bad input, also for --dry-run
     // The event stream's client loads only when an events block exists (a dry run still opens nothing).
@@ -55,12 +60,27 @@ export function registerRun(program: Command): void {
       process.stdout.write(formatPlan(planRun(cfg)) + "\n");
       return;
     }
+    preflightRun(cfg, o.resume ?? o.out); // bad paths, unset credentials: exit 2 before anything is written
     // SIGINT (Ctrl-C) and SIGTERM stop the run cleanly; the exit status names the first one
-    // (130 / 143). A second signal quits at once. Messages go to stderr, stdout keeps the results.
+    // (130 / 143). A second signal quits at once, but leaves the bundle `interrupted` with the
+    // resume line; the domain locks stay behind with a dead holder, so the next run on those
+    // servers removes the cell's lab objects. Messages go to stderr, stdout keeps the results.
     const controller = new AbortController();
     let stoppedBy: NodeJS.Signals | undefined;
+    let bundleDir: string | undefined;
     const onSignal = (sig: NodeJS.Signals) => {
-      if (stoppedBy) process.exit(signalExitStatus(sig));
+      if (stoppedBy) {
+        if (bundleDir) {
+          try {
+            markInterruptedSync(bundleDir);
+            process.stderr.write(`${sig} again: quit at once — the current cell's lab objects are left for the next run on the same servers to remove\n`);
+            process.stderr.write(`interrupted by ${stoppedBy} — continue with: npx dedup-lab run --resume ${bundleDir}\n`);
+          } catch (e) {
+            process.stderr.write(`${sig} again: quit at once; ${bundleDir}/bundle.json could not be marked interrupted: ${(e as Error).message}\n`);
+          }
+        }
+        process.exit(signalExitStatus(stoppedBy));
+      }
       stoppedBy = sig;
       process.stderr.write(`\n${sig}: finishing the current operation, cleaning up and saving results (again to force quit)\n`);
       controller.abort();
@@ -74,7 +94,10 @@ export function registerRun(program: Command): void {
         dir: o.resume ?? o.out,
         resume: !!o.resume,
         signal: controller.signal,
+        waitLockMs,
+        notice: (line) => process.stderr.write(`dedup-lab: ${line}\n`),
         events: [
+          { runStart: (i) => void (bundleDir = i.dir) },
           ...(o.quiet ? [] : [progressReporter(process.stderr)]),
           ...(live ? [live] : []),
           ...(stream ? [events!.stageEventListener(stream)] : []),
