@@ -8,7 +8,8 @@
 // min = avg/4, max = 4·avg, the hash starts at 0 at the (even) minimum size.
 //
 // The hot loop is WebAssembly (lib/metrics/fastcdc.wat, embedded as fastcdc-wasm.ts): the hash
-// is one i64 there. Bytes are copied into its memory in windows of ≥ 16 MiB (a cut never looks
+// is one i64 there, eight bytes per iteration (measured 3 % faster than two bytes per iteration;
+// the loop is near one shift, one add and one table load per byte). Bytes are copied into its memory in windows of ≥ 16 MiB (a cut never looks
 // past `max` bytes, so a window boundary cannot move a cut point); chunk bytes for hashing are
 // then read from the caller's Buffer in place. `cutJs` is the same rule in plain JavaScript
 // (two int32 halves, every mask lies below bit 49), kept as an independent cross-check.
@@ -186,29 +187,36 @@ export class FastCdc {
    * allocation per chunk.
    */
   chunks(buf: Uint8Array, onChunk: (offset: number, length: number) => void): void {
-    const { min, avg, max } = this.params;
-    const window = Math.max(MIN_WINDOW, 2 * max);
-    const w = cdcWasm(window);
+    const window = Math.max(MIN_WINDOW, 2 * this.params.max);
+    cdcWasm(window);
     const len = buf.length;
     let off = 0;
     while (off < len) {
       const wEnd = Math.min(len, off + window);
       wasmBytes.set(buf.subarray(off, wEnd), DATA);
-      const avail = wEnd - off;
-      const final = wEnd === len ? 1 : 0;
-      let p = 0;
-      for (;;) {
-        // All cut points of the window in one call (no JS↔wasm transition per chunk).
-        const count = w.cuts(DATA + p, DATA + avail, min, avg, max, this.msLo, this.msHi, this.mlLo, this.mlHi, OUT, OUT_CAP, final);
-        const lengths = wasmLengths;
-        for (let k = 0; k < count; k++) {
-          const n = lengths[k]!;
-          onChunk(off + p, n);
-          p += n;
-        }
-        if (count < OUT_CAP) break;
+      off += this.cutWindow(off, wEnd - off, wEnd === len, onChunk);
+    }
+  }
+
+  /**
+   * Cut the `avail` bytes already at DATA (buffer offset `base`); returns the bytes consumed
+   * (all when `final`, else up to the last cut that leaves fewer than `max` bytes).
+   */
+  /** @internal */
+  cutWindow(base: number, avail: number, final: boolean, onChunk: (offset: number, length: number) => void): number {
+    const { min, avg, max } = this.params;
+    const w = wasm!;
+    let p = 0;
+    for (;;) {
+      // All cut points of the window in one call (no JS↔wasm transition per chunk).
+      const count = w.cuts(DATA + p, DATA + avail, min, avg, max, this.msLo, this.msHi, this.mlLo, this.mlHi, OUT, OUT_CAP, final ? 1 : 0);
+      const lengths = wasmLengths;
+      for (let k = 0; k < count; k++) {
+        const n = lengths[k]!;
+        onChunk(base + p, n);
+        p += n;
       }
-      off += p;
+      if (count < OUT_CAP) return p;
     }
   }
 
@@ -281,4 +289,20 @@ export class FastCdc {
     }
     return remaining;
   }
+}
+
+/**
+ * Every chunk of `buf` for several chunkers: onChunk(k, offset, length) in order per chunker
+ * k. A buffer that fits one window is copied into WebAssembly memory once for all of them
+ * (the potential analysis cuts each unit at four average sizes).
+ */
+export function chunksAll(chunkers: readonly FastCdc[], buf: Uint8Array, onChunk: (k: number, offset: number, length: number) => void): void {
+  const window = Math.max(MIN_WINDOW, ...chunkers.map((c) => 2 * c.params.max));
+  if (buf.length > window) {
+    chunkers.forEach((c, k) => c.chunks(buf, (o, n) => onChunk(k, o, n)));
+    return;
+  }
+  cdcWasm(window);
+  wasmBytes.set(buf, DATA);
+  chunkers.forEach((c, k) => c.cutWindow(0, buf.length, true, (o, n) => onChunk(k, o, n)));
 }

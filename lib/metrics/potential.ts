@@ -23,7 +23,7 @@
 // blocks are equal), so the data is hashed once for all fixed sizes.
 import { hash, createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { FastCdc, fastCdcParams, type NormalizationLevel } from "./fastcdc.js";
+import { chunksAll, FastCdc, fastCdcParams, type NormalizationLevel } from "./fastcdc.js";
 import { lz4CompressBlock } from "./lz4.js";
 import { quantileSorted } from "./stats.js";
 
@@ -267,6 +267,7 @@ export class PotentialAnalyzer {
   private readonly base: number;
   private readonly fixed: { size: number; k: number; index: ChunkIndex }[];
   private readonly cdc: { chunker: FastCdc; index: ChunkIndex; sizes: U32List }[];
+  private readonly chunkers: FastCdc[];
   private digestArena = Buffer.alloc(32 * 1024);
   private readonly segment: Buffer;
   private segFill = 0;
@@ -289,6 +290,7 @@ export class PotentialAnalyzer {
       index: new ChunkIndex(),
       sizes: new U32List(),
     }));
+    this.chunkers = this.cdc.map((c) => c.chunker);
     this.segment = Buffer.alloc(compressionSegment);
     this.codecIn = this.opts.codecs.map(() => 0);
     this.codecOut = this.opts.codecs.map(() => 0);
@@ -316,15 +318,13 @@ export class PotentialAnalyzer {
     }
     this.unitSlots.set(key, this.unitSlots.size);
     this.addFixed(payload);
-    for (const c of this.cdc) {
-      const { index, sizes } = c;
-      const before = index.chunks;
-      c.chunker.chunks(payload, (off, n) => {
-        index.add(keyOf(sha256(payload.subarray(off, off + n))), n);
-        sizes.push(n);
-      });
-      this.cdcCounts.push(index.chunks - before);
-    }
+    const before = this.cdc.map((c) => c.index.chunks);
+    chunksAll(this.chunkers, payload, (k, off, n) => {
+      const c = this.cdc[k]!;
+      c.index.add(keyOf(sha256(payload.subarray(off, off + n))), n);
+      c.sizes.push(n);
+    });
+    this.cdc.forEach((c, k) => this.cdcCounts.push(c.index.chunks - before[k]!));
     if (this.opts.codecs.length) this.feedCompression(payload);
   }
 
