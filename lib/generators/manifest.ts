@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { UsageError } from "../errors.js";
+import { UsageError, zodIssueText } from "../errors.js";
 import { Dataset, DatasetSpecSchema, GENERATOR_VERSION, type DatasetSpec, type DatasetTotals } from "./dataset.js";
 
 export const MANIFEST_FILE = "manifest.json";
@@ -121,9 +121,17 @@ export async function readManifest(dir: string): Promise<Manifest> {
   } catch {
     throw new UsageError(`no ${MANIFEST_FILE} in ${dir}`, "point at a directory written by `dedup-lab datasets generate`");
   }
-  const m = JSON.parse(text) as Manifest;
-  if (m.schema !== "dedup-lab.manifest/1") throw new UsageError(`${path} is not a dedup-lab manifest`, "regenerate the dataset");
-  DatasetSpecSchema.parse(m.spec);
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch (e) {
+    throw new UsageError(`${path} is not valid JSON (${(e as Error).message}); the file is damaged or cut short`, "regenerate the dataset with `dedup-lab datasets generate`");
+  }
+  if (m?.schema !== "dedup-lab.manifest/1") throw new UsageError(`${path} is not a dedup-lab manifest`, "regenerate the dataset");
+  const spec = DatasetSpecSchema.safeParse(m.spec);
+  if (!spec.success || !Array.isArray(m.units) || !m.totals) {
+    throw new UsageError(`${path} is incomplete${spec.success ? "" : ` (spec.${zodIssueText(spec.error)})`}`, "regenerate the dataset");
+  }
   return m;
 }
 

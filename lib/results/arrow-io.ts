@@ -27,7 +27,19 @@ export async function writeArrowFile<R>(path: string, spec: TableSpec<R>, rows: 
 
 export async function readArrowFile(path: string): Promise<Table> {
   const bytes = await readFile(path);
-  const table = tableFromIPC(bytes);
+  // An Arrow IPC file starts and ends with "ARROW1": say which end is missing, not the reader's internals.
+  const magic = Buffer.from("ARROW1");
+  const damaged = (why: string) =>
+    new UsageError(`${path} is ${why}`, "restore it, or remove the bundle's results.arrow so report rebuilds every table from its cells/");
+  if (bytes.length === 0) throw damaged("empty");
+  if (!bytes.subarray(0, 6).equals(magic)) throw damaged("not an Arrow file (no ARROW1 header)");
+  if (!bytes.subarray(-6).equals(magic)) throw damaged(`cut short (${bytes.length} B, no Arrow footer)`);
+  let table: Table;
+  try {
+    table = tableFromIPC(bytes);
+  } catch {
+    throw damaged("damaged (its Arrow footer or record batches do not parse)");
+  }
   const version = table.schema.metadata.get(SCHEMA_METADATA_KEY);
   if (version !== BUNDLE_SCHEMA_VERSION) {
     throw new UsageError(

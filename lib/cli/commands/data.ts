@@ -7,6 +7,7 @@ import { dataLocation, type DataConfig } from "../../data/location.js";
 import { findManifest, loadManifests, scanManifests, type DataManifest } from "../../data/manifest.js";
 import { cleanData, dataContext, fetchData, originOf, stageData, stagedIndexOf, verifyData, type DataContext } from "../../data/stage.js";
 import { signalExitStatus } from "../options.js";
+import { checkWritableDir } from "../paths.js";
 import { join } from "node:path";
 import { StagedUnits } from "../../data/staged.js";
 import { analyzePotential, sampleFractionFor } from "../../metrics/potential.js";
@@ -85,6 +86,7 @@ function retries(text: string | undefined): number {
 /** Run `work` for every named data set with Ctrl-C/SIGTERM → abort → cleanup → exit 130/143. */
 async function perDataSet(chosen: DataManifest[], o: DataFlags, work: (ctx: DataContext, m: DataManifest) => Promise<void>): Promise<void> {
   const loc = dataLocation({ root: o.root, scratch: o.scratch, manifests: o.manifests });
+  checkWritableDir(loc.scratch, "scratch directory");
   const controller = new AbortController();
   const printer = progressPrinter(!!o.quiet);
   const ctx = dataContext(loc, { signal: controller.signal, retries: retries(o.retries), log: printer.log, progress: printer.progress });

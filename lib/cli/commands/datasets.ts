@@ -2,6 +2,9 @@
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { UsageError } from "../../errors.js";
+import { checkWritableDir } from "../paths.js";
+import { wholeNumberArg } from "../options.js";
+import { MAX_UNITS } from "../../runner/config.js";
 import { DatasetSpecSchema } from "../../generators/dataset.js";
 import { readManifest, verifyDataset, writeDataset } from "../../generators/manifest.js";
 import { COPY_POLICIES, parseGrade } from "../../generators/plan.js";
@@ -45,11 +48,6 @@ interface GenerateFlags {
   out: string;
 }
 
-function positiveInt(v: string, flag: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`${flag} must be a whole number ≥ 1 (got "${v}")`, `pass ${flag} 100`);
-  return Number(v);
-}
-
 export function registerDatasets(program: Command): void {
   const datasets = program.command("datasets").description("generate and verify datasets with an exact duplicate fraction");
   datasets
@@ -72,10 +70,11 @@ export function registerDatasets(program: Command): void {
       if (o.placement !== "within" && o.placement !== "across") throw new UsageError(`unknown placement "${o.placement}"`, "use within or across");
       if (!(COPY_POLICIES as readonly string[]).includes(o.policy)) throw new UsageError(`unknown policy "${o.policy}"`, `use ${COPY_POLICIES.join(" or ")}`);
       const spec = DatasetSpecSchema.parse({
-        payload: o.payload, units: positiveInt(o.units, "--units"), size: parseSizeSpec(o.unitSize), fraction: parseGrade(o.fraction),
+        payload: o.payload, units: wholeNumberArg(o.units, "--units", MAX_UNITS, 100), size: parseSizeSpec(o.unitSize), fraction: parseGrade(o.fraction),
         granularity: o.granularity, blockSize: parseBytes(o.blockSize, "block size"), placement: o.placement,
-        containers: positiveInt(o.containers, "--containers"), policy: o.policy, seed: o.seed,
+        containers: wholeNumberArg(o.containers, "--containers", 1000, 4), policy: o.policy, seed: o.seed,
       });
+      checkWritableDir(o.out, "--out");
       const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: "{bar} {value}/{total} units", stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
       bar?.start(spec.units, 0);
       const m = await writeDataset(spec, o.out, (done) => bar?.update(done));
