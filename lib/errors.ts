@@ -52,7 +52,8 @@ export function fsProblem(code: string | undefined): [problem: string, fix: stri
 export function zodIssueText(error: ZodError): string {
   const issue = error.issues[0]!;
   const path = issue.path.map(String).join(".");
-  const message = issue.message.replace(/,? received undefined/, " but it is missing");
+  // zod names what it received by type; "undefined" and "NaN" read like our bugs, not the user's value.
+  const message = issue.message.replace(/,? received undefined/, " but it is missing").replace(/received NaN/, "received a value that is not a number");
   return `${path ? `${path}: ` : ""}${message}`;
 }
 

@@ -1,7 +1,7 @@
 // Run configuration: a YAML/JSON file, flags on top, validated in one place. Anything
 // unknown or inconsistent is refused with one line naming the problem and the fix, before
 // any connection opens (the original silently fell back to defaults on a missing file).
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { UsageError, fsProblem, zodIssueText } from "../errors.js";
@@ -177,8 +177,11 @@ export function expandEnv(value: unknown, where: string, env: NodeJS.ProcessEnv 
 export function readConfigFile(path: string): unknown {
   let text: string;
   try {
+    // A device or FIFO (/dev/zero, /dev/stdin) would be read forever: only regular files are configs.
+    if (!statSync(path).isFile()) throw new UsageError(`config ${path} is not a regular file`, "pass a YAML or JSON file");
     text = readFileSync(path, "utf8");
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot read config ${path}: it ${fsProblem((e as NodeJS.ErrnoException).code)[0]}`, "check the --config path");
   }
   try {
