@@ -15,6 +15,7 @@ import type { RunConfig } from "./config.js";
 import { DomainLocks, describeHolder, domainOf, domainsOf, type LockHolder } from "./lock.js";
 
 const run = promisify(execFile);
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 const WORK_DIR_RE = /^(r[0-9a-f]{8})?c[0-9a-f]{10}(?:-p(\d+))?-[A-Za-z0-9]{6}$/;
 
 /** The mkdtemp prefix of a cell's work directory: `<prefix>-lab-<cell key>-p<pid>-` (the pid tells a dead run's). */
@@ -110,6 +111,7 @@ export async function cleanupLab(cfg: RunConfig, opts: { force?: boolean } = {})
   const locks = await DomainLocks.acquire(domainsOf(cfg), { runId: "cleanup", token: "" }, {
     breakStale: !!opts.force,
     staleFix: "pass --force to break the lock (its holder is gone) and drop the lab namespace",
+    busyFix: "cleanup never runs under a live run (it would break its cells): wait for the run to end",
   });
   try {
     const outcomes = await dropIn(cfg, new Set(), "");
@@ -129,6 +131,8 @@ export async function removeLeftovers(cfg: RunConfig, stale: LockHolder[], workR
   const lines: string[] = [];
   const byRun = new Map<string, LockHolder[]>();
   for (const h of stale) byRun.set(h.run_id, [...(byRun.get(h.run_id) ?? []), h]);
+  const dirs = await removeWorkDirs(workRoot, cfg.lab, { legacy: false });
+  const dirsOf = (pid: number) => dirs.removed.filter((d) => d.includes(`-p${pid}-`));
   for (const holders of byRun.values()) {
     const h = holders[0]!;
     const domains = new Set(holders.map((x) => x.domain));
@@ -138,12 +142,13 @@ export async function removeLeftovers(cfg: RunConfig, stale: LockHolder[], workR
     lines.push(
       `leftovers of ${describeHolder(h)}, which is gone: stale lock${domains.size > 1 ? "s" : ""} on ${[...domains].join(", ")} broken` +
         (h.token ? `; its lab objects (${h.token}…) removed from ${removed.join(", ") || "no system"}` : "") +
-        (failed.length ? `; could not remove them from ${failed.map((o) => `${o.system}: ${o.error}`).join("; ")} — run \`dedup-lab cleanup\`` : ""),
+        (failed.length ? `; could not remove them from ${failed.map((o) => `${o.system}: ${o.error}`).join("; ")} — run \`dedup-lab cleanup\`` : "") +
+        (dirsOf(h.pid).length ? `; ${plural(dirsOf(h.pid).length, "work directory", "work directories")} removed` : ""),
     );
   }
-  const dirs = await removeWorkDirs(workRoot, cfg.lab, { legacy: false });
-  const n = dirs.removed.length;
-  if (n) lines.push(`leftovers of killed runs: removed ${n} work director${n > 1 ? "ies" : "y"} (${dirs.removed.join(", ")})`);
+  // Work directories of dead processes that held no lock (embedded runs), or of runs handled before.
+  const others = dirs.removed.filter((d) => !stale.some((h) => d.includes(`-p${h.pid}-`)));
+  if (others.length) lines.push(`leftovers of killed runs: removed ${plural(others.length, "work directory", "work directories")} (${others.join(", ")})`);
   if (dirs.failed.length) lines.push(`leftovers of killed runs could not be removed: ${dirs.failed.join("; ")} — run \`dedup-lab cleanup\` as root`);
   return lines;
 }

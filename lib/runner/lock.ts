@@ -155,6 +155,8 @@ export interface AcquireOptions {
   breakStale: boolean;
   /** The fix to name when a gone holder's lock is not broken. */
   staleFix?: string;
+  /** The fix to name when a live holder keeps the lock (default: wait, or --wait-lock). */
+  busyFix?: string;
   signal?: AbortSignal;
   /** Told once per domain that is waited for. */
   onWait?(line: string): void;
@@ -200,7 +202,7 @@ export class DomainLocks {
           if (Date.now() >= deadline) {
             throw new DomainBusy(
               `${domain} is in use by ${describeHolder(h)}`,
-              opts.waitMs ? `it was still held after --wait-lock ${opts.waitMs / 1000}s; wait longer or run later` : "wait for it to end, or pass --wait-lock <duration> (e.g. 30m) to queue behind it",
+              opts.busyFix ?? (opts.waitMs ? `it was still held after --wait-lock ${opts.waitMs / 1000}s; wait longer or run later` : "wait for it to end, or pass --wait-lock <duration> (e.g. 30m) to queue behind it"),
             );
           }
           if (!waited) opts.onWait?.(`waiting for ${domain}, in use by ${describeHolder(h)}`);

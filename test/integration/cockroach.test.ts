@@ -126,7 +126,7 @@ describe("cockroach: the full cell on a PostgreSQL server", () => {
     const sys = cockroachDefinition.create(options({ insertMaxRows: 3 }), lab);
     const cell: CellContext = { lab, cellKey: "tdata", variant: "hash_index", containers: 2, workDir: "/tmp", log: () => {} };
     const ds = smallDataset({ units: 10, placement: "across", containers: 2 });
-    const count = async () => (await admin.query("SELECT (SELECT count(*) FROM dedup_lab.units_c0) + (SELECT count(*) FROM dedup_lab.units_c1) AS n, (SELECT COALESCE(sum(octet_length(payload)), 0) FROM dedup_lab.units_c0) + (SELECT COALESCE(sum(octet_length(payload)), 0) FROM dedup_lab.units_c1) AS bytes")).rows[0];
+    const count = async () => (await admin.query("SELECT (SELECT count(*) FROM dedup_lab.units_tdata_c0) + (SELECT count(*) FROM dedup_lab.units_tdata_c1) AS n, (SELECT COALESCE(sum(octet_length(payload)), 0) FROM dedup_lab.units_tdata_c0) + (SELECT COALESCE(sum(octet_length(payload)), 0) FROM dedup_lab.units_tdata_c1) AS bytes")).rows[0];
     await sys.connect();
     try {
       await sys.prepare(cell);
@@ -135,7 +135,7 @@ describe("cockroach: the full cell on a PostgreSQL server", () => {
       await sys.reset();
       expect(await count()).toEqual({ n: "0", bytes: "0" });
       for (const u of ds.units()) await sys.insert(u);
-      const stored = await admin.query("SELECT id, sha256 FROM dedup_lab.units_c1 ORDER BY id LIMIT 1");
+      const stored = await admin.query("SELECT id, sha256 FROM dedup_lab.units_tdata_c1 ORDER BY id LIMIT 1");
       expect(stored.rows[0].id).toBe(ds.unitId(1));
       expect(stored.rows[0].sha256.equals(ds.unit(1).sha256)).toBe(true);
       for (const u of ds.units()) await sys.delete(u);

@@ -133,7 +133,7 @@ describe("postgres: failures are one clear line", () => {
     try {
       await sys.prepare(cell("default"));
       const u = smallDataset().unit(0);
-      await expect(sys.delete(u)).rejects.toThrow(/delete of u0000000 from "dedup_lab"."units_c0" removed 0 rows \(expected 1\)/);
+      await expect(sys.delete(u)).rejects.toThrow(/delete of u0000000 from "dedup_lab"."units_tdefault_c0" removed 0 rows \(expected 1\)/);
       await sys.cleanup();
     } finally {
       await sys.close();
