@@ -3,7 +3,7 @@
 //      dedup-lab (WebAssembly loop) vs PyPI pyfastcdc (Cython) on the same bytes, same parameters,
 //      for each average size; the cut points are compared too (they must be identical);
 //   2. fixed-block analysis alone (SHA-256 per 4 KiB block, larger blocks derived) and the full
-//      analysis (unit, 5 fixed sizes, 4 CDC sizes, 4 codecs on a 16 MiB sample, as the runner does);
+//      analysis (unit, 5 fixed sizes, 4 CDC sizes, 4 codecs on the runner's 4 MiB sample);
 //   3. the analysis' share of a run: an embedded run (sqlite, duckdb, directory; 2 grades) timed
 //      end to end, against the potential_s rows it recorded.
 // Needs the reference venv: bash scripts/setup-python-ref.sh (run here when missing) and `npm run build` (step 3).
@@ -16,6 +16,7 @@ import { Dataset, DatasetSpecSchema } from "../lib/generators/dataset.js";
 import { FastCdc } from "../lib/metrics/fastcdc.js";
 import { analyzePotential, DEFAULT_CDC_AVERAGES, PotentialAnalyzer, loadPotentialCodecs } from "../lib/metrics/potential.js";
 import { loadBundles } from "../lib/results/bundle.js";
+import { POTENTIAL_COMPRESSION_BUDGET } from "../lib/runner/potential-rows.js";
 import { reportRatio } from "./bench-lib.js";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
@@ -107,7 +108,7 @@ print(json.dumps({"Bps": len(data) / s, "cuts": h.hexdigest()}))
   const fixedS = (performance.now() - t) / 1000;
   console.log(`   fixed-block only (4, 8, 16, 64, 128 KiB; unit level): ${GB(total, fixedS).toFixed(2)} GB/s (${fixedS.toFixed(1)} s)`);
   t = performance.now();
-  const full = await analyzePotential(units, { compressionSample: Math.min(1, (16 << 20) / total) });
+  const full = await analyzePotential(units, { compressionSample: Math.min(1, POTENTIAL_COMPRESSION_BUDGET / total) });
   const fullS = (performance.now() - t) / 1000;
   console.log(`   full analysis (unit, 5 fixed, 4 CDC, 4 codecs on ${full.compression.sampled_segments} of ${full.compression.segments} segments): ${GB(total, fullS).toFixed(2)} GB/s (${fullS.toFixed(1)} s)`);
   reportRatio("potential", "fixed-block analysis, GB/s", GB(total, fixedS));
