@@ -48,13 +48,13 @@ export function fsProblem(code: string | undefined): [problem: string, fix: stri
   return FS_PROBLEMS[code ?? ""] ?? [`cannot be used (${code ?? "unknown error"})`, "check the path"];
 }
 
-/** A zod issue as "path: message", with a missing value said as missing (never "received undefined"). */
-export function zodIssueText(error: ZodError): string {
+/** A zod issue as "path: message" (or `sep` instead of ": "), with a missing value said as missing (never "received undefined"). */
+export function zodIssueText(error: ZodError, sep = ": "): string {
   const issue = error.issues[0]!;
   const path = issue.path.map(String).join(".");
   // zod names what it received by type; "undefined" and "NaN" read like our bugs, not the user's value.
   const message = issue.message.replace(/,? received undefined/, " but it is missing").replace(/received NaN/, "received a value that is not a number");
-  return `${path ? `${path}: ` : ""}${message}`;
+  return `${path ? `${path}${sep}` : ""}${message}`;
 }
 
 /**

@@ -151,8 +151,8 @@ export interface ConfigOverrides {
 }
 
 function zodProblem(where: string, error: z.ZodError): UsageError {
-  const text = zodIssueText(error);
-  return new UsageError(`${where}${text.includes(": ") ? " " : ": "}${text}`, "fix that entry (see README, Configuration)");
+  const path = error.issues[0]!.path.length > 0;
+  return new UsageError(`${where}${path ? " " : ": "}${zodIssueText(error)}`, "fix that entry (see README, Configuration)");
 }
 
 /** `${VAR}` in strings → environment value; a string that is only a number-valued `${VAR}` becomes a number. */
