@@ -273,8 +273,8 @@ export function spansDecades(values: number[], factor = 10): boolean {
   return Math.max(...pos) / Math.min(...pos) > factor;
 }
 
-/** 1-2-5 ticks covering [min, max] on a log axis, labelled as plain numbers (never "5" for 0.5). */
-export function logTicks(min: number, max: number): { tickvals: number[]; ticktext: string[] } {
+/** 1-2-5 ticks covering [min, max] on a log axis, labelled as plain numbers (never "5" for 0.5); decades only above `maxTicks`. */
+export function logTicks(min: number, max: number, maxTicks = 9): { tickvals: number[]; ticktext: string[] } {
   const vals: number[] = [];
   for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
     for (const m of [1, 2, 5]) {
@@ -282,7 +282,7 @@ export function logTicks(min: number, max: number): { tickvals: number[]; tickte
       if (v >= min / 1.05 && v <= max * 1.05) vals.push(Number(v.toPrecision(1)));
     }
   }
-  const ticks = vals.length > 9 ? vals.filter((v) => /^1/.test(v.toExponential())) : vals;
+  const ticks = vals.length > maxTicks ? vals.filter((v) => /^1/.test(v.toExponential())) : vals;
   return { tickvals: ticks, ticktext: ticks.map(tickLabel) };
 }
 

@@ -177,7 +177,7 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     idealsByStage[i]!.forEach((v, gi) => {
       if (!Number.isFinite(v) || v <= top) return;
       offScale = true;
-      annotations.push({ xref: ax.x, yref: ax.y, x: grades[gi], y: top, yanchor: "top", showarrow: false, text: `ideal<br>${fmt3(v)}× ↑`, font: { size: SMALL_SIZE, color: "#000" } });
+      annotations.push({ xref: ax.x, yref: ax.y, x: grades[gi], y: top, yanchor: "top", showarrow: false, text: `ideal ${fmt3(v)}× ↑`, font: { size: SMALL_SIZE, color: "#000" } });
     });
     void stage;
     // Linear from 0: bars on a log axis would exaggerate small EDRs.
@@ -572,15 +572,16 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
   const yLabels = series.map((s) => `<span style="color:${systemColor(s.system)}">■</span> ${s.label}`);
   const yOrder = [...yLabels].reverse();
   const size = opts.size ?? printSize();
-  // Row labels (■ + system) left of the first panel of each row; panels ≥ 150 px (4 cells of "0.51×").
+  // Row labels (■ + system) left of the first panel of each row; panels ≥ 200 px: four cells of
+  // "0.969×" at 9 pt side by side, and the panel title "U50 · per-unit insert · ideal 2×" above them.
   const labelPx = 24 + Math.max(...series.map((s) => textPx(s.label, TICK_SIZE)), 30);
-  const cols = Math.min(3, panelColumns(grades.length, size, 150, labelPx));
+  const cols = Math.min(3, panelColumns(grades.length, size, 200, labelPx));
   const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
   const nr = gradeRows * Math.max(stages.length, 1);
   // No legend: the colour bar (horizontal, below the panels) explains the cells.
   const layout = baseLayout("Where did the reduction happen? Reduction factor per layer boundary", slice.label, 0, size.width);
   const m: Margin = { ...marginOf(layout), l: labelPx + 8, b: 92 };
-  const rowGapPx = PANEL_TITLE_PX + TICK_SIZE + 8; // boundary tick labels below a panel, the next panel's title above it
+  const rowGapPx = PANEL_TITLE_PX + TICK_SIZE + 16; // tick labels (+ tick length) under a panel, the next title above
   // A system row ≥ 18 px holds its 8–9 pt factor; squeezed to fit the page, never below 14 px.
   const content = (rowPx: number) => m.t + m.b + PANEL_TITLE_PX + nr * rowPx * series.length + (nr - 1) * rowGapPx;
   const height = figureHeight(size, content(22));
@@ -657,7 +658,7 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
     annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}${idealText}`, d));
     layout[ax.xaxis] = axisStyle({
       type: "category", categoryorder: "array", categoryarray: boundaries, domain: d.x, anchor: ax.y, showgrid: false, showline: false, ticks: "",
-      tickvals: boundaries, ticktext: boundaries.map((b) => (b === "L0→L3" ? "<b>L0→L3</b>" : b)), tickfont: { size: TICK_SIZE },
+      tickvals: boundaries, ticktext: boundaries.map((b) => (b === "L0→L3" ? "<b>L0→L3</b>" : b)), tickfont: { size: TICK_SIZE }, tickangle: 0,
     });
     layout[ax.yaxis] = axisStyle({
       type: "category", categoryorder: "array", categoryarray: yOrder, domain: d.y, anchor: ax.x, showgrid: false, showline: false, ticks: "",
@@ -742,13 +743,14 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
   const potLabel = (m: string) => rows.find((r) => r.quantity === m)?.label ?? m;
   const size = opts.size ?? printSize();
   const labelPx = 24 + Math.max(...series.map((s) => textPx(s.label, TICK_SIZE)), 30);
+  // Panels ≥ 150 px: a log axis with ≤ 5 ticks (0.5, 1, 2, 5, 10) reads at that width, and three grades stay on one row.
   const cols = Math.min(3, panelColumns(grades.length, size, 150, labelPx));
   const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
   const nr = gradeRows * Math.max(stages.length, 1);
   const legend = [...potentials.map((q) => `potential: ${potLabel(q)}`), ...boundaries.map((b) => (b === "L0→L3" ? "measured total L0→L3 (95 % CI)" : `measured ${b}`))];
   const layout = baseLayout("Measured reduction vs the dataset's potential", slice.label, legendHeight(legend, size), size.width);
   const m: Margin = { ...marginOf(layout), l: labelPx + 8, b: 40 };
-  const rowGapPx = PANEL_TITLE_PX + TICK_SIZE + 8;
+  const rowGapPx = PANEL_TITLE_PX + TICK_SIZE + 16; // tick labels (+ tick length) under a panel, the next title above
   // A system row holds four symbols offset vertically: ≥ 28 px.
   const height = figureHeight(size, m.t + m.b + PANEL_TITLE_PX + nr * 28 * series.length + (nr - 1) * rowGapPx);
   const width = size.width;
@@ -798,7 +800,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
     }
     annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}`, d));
     layout[ax.xaxis] = axisStyle({
-      type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi), domain: d.x, anchor: ax.y,
+      type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi, 5), domain: d.x, anchor: ax.y, tickangle: 0,
       title: row === nr - 1 ? { text: "reduction factor (log scale)", standoff: 6 } : undefined,
     });
     layout[ax.yaxis] = axisStyle({
@@ -809,7 +811,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
     // 1× reference: no reduction.
     data.push({ type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: [1, 1], y: [-0.5, series.length - 0.5], line: { color: "#999", width: 1 }, showlegend: false, hoverinfo: "skip" });
   }
-  Object.assign(layout, { annotations, legend: { ...(layout.legend as Record<string, unknown>), traceorder: "normal" }, margin: m });
+  Object.assign(layout, { annotations, margin: m });
   const measuredNote = repeatsNote(measuredRows.filter((r) => r.quantity === "L0→L3")).replace("error bars", "bars on the total");
   return {
     name: `potential${slice.suffix ? `-${slice.suffix}` : ""}`,

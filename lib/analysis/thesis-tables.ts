@@ -30,7 +30,7 @@ export interface ThesisTable {
   /** Number of leading text columns (left-aligned). */
   stub: number;
   /** LaTeX font size of the tabular (default "small"); wide tables use "footnotesize" to fit a text width. */
-  fontSize?: "small" | "footnotesize";
+  fontSize?: "small" | "footnotesize" | "scriptsize";
   /** Row groups, each with an optional title row (e.g. the workload). */
   groups: { title?: string; rows: string[][]; footer?: string[] }[];
 }
@@ -49,6 +49,17 @@ function decimals(v: number): number {
 /** A number as every table prints it (LaTeX, Markdown, notebooks): 3 significant digits. */
 export function formatValue(v: number): string {
   return Number.isFinite(v) ? v.toFixed(decimals(v)) : "—";
+}
+
+/**
+ * "[lo, hi]" at the centre's decimals, except that an end ≥ 1000 drops its decimals and one ≥ 10⁵
+ * is written 1.5e11: with n = 2, t(0.975, 1) = 12.7 on the log scale can put an end at
+ * 151339880917 (never "151339880917.09", which alone is wider than a table column).
+ */
+function intervalText(center: number, lo: number, hi: number): string {
+  const d = decimals(center);
+  const end = (v: number) => (Math.abs(v) >= 1e5 ? v.toExponential(1).replace("+", "") : v.toFixed(Math.min(d, decimals(v))));
+  return `[${end(lo)}, ${end(hi)}]`;
 }
 
 export interface StatCell {
@@ -74,7 +85,7 @@ export function formatStat(r: StatCell, interval: Interval = "sd", showN = true)
   if (r.n < 2 || !Number.isFinite(r.sd)) return `${r.mean.toFixed(d)}${n}`;
   if (interval === "ci") {
     const [c, lo, hi] = r.center !== undefined && r.lower !== undefined && r.upper !== undefined ? [r.center, r.lower, r.upper] : [r.mean, r.mean - r.ci95, r.mean + r.ci95];
-    return `${c.toFixed(d)} [${lo.toFixed(d)}, ${hi.toFixed(d)}]${n}`;
+    return `${c.toFixed(d)} ${intervalText(c, lo, hi)}${n}`;
   }
   return `${r.mean.toFixed(d)} ± ${r.sd.toFixed(d)}${n}`;
 }
@@ -146,7 +157,8 @@ export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable |
         : "EDR_replica = EDR_cluster × R, R = application replicas × storage replicas. ") +
       `Values: ${intervalNote(interval)}; — = no valid measurement. Last row of each group: the ideal ratio, logical / unique bytes of the dataset (manifest).` +
       leftOutCaption(opts.leftOut),
-    head, stub: 1, groups,
+    // 9 pt (footnotesize at 11 pt): three grades of "0.959 ± 0.000 (2)" then fit 360 pt.
+    head, stub: 1, groups, fontSize: "footnotesize",
   };
 }
 
@@ -171,8 +183,9 @@ export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {
   const grades = distinct<string>(red, "grade", gradeOrder);
   const stages = distinct<string>(red, "stage", stageOrder);
   const series = systemSeries(red);
-  const profiles = rows.some((r) => r.storage_profile);
-  const wkey = (r: ReductionRow) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}`;
+  // An "L3 volume" column only where volumes differ; one volume for every row is named in the group titles.
+  const profiles = new Set(rows.map((r) => r.storage_profile ?? "")).size > 1;
+  const wkey = (r: ReductionRow) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}${!profiles && r.storage_profile ? ` · L3 volume ${r.storage_profile}` : ""}`;
   const workloads = [...new Set(rows.map(wkey))];
   const stub = profiles ? 3 : 2;
   const head: HeadCell[][] = [
@@ -222,8 +235,8 @@ export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {
       `where = the boundary with the largest factor if it is ≥ ${WHERE_THRESHOLD} (else "nowhere").` +
       (reasons.length ? ` No factor: ${reasons.slice(0, 3).join("; ")}${reasons.length > 3 ? `; … ${reasons.length - 3} more` : ""}.` : "") +
       leftOutCaption(opts.leftOut),
-    // Nine columns, four of them intervals: footnotesize keeps it near a thesis text width.
-    head, stub, groups, fontSize: "footnotesize",
+    // Nine columns, four of them intervals: 8 pt (scriptsize at 11 pt) fits an 11 pt A4 text width.
+    head, stub, groups, fontSize: "scriptsize",
   };
 }
 
@@ -245,7 +258,7 @@ function perRepeatP99(r: LatencyRowIn): string {
   if (!r.p99_rep_n || !Number.isFinite(r.p99_rep_center)) return "—";
   const d = decimals(r.p99_rep_center);
   if (r.p99_rep_n < 2 || !Number.isFinite(r.p99_rep_lower)) return r.p99_rep_center.toFixed(d);
-  return `${r.p99_rep_center.toFixed(d)} [${r.p99_rep_lower.toFixed(d)}, ${r.p99_rep_upper.toFixed(d)}]`;
+  return `${r.p99_rep_center.toFixed(d)} ${intervalText(r.p99_rep_center, r.p99_rep_lower, r.p99_rep_upper)}`;
 }
 
 /**
@@ -262,7 +275,7 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; left
   const wkey = (r: LatencyRowIn) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}`;
   const workloads = [...new Set(rows.map(wkey))];
   const head: HeadCell[][] = [
-    [{ text: "", span: 4 }, { text: "latency (ms), samples pooled over repeats", span: LATENCY_STATS.length }, { text: "per repeat", span: 1 }],
+    [{ text: "", span: 4 }, { text: "latency (ms), pooled over repeats", span: LATENCY_STATS.length }, { text: "per repeat", span: 1 }],
     [{ text: "System", span: 1 }, { text: "Operation", span: 1 }, { text: "n", span: 1 }, { text: "ops", span: 1 }, ...LATENCY_STATS.map((s) => ({ text: s, span: 1 })), { text: "p99 GM [95 % CI]", span: 1 }],
   ];
   const groups = workloads.map((w) => {
@@ -293,7 +306,8 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; left
       "as geometric mean over repeats with its two-sided 95 % Student-t interval computed on the log scale (back-transformed, never negative)." +
       (excluded ? ` Samples of ${excluded} cell × stage${excluded === 1 ? "" : "s"} left out: latency rows marked invalid.` : "") +
       leftOutCaption(opts.leftOut),
-    head, stub: 2, groups,
+    // Eleven columns: 9 pt (footnotesize at 11 pt) fits an 11 pt A4 text width.
+    head, stub: 2, groups, fontSize: "footnotesize",
   };
 }
 
@@ -310,6 +324,38 @@ export function latexEscape(s: string): string {
   return s.replace(/[\\{}$&#^_%~×±–—·−≥≤→<>]/g, (c) => LATEX_SPECIALS[c] ?? c);
 }
 
+/**
+ * Lines stacked in one cell (a nested tabular: no package needed); [t] hangs below the row's
+ * baseline, [b] rises above it. Each line is braced: "\\ [0.85, 0.89]" would read the interval as
+ * the line break's optional skip.
+ */
+function stack(lines: string[], align: "l" | "r" | "c", pos: "t" | "b" = "t"): string {
+  return lines.length < 2 ? lines.join("") : `\\begin{tabular}[${pos}]{@{}${align}@{}}${lines.map((l) => `{${l}}`).join(" \\\\ ")}\\end{tabular}`;
+}
+
+/**
+ * A value cell in LaTeX: an interval goes on a second line under the value, so a column is as wide
+ * as "[0.85, 0.89]" rather than "0.869 [0.85, 0.89] (3)" (the Markdown keeps one line).
+ */
+function latexCell(cell: string): string {
+  const m = /^(\S+) (\[[^\]]*\])( \(\d+\))?$/.exec(cell);
+  return m ? stack([latexEscape(`${m[1]}${m[3] ?? ""}`), latexEscape(m[2]!)], "r") : latexEscape(cell);
+}
+
+/** A row label with a parenthetical ("insert (per unit)") on two lines. */
+function latexStub(cell: string): string {
+  const m = /^(.+) (\(.+\))$/.exec(cell);
+  return m ? stack([latexEscape(m[1]!), latexEscape(m[2]!)], "l") : latexEscape(cell);
+}
+
+/** A header of a value column on two lines at its middle space ("fixed 4 KiB" → fixed / 4 KiB). */
+function latexHead(text: string, value: boolean): string {
+  const spaces = [...text.matchAll(/ /g)].map((m) => m.index!);
+  if (!value || text.length < 8 || !spaces.length) return latexEscape(text);
+  const at = spaces.reduce((a, b) => (Math.abs(b - text.length / 2) < Math.abs(a - text.length / 2) ? b : a));
+  return stack([latexEscape(text.slice(0, at)), latexEscape(text.slice(at + 1))], "c", "b");
+}
+
 /** A booktabs table (needs \usepackage{booktabs}); numeric columns right-aligned. */
 export function toLatex(t: ThesisTable): string {
   const ncols = t.head[t.head.length - 1]!.reduce((a, h) => a + h.span, 0);
@@ -319,14 +365,20 @@ export function toLatex(t: ThesisTable): string {
     "\\begin{table}[htbp]",
     "  \\centering",
     `  \\${t.fontSize ?? "small"}`,
-    "  \\setlength{\\tabcolsep}{4pt}",
+    // Narrow gaps below \small: the widest tables (latency, reduction with intervals) then fit 360 pt.
+    `  \\setlength{\\tabcolsep}{${(t.fontSize ?? "small") === "small" ? 3 : 2.5}pt}`,
     `  \\caption{${latexEscape(t.caption)}}`,
     `  \\label{${t.label}}`,
     `  \\begin{tabular}{${align}}`,
     "    \\toprule",
   ];
   t.head.forEach((row, i) => {
-    const cells = row.map((h) => (h.span > 1 ? `\\multicolumn{${h.span}}{c}{${latexEscape(h.text)}}` : latexEscape(h.text)));
+    let col = 0;
+    const cells = row.map((h) => {
+      const value = col >= t.stub && i === t.head.length - 1;
+      col += h.span;
+      return h.span > 1 ? `\\multicolumn{${h.span}}{c}{${latexEscape(h.text)}}` : latexHead(h.text, value);
+    });
     lines.push(`    ${cells.join(" & ")} \\\\`);
     if (i < t.head.length - 1) {
       let col = 1;
@@ -342,7 +394,7 @@ export function toLatex(t: ThesisTable): string {
   t.groups.forEach((g, gi) => {
     if (gi > 0) lines.push("    \\midrule");
     if (g.title) lines.push(`    \\multicolumn{${ncols}}{l}{\\textit{${latexEscape(g.title)}}} \\\\`);
-    for (const r of g.rows) lines.push(`    ${r.map(latexEscape).join(" & ")} \\\\`);
+    for (const r of g.rows) lines.push(`    ${r.map((c, k) => (k < t.stub ? latexStub(c) : latexCell(c))).join(" & ")} \\\\`);
     if (g.footer) {
       lines.push("    \\addlinespace");
       lines.push(`    ${g.footer.map((c) => `\\textit{${latexEscape(c)}}`).join(" & ")} \\\\`);
@@ -414,16 +466,19 @@ export function potentialThesisTable(pf: Frame, opts: PotentialTableOptions = {}
   const grades = distinct<string>(pf, "grade", gradeOrder);
   const stages = [...new Set(measured.map((r) => r.stage))].sort((a, b) => stageOrder(a) - stageOrder(b));
   const series = systemSeries(pf);
-  const profiles = rows.some((r) => r.storage_profile);
+  const volumes = new Set(measured.map((r) => r.storage_profile ?? ""));
+  const profiles = volumes.size > 1;
+  const oneVolume = !profiles && [...volumes][0] ? ` · L3 volume ${[...volumes][0]}` : "";
   const labelOf = (m: string) => POTENTIAL_QUANTITIES.find((q) => q.metric === m)?.label ?? m;
   const wkey = (r: PotentialRow) => `${workloadKey(r as unknown as ReductionRow)} · ${datasetLabel(r.n_units, r.unit_size)}`;
   const workloads = [...new Set(measured.map(wkey))];
   const stub = profiles ? 3 : 2;
   const head: HeadCell[][] = [
-    [{ text: "", span: stub + 1 }, { text: "measured reduction factor", span: BOUNDARIES.length }, { text: "potential of the dataset", span: FIGURE_POTENTIALS.length }],
+    // The measured total only: the factor per boundary is the reduction table's (13 columns did not fit a page).
+    [{ text: "", span: stub + 1 }, { text: "measured", span: 1 }, { text: "potential of the dataset", span: FIGURE_POTENTIALS.length }],
     [
       { text: "System", span: 1 }, ...(profiles ? [{ text: "L3 volume", span: 1 }] : []), { text: "Grade", span: 1 }, { text: "n", span: 1 },
-      ...BOUNDARIES.map((b) => ({ text: b, span: 1 })), ...FIGURE_POTENTIALS.map((m) => ({ text: labelOf(m), span: 1 })),
+      { text: "L0→L3", span: 1 }, ...FIGURE_POTENTIALS.map((m) => ({ text: labelOf(m), span: 1 })),
     ],
   ];
   const groups: ThesisTable["groups"] = [];
@@ -449,12 +504,12 @@ export function potentialThesisTable(pf: Frame, opts: PotentialTableOptions = {}
           };
           body.push([
             named ? "" : s.label, ...(profiles ? [named ? "" : meas[0]!.storage_profile || "—"] : []), g, String(n),
-            ...BOUNDARIES.map(factor), ...FIGURE_POTENTIALS.map(pot),
+            factor("L0→L3"), ...FIGURE_POTENTIALS.map(pot),
           ]);
           named = true;
         }
       }
-      if (body.length) groups.push({ title: `${w} — ${STAGE_LABELS[stage] ?? stage}`, rows: body });
+      if (body.length) groups.push({ title: `${w}${oneVolume} — ${STAGE_LABELS[stage] ?? stage}`, rows: body });
     }
   }
   return {
@@ -462,8 +517,8 @@ export function potentialThesisTable(pf: Frame, opts: PotentialTableOptions = {}
     label: "tab:potential",
     fontSize: "footnotesize",
     caption:
-      "Measured reduction vs the dataset's potential. Measured: reduction factor at each layer boundary from the bytes the stored dataset occupies at each layer (L0→L1 written → DB-logical, " +
-      "L1→L2 DB-logical → DB-physical, L2→L3 DB-physical → storage per replica, L0→L3 the total), per repeat; values: " + intervalNote(interval) + ". " +
+      "Measured reduction vs the dataset's potential. Measured: the total reduction factor L0→L3 (logical bytes written / storage-physical bytes per replica of the stored dataset; " +
+      "the factor at each layer boundary is in the reduction table), per repeat; values: " + intervalNote(interval) + ". " +
       "Potential (from the dataset's bytes, once per dataset, outside every clock): unit = logical / distinct units (the ideal ratio); fixed 4 KiB = logical / distinct 4 KiB blocks; " +
       "CDC 8 KiB = logical / distinct FastCDC 2020 chunks (average 8 KiB, min 2 KiB, max 32 KiB, normalization 1), each unit chunked on its own; zstd-3 = distinct data / its zstd level-3 size in independent 128 KiB segments; " +
       "dedup+zstd-3 = logical / zstd-3 size of the distinct units. — = no value." + leftOutCaption(opts.leftOut),

@@ -6,7 +6,7 @@ import { edrTable, type EdrMetric } from "./edr.js";
 import { edrFigure, latencyFigure, potentialFigure, reductionFigure, sizesFigure, throughputFigure, timeseriesFigure, type DatasetSizeRow } from "./figures.js";
 import { printSize, type FigureSpec, type PrintSize } from "./figure-style.js";
 import { leftOut, leftOutNote } from "./cells.js";
-import { rowsOf, type Frame, type LabFrames } from "./frames.js";
+import { rowsOf, STAGE_LABELS, type Frame, type LabFrames } from "./frames.js";
 import { latencyCurve, latencyPercentiles } from "./latency.js";
 import { inSlice, slicesOf, type Slice } from "./slices.js";
 import { datasetSizes, sizeTable } from "./sizes.js";
@@ -42,7 +42,8 @@ function perStageIfSqueezed(fig: FigureSpec, frame: Frame, size: PrintSize, buil
   if (size.height !== undefined || fig.height < size.maxHeight || stages.length < 2) return [fig];
   return stages.map((stage) => {
     const one = build(frame.filter(aq.escape((d: { stage: string }) => d.stage === stage)), stage);
-    return { ...one, name: `${one.name}-${stage}` };
+    const label = STAGE_LABELS[stage] ?? stage;
+    return { ...one, name: `${one.name}-${stage}`, title: `${one.title}, ${label}`, caption: `${label} stage. ${one.caption}` };
   });
 }
 

@@ -429,7 +429,7 @@ describe("figure specs", () => {
     expect(rows.map((r) => [r.stage, r.t_s, r.value])).toEqual([["bulk_insert", 0, 1024], ["bulk_insert", 2, 4096], ["maintenance", 0, 2048]]);
     const fig = timeseriesFigure(timeseriesTable(ts))!;
     expect(fig.name).toBe("size-over-time");
-    expect(JSON.stringify(fig.layout)).toContain("size change since stage start (KiB)");
+    expect(JSON.stringify(fig.layout)).toContain("size change (KiB)");
     // measured sizes only: a capacity series is left out; the axis spans the change; the stage end is marked
     const withCapacity = rowsToTable(TIMESERIES, [
       { ...base, cell_id: "a", stage: "bulk_insert", source: "sampler", t: 10_000, value: 1_000_000 },
