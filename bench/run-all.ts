@@ -24,6 +24,7 @@ interface Bench {
 
 const BENCHES: Bench[] = [
   { name: "generator", services: [], args: () => [] },
+  { name: "plan", services: [], args: () => [] },
   { name: "postgres-bulk", services: ["postgres"], args: () => [] },
   { name: "mariadb-bulk", services: ["mariadb"], args: () => [] },
   { name: "clickhouse-bulk", services: ["clickhouse"], args: () => [] },

@@ -149,7 +149,15 @@ export function markInterruptedSync(dir: string): void {
   const meta = JSON.parse(readFileSync(path, "utf8")) as BundleMeta;
   const cellsDir = join(dir, "cells");
   const cells = existsSync(cellsDir) ? readdirSync(cellsDir).filter((n) => n.endsWith(".json")) : [];
-  const done = cells.filter((n) => (JSON.parse(readFileSync(join(cellsDir, n), "utf8")) as CellRecord).status === "done").length;
+  // A damaged cell file counts as not done (resume runs that cell again); the signal handler must not throw.
+  const isDone = (n: string) => {
+    try {
+      return (JSON.parse(readFileSync(join(cellsDir, n), "utf8")) as CellRecord).status === "done";
+    } catch {
+      return false;
+    }
+  };
+  const done = cells.filter(isDone).length;
   Object.assign(meta, { status: "interrupted", updated: new Date().toISOString(), cells_done: done, cells_failed: cells.length - done });
   // A fold cut short (or one from before a resume) would not match the cells: readers fold the cells instead.
   for (const f of [RESULTS.file, HISTOGRAMS.file, LATENCIES.file, TIMESERIES.file, "snapshots.jsonl"]) rmSync(join(dir, f), { force: true });
@@ -174,7 +182,15 @@ async function readCells(dir: string): Promise<CellRecord[]> {
   const cellsDir = join(dir, "cells");
   if (!existsSync(cellsDir)) return [];
   const names = (await readdir(cellsDir)).filter((n) => n.endsWith(".json")).sort();
-  return Promise.all(names.map(async (n) => JSON.parse(await readFile(join(cellsDir, n), "utf8")) as CellRecord));
+  return Promise.all(names.map(async (n) => parseCell(join(cellsDir, n), await readFile(join(cellsDir, n), "utf8"))));
+}
+
+function parseCell(path: string, text: string): CellRecord {
+  try {
+    return JSON.parse(text) as CellRecord;
+  } catch (e) {
+    throw new UsageError(`${path} is not valid JSON (${(e as Error).message}); the cell file is damaged or cut short`, "delete that file; `dedup-lab run --resume` on the bundle runs the cell again");
+  }
 }
 
 export interface LoadedBundles {

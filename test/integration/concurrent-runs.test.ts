@@ -52,6 +52,16 @@ describe("two runs at once on one server", () => {
     await until("run B to say it waits", () => runB.stderr().includes("waiting for"));
     expect(runB.stderr()).toContain(`dedup-lab: waiting for ${domain}, in use by run`);
 
+    // Ctrl-C while queued: the signal's exit status (130), not bad input, and nothing written.
+    const interrupted = join(work, "interrupted");
+    const childC = cliAsync(["run", ...SLICE, "--wait-lock", "120s", "--out", interrupted]);
+    const runC = started(childC);
+    await until("run C to say it waits", () => runC.stderr().includes("waiting for"));
+    childC.kill("SIGINT");
+    expect(await runC.exit, runC.stderr()).toBe(130);
+    expect(runC.stderr()).toContain("interrupted while waiting for");
+    expect(existsSync(interrupted)).toBe(false);
+
     // Refused while a live run holds the server (A, or B once A has ended).
     const holders = `(?:${childA.pid}|${childB.pid})`;
     const refused = cli(["run", ...SLICE, "--out", a.refused]);

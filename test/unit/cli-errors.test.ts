@@ -129,6 +129,14 @@ describe("item 3: one line, exit 2, nothing written", () => {
     expectOneLine(await runCli(["report", b]), /results\.arrow is empty/);
   });
 
+  it("report on a bundle with a damaged cell file names the file and the fix", async () => {
+    const b = join(tmp(), "bundle");
+    await RunBundle.create(b, { run_id: "t", cells_total: 1, config_fingerprint: "t" });
+    mkdirSync(join(b, "cells"), { recursive: true });
+    writeFileSync(join(b, "cells", "c0001.json"), '{"status": "do');
+    expectOneLine(await runCli(["report", b]), /cells\/c0001\.json is not valid JSON .*damaged or cut short — delete that file; `dedup-lab run --resume`/);
+  });
+
   it("datasets verify on a broken manifest.json names the path", async () => {
     const d = join(tmp(), "ds");
     await writeDataset(DatasetSpecSchema.parse({ payload: "random_binary", units: 3, size: { min: 4096, max: 4096 }, fraction: 0 }), d);

@@ -102,7 +102,16 @@ export function registerRun(program: Command): void {
           ...(live ? [live] : []),
           ...(stream ? [events!.stageEventListener(stream)] : []),
         ],
+      }).catch((e: unknown) => {
+        // Stopped before a bundle exists (e.g. while waiting for a lock): the signal's status, not bad input.
+        if (!stoppedBy) throw e;
+        process.stderr.write(`dedup-lab: ${(e as Error).message}\n`);
+        return undefined;
       });
+      if (!result) {
+        process.exitCode = signalExitStatus(stoppedBy!);
+        return;
+      }
       const bundle = await loadBundles([result.dir]);
       if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle)) + "\n");
       process.stdout.write(`\nbundle: ${result.dir}  (${result.done} cells done, ${result.failed} failed${result.skipped ? `, ${result.skipped} kept from before` : ""})\n`);
