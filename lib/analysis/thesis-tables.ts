@@ -188,10 +188,17 @@ export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {
   const wkey = (r: ReductionRow) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}${!profiles && r.storage_profile ? ` · L3 volume ${r.storage_profile}` : ""}`;
   const workloads = [...new Set(rows.map(wkey))];
   const stub = profiles ? 3 : 2;
+  // Repeats per row (the most any boundary had); one n for every row goes into the group titles, not a column of "2".
+  const rowKey = (r: ReductionRow) => `${wkey(r)}\u0000${r.stage}\u0000${r.system}\u0000${r.variant}\u0000${r.storage_profile ?? ""}\u0000${r.grade}`;
+  const rowN = new Map<string, number>();
+  for (const r of rows) rowN.set(rowKey(r), Math.max(rowN.get(rowKey(r)) ?? 0, r.n));
+  const ns = new Set(rowN.values());
+  const nColumn = ns.size > 1;
+  const nTitle = nColumn ? "" : ` · n = ${[...ns][0]}`;
   const head: HeadCell[][] = [
-    [{ text: "", span: stub + 2 }, { text: "reduction factor at the layer boundary", span: BOUNDARIES.length }, { text: "", span: 1 }],
+    [{ text: "", span: stub + (nColumn ? 2 : 1) }, { text: "reduction factor at the layer boundary", span: BOUNDARIES.length }, { text: "", span: 1 }],
     [
-      { text: "System", span: 1 }, ...(profiles ? [{ text: "L3 volume", span: 1 }] : []), { text: "Grade", span: 1 }, { text: "ideal", span: 1 }, { text: "n", span: 1 },
+      { text: "System", span: 1 }, ...(profiles ? [{ text: "L3 volume", span: 1 }] : []), { text: "Grade", span: 1 }, { text: "ideal", span: 1 }, ...(nColumn ? [{ text: "n", span: 1 }] : []),
       ...BOUNDARIES.map((b) => ({ text: b, span: 1 })), { text: "where", span: 1 },
     ],
   ];
@@ -214,13 +221,13 @@ export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {
             return r ? formatStat(r, interval, r.n > 0 && r.n !== n) : "";
           };
           body.push([
-            named ? "" : s.label, ...(profiles ? [named ? "" : cells[0]!.storage_profile || "—"] : []), g, formatValue(ideal), String(n),
+            named ? "" : s.label, ...(profiles ? [named ? "" : cells[0]!.storage_profile || "—"] : []), g, formatValue(ideal), ...(nColumn ? [String(n)] : []),
             ...BOUNDARIES.map(factor), cells[0]!.where ?? "—",
           ]);
           named = true;
         }
       }
-      groups.push({ title: `${w} — ${STAGE_LABELS[stage] ?? stage}`, rows: body });
+      groups.push({ title: `${w} — ${STAGE_LABELS[stage] ?? stage}${nTitle}`, rows: body });
     }
   }
   const reasons = [...new Set(rows.filter((r) => r.excluded > 0 && r.boundary !== "L0→L3").map((r) => r.reason))];
@@ -334,11 +341,11 @@ function stack(lines: string[], align: "l" | "r" | "c", pos: "t" | "b" = "t"): s
 }
 
 /**
- * A value cell in LaTeX: an interval goes on a second line under the value, so a column is as wide
- * as "[0.85, 0.89]" rather than "0.869 [0.85, 0.89] (3)" (the Markdown keeps one line).
+ * A value cell in LaTeX: an interval or SD goes on a second line under the value, so a column is as
+ * wide as "[0.85, 0.89]" rather than "0.869 [0.85, 0.89] (3)" (the Markdown keeps one line).
  */
 function latexCell(cell: string): string {
-  const m = /^(\S+) (\[[^\]]*\])( \(\d+\))?$/.exec(cell);
+  const m = /^(\S+) (\[[^\]]*\]|± \S+)( \(\d+\))?$/.exec(cell);
   return m ? stack([latexEscape(`${m[1]}${m[3] ?? ""}`), latexEscape(m[2]!)], "r") : latexEscape(cell);
 }
 
