@@ -165,20 +165,20 @@ export function gridDomains(g: GridOptions): { x: [number, number]; y: [number, 
 /** Margins around the panel grid, px; axes with automargin grow them where labels need more. */
 export const MARGIN = { l: 52, r: 10, t: 40, b: 40 };
 
-/** Break a " · "-separated subtitle into lines no wider than `maxPx` at the small font. */
-export function wrapSubtitle(text: string, maxPx: number): string[] {
+/** Break text at `sep` into lines no wider than `maxPx` at `fontPx` (a subtitle at " · ", a title at spaces). */
+export function wrapLines(text: string, maxPx: number, fontPx: number, sep: string): string[] {
   const lines: string[] = [];
-  for (const part of text.split(" · ")) {
+  for (const part of text.split(sep)) {
     const last = lines[lines.length - 1];
-    if (last !== undefined && textPx(`${last} · ${part}`, SMALL_SIZE) <= maxPx) lines[lines.length - 1] = `${last} · ${part}`;
+    if (last !== undefined && textPx(`${last}${sep}${part}`, fontPx) <= maxPx) lines[lines.length - 1] = `${last}${sep}${part}`;
     else lines.push(part);
   }
   return lines;
 }
 
-/** Height of the title block (title line, subtitle lines), px. */
-export function titleHeight(subtitleLines = 0): number {
-  return Math.round(TITLE_SIZE * 1.4 + subtitleLines * SMALL_SIZE * 1.45 + 16);
+/** Height of the title block (title lines, subtitle lines), px. */
+export function titleHeight(subtitleLines = 0, titleLines = 1): number {
+  return Math.round(titleLines * TITLE_SIZE * 1.4 + subtitleLines * SMALL_SIZE * 1.45 + 16);
 }
 
 /** Room above the top row of panels for their titles, px. */
@@ -195,11 +195,12 @@ export function gridTop(heightPx: number, margin: { t: number; b: number } = MAR
  * legend need.
  */
 export function baseLayout(title: string, subtitle?: string, legendPx = 0, widthPx = Infinity): Record<string, unknown> {
-  const sub = subtitle ? wrapSubtitle(subtitle, widthPx - 20) : [];
+  const sub = subtitle ? wrapLines(subtitle, widthPx - 20, SMALL_SIZE, " · ") : [];
+  const head = wrapLines(title, widthPx - 20, TITLE_SIZE, " ");
   return {
     title: {
-      text: title,
-      // plotly's own subtitle: a "<br>" second line under yanchor "top" was cut off at the top edge.
+      text: head.join("<br>"),
+      // plotly's own subtitle (below the title, any number of lines).
       ...(sub.length ? { subtitle: { text: sub.join("<br>"), font: { size: SMALL_SIZE, color: "#444" } } } : {}),
       x: 0.5,
       xanchor: "center",
@@ -207,7 +208,8 @@ export function baseLayout(title: string, subtitle?: string, legendPx = 0, width
       y: 1,
       yref: "container",
       yanchor: "top",
-      pad: { t: 4 },
+      // plotly anchors a multi-line title's FIRST line at the top: without this pad the lines above it are cut off.
+      pad: { t: 4 + (head.length - 1) * Math.round(TITLE_SIZE * 1.3) },
       font: { size: TITLE_SIZE },
     },
     font: { family: FONT_FAMILY, size: FONT_SIZE, color: "#111" },
@@ -216,7 +218,7 @@ export function baseLayout(title: string, subtitle?: string, legendPx = 0, width
     showlegend: true,
     // Legend in the top margin, between the title and the panels.
     legend: { orientation: "h", x: 0.5, xanchor: "center", y: 1, yref: "paper", yanchor: "bottom", font: { size: FONT_SIZE }, itemwidth: 30, tracegroupgap: 2 },
-    margin: { ...MARGIN, t: titleHeight(sub.length) + legendPx },
+    margin: { ...MARGIN, t: titleHeight(sub.length, head.length) + legendPx },
     barmode: "group",
     bargap: 0.22,
     bargroupgap: 0.06,

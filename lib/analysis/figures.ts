@@ -465,7 +465,7 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage", 
   const size = opts.size ?? printSize();
   const cols = panelColumns(stages.length, size, 220);
   const panelRows = Math.ceil(stages.length / cols);
-  const layout = baseLayout(title, `metrics: ${metrics.join(", ")}${metrics.length > 1 ? " (line style)" : ""}`, legendHeight(systems, size), size.width);
+  const layout = baseLayout(title, `metrics: ${metrics.join(", ")}${metrics.length > 1 ? " (line style)" : ""}`, legendHeight([...systems, ...(metrics.length > 1 ? metrics : [])], size), size.width);
   const m = marginOf(layout);
   const height = figureHeight(size, m.t + m.b + panelRows * 180 + (panelRows - 1) * 60);
   const domains = gridDomains({ rows: panelRows, cols, xgap: 0.1, ygap: gapFrac(60, height, m), top: gridTop(height, m) });
@@ -493,10 +493,9 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage", 
       if (during.length && line.some((p) => p.source === "settle")) ends.add(Math.round(Math.max(...during.map((p) => p.t_s)) * 100) / 100);
     }
     for (const t of ends) {
-      shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: t, x1: t, y0: 0, y1: 1, line: { color: "#555", width: 1, dash: "dot" }, layer: "below" });
-      if (boundaries++ === 0) {
-        annotations.push({ xref: ax.x, yref: `${ax.y} domain`, x: t, y: 1, xanchor: "left", yanchor: "top", showarrow: false, text: " stage end → settle", font: { size: SMALL_SIZE, color: "#555" } });
-      }
+      // Light and unlabelled (the caption says what they are): with one per cell a label covered the lines.
+      shapes.push({ type: "line", xref: ax.x, yref: `${ax.y} domain`, x0: t, x1: t, y0: 0, y1: 1, line: { color: "#aaa", width: 0.8, dash: "dot" }, layer: "below" });
+      boundaries++;
     }
     layout[ax.xaxis] = axisStyle({ domain: d.x, anchor: ax.y, title: { text: "time since stage start (s)", standoff: 4 } });
     layout[ax.yaxis] = axisStyle({
@@ -506,6 +505,10 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage", 
     });
     annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
   });
+  // Legend keys for the line styles (which layer/metric is dashed how), in black.
+  if (metrics.length > 1) {
+    metrics.forEach((metric, k) => data.push({ type: "scatter", mode: "lines", name: metric, x: [null], y: [null], xaxis: "x", yaxis: "y", line: { color: "#222", width: 1.5, dash: dashes[k % dashes.length] }, hoverinfo: "skip" }));
+  }
   Object.assign(layout, { annotations, shapes });
   return {
     name: "size-over-time",

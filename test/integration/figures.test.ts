@@ -1,6 +1,7 @@
 // `dedup-lab figures` and `dedup-lab tables` on a real (small) embedded run: SVG parsed by a
-// real XML parser, PDF and PNG well-formed, LaTeX tables compiled with pdflatex + booktabs,
-// the browser never touches the network, bad input exits 2.
+// real XML parser, PDF and PNG well-formed, figures at their print size with fonts ≥ 8 pt and
+// embedded in the PDF, LaTeX tables compiled with pdflatex + booktabs on an 11 pt A4 page without
+// an overfull box, the browser never touches the network, bad input exits 2.
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadFrames } from "../../lib/analysis/frames.js";
 import { hasTimeseries } from "../../lib/analysis/timeseries.js";
 import { FigureRenderer } from "../../lib/analysis/render.js";
+import { FONT_PT, printSize, pt, type FigureSpec } from "../../lib/analysis/figure-style.js";
 import { thesisFigures, thesisTables } from "../../lib/analysis/thesis.js";
+import { writeTables } from "../../lib/analysis/thesis-tables.js";
 import { loadConfig } from "../../lib/runner/config.js";
 import { runMatrix } from "../../lib/runner/run.js";
 import { cli } from "../helpers/cli.js";
@@ -22,6 +25,46 @@ let bundleDir: string;
 function pngSize(buf: Buffer): { width: number; height: number } {
   expect(buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+/** Every font size a figure sets (layout and traces), in px. */
+function fontSizes(spec: FigureSpec): number[] {
+  const out: number[] = [];
+  const walk = (v: unknown, key: string) => {
+    if (Array.isArray(v)) v.forEach((x) => walk(x, key));
+    else if (v && typeof v === "object") {
+      for (const [k, x] of Object.entries(v)) {
+        if (/font$/i.test(k) && x && typeof x === "object" && typeof (x as { size?: unknown }).size === "number") out.push((x as { size: number }).size);
+        walk(x, k);
+      }
+    } else if (key === "text" && typeof v === "string") {
+      for (const m of v.matchAll(/font-size:\s*([\d.]+)px/g)) out.push(Number(m[1]));
+    }
+  };
+  walk({ layout: spec.layout, data: spec.data }, "");
+  return out;
+}
+
+/** pdflatex on a plain 11 pt A4 article (text width 360 pt): the lines saying a box sticks out, per input file. */
+function overfullBoxes(dir: string, name: string, inputs: string[]): { status: number | null; errors: string[]; overfull: string[] } {
+  const doc = join(dir, `${name}.tex`);
+  writeFileSync(doc, [
+    "\\documentclass[11pt,a4paper]{article}",
+    "\\usepackage[T1]{fontenc}",
+    "\\usepackage{booktabs}",
+    "\\begin{document}",
+    ...inputs.flatMap((p) => [`\\typeout{INPUT ${p}}`, `\\input{${p}}`, "\\clearpage"]),
+    "\\end{document}",
+    "",
+  ].join("\n"));
+  const tex = spawnSync("pdflatex", ["-interaction=nonstopmode", "-halt-on-error", "-output-directory", dir, doc], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+  let input = "";
+  const overfull: string[] = [];
+  for (const line of tex.stdout.split("\n")) {
+    input = /^INPUT (.*)$/.exec(line)?.[1] ?? input;
+    if (line.includes("Overfull \\hbox")) overfull.push(`${input.split("/").pop()}: ${line.trim()}`);
+  }
+  return { status: tex.status, errors: tex.stdout.split("\n").filter((l) => l.startsWith("!")), overfull };
 }
 
 function svgRoots(paths: string[]): string[] {
@@ -54,13 +97,27 @@ describe("dedup-lab figures", () => {
     );
     expect(readdirSync(out).sort()).toEqual(names.flatMap((n) => [`${n}.pdf`, `${n}.png`, `${n}.svg`]).sort());
     expect(svgRoots(names.map((n) => join(out, `${n}.svg`)))).toEqual(names.map(() => "{http://www.w3.org/2000/svg}svg"));
+    const text = printSize();
     for (const spec of expected) {
       const pdf = readFileSync(join(out, `${spec.name}.pdf`));
       expect(pdf.subarray(0, 5).toString()).toBe("%PDF-");
       expect(pdf.subarray(-8).toString()).toContain("%%EOF");
       expect(pdf.length).toBeGreaterThan(5_000);
-      // PNG at 2× the figure's CSS size.
-      expect(pngSize(readFileSync(join(out, `${spec.name}.png`)))).toEqual({ width: 2 * spec.width, height: 2 * spec.height });
+      // Print size: 15 cm text width (layout px = cm / 2.54 · 96), the PDF page exactly that, at most 16.5 cm tall.
+      expect(spec.width, spec.name).toBe(text.width);
+      expect(spec.height, spec.name).toBeLessThanOrEqual(text.maxHeight);
+      const info = execFileSync("pdfinfo", [join(out, `${spec.name}.pdf`)], { encoding: "utf8" });
+      const [, w, h] = /Page size:\s+([\d.]+) x ([\d.]+) pts/.exec(info)!;
+      expect(Number(w) / 72 * 2.54).toBeCloseTo(spec.width / 96 * 2.54, 1);
+      expect(Number(w) / 72 * 2.54).toBeLessThanOrEqual(15);
+      expect(Number(h) / 72 * 2.54).toBeCloseTo(spec.height / 96 * 2.54, 1);
+      // Every font ≥ 8 pt at that size, and every font embedded in the PDF.
+      expect(Math.min(...fontSizes(spec)), spec.name).toBeGreaterThanOrEqual(pt(FONT_PT.small));
+      const fonts = execFileSync("pdffonts", [join(out, `${spec.name}.pdf`)], { encoding: "utf8" }).trim().split("\n").slice(2);
+      expect(fonts.length, spec.name).toBeGreaterThan(0);
+      for (const f of fonts) expect(f, `${spec.name}: ${f}`).toMatch(/\s+yes\s+(yes|no)\s+(yes|no)\s+\d+\s+\d+$/);
+      // PNG at 3× the figure's CSS size (288 dpi at print size).
+      expect(pngSize(readFileSync(join(out, `${spec.name}.png`)))).toEqual({ width: 3 * spec.width, height: 3 * spec.height });
       // Text stays text in the SVG (titles, axis labels), in the thesis font.
       const svg = readFileSync(join(out, `${spec.name}.svg`), "utf8");
       expect(svg).toContain("DejaVu Sans");
@@ -84,13 +141,16 @@ describe("dedup-lab figures", () => {
     }
   }, 120_000);
 
-  it("--formats and --edr select what is drawn", () => {
+  it("--formats, --edr and --width select what is drawn", () => {
     const out = join(dir, "svg-only");
-    const r = cli(["figures", bundleDir, "--out", out, "--formats", "svg", "--edr", "edr_replica"]);
+    const r = cli(["figures", bundleDir, "--out", out, "--formats", "svg", "--edr", "edr_replica", "--width", "columnwidth", "--height", "7cm"]);
     expect(r.status, r.stderr).toBe(0);
     const files = readdirSync(out);
     expect(files.every((f) => f.endsWith(".svg"))).toBe(true);
     expect(files).toContain("edr-replica-random_binary.svg");
+    // 8.5 cm × 7 cm: 321 × 265 CSS px.
+    const svg = readFileSync(join(out, "edr-replica-random_binary.svg"), "utf8");
+    expect(svg).toMatch(/^<svg[^>]* width="321" height="265"/);
   }, 300_000);
 });
 
@@ -103,7 +163,8 @@ describe("dedup-lab tables", () => {
     expect(readdirSync(out).sort()).toEqual(names.flatMap((n) => [`${n}.md`, `${n}.tex`]).sort());
     const edr = readFileSync(join(out, "edr_cluster-bulk_insert.tex"), "utf8");
     expect(edr).toContain("\\toprule");
-    expect(edr).toMatch(/\[\d\.\d+, \d\.\d+\] \(2\)/); // mean [95 % CI] (n)
+    expect(readFileSync(join(out, "edr_cluster-bulk_insert.md"), "utf8")).toMatch(/\d\.\d+ \[\d\.\d+, \d\.\d+\] \(2\)/); // mean [95 % CI] (n)
+    expect(edr).toMatch(/\{\d\.\d+ \(2\)\} \\\\ \{\[\d\.\d+, \d\.\d+\]\}/); // LaTeX: the interval under the mean
     const latency = readFileSync(join(out, "latency.md"), "utf8");
     expect(latency).toContain("type-7");
     expect(latency).toContain("| sqlite | insert (per unit) | 2 |");
@@ -116,20 +177,14 @@ describe("dedup-lab tables", () => {
     expect(reduction).toContain("L1$\\rightarrow$L2");
     expect(reduction).toContain("nowhere");
 
-    const doc = join(dir, "thesis.tex");
-    writeFileSync(doc, [
-      "\\documentclass{article}",
-      "\\usepackage[T1]{fontenc}",
-      "\\usepackage{booktabs}",
-      "\\begin{document}",
-      ...names.map((n) => `\\input{${join(out, `${n}.tex`)}}`),
-      "\\end{document}",
-      "",
-    ].join("\n"));
-    const tex = spawnSync("pdflatex", ["-interaction=nonstopmode", "-halt-on-error", "-output-directory", dir, doc], { cwd: dir, encoding: "utf8", timeout: 120_000 });
-    expect(tex.status, tex.stdout.split("\n").filter((l) => l.startsWith("!")).join("\n")).toBe(0);
+    // Every table, in both interval styles, fits the text width of an 11 pt A4 article (360 pt).
+    const sd = join(dir, "tables-sd");
+    const sdPaths = (await writeTables(thesisTables(await loadFrames([bundleDir]), { interval: "sd" }), sd)).filter((p) => p.endsWith(".tex"));
+    const tex = overfullBoxes(dir, "thesis", [...names.map((n) => join(out, `${n}.tex`)), ...sdPaths]);
+    expect(tex.errors).toEqual([]);
+    expect(tex.status).toBe(0);
+    expect(tex.overfull).toEqual([]);
     expect(statSync(join(dir, "thesis.pdf")).size).toBeGreaterThan(10_000);
-    expect(tex.stdout).not.toMatch(/Undefined control sequence|Missing \$ inserted/);
     for (const f of readdirSync(out)) expect(readFileSync(join(out, f)).includes(SECRET)).toBe(false);
   }, 300_000);
 });
@@ -160,5 +215,7 @@ describe("bad input exits 2 with one line", () => {
     expectUsage(["figures", bundleDir, "--formats", "svg,bmp"], /unknown figure format "bmp" — use svg, pdf, png/);
     expectUsage(["figures", bundleDir, "--edr", "edr_total"], /unknown EDR metric "edr_total"/);
     expectUsage(["tables", bundleDir, "--interval", "iqr"], /unknown interval "iqr" — use sd or ci/);
+    expectUsage(["figures", bundleDir, "--width", "pagewidth"], /figure width "pagewidth" is not a length — use textwidth, columnwidth or a length such as 15cm/);
+    expectUsage(["figures", bundleDir, "--width", "150cm"], /figure width "150cm" is 150\.0 cm, outside 3–60 cm/);
   });
 });
