@@ -40,6 +40,7 @@ export { systemColor, OKABE_ITO } from "./analysis/palette.js";
 
 // Thesis figures and tables (the same functions `dedup-lab figures|tables` call)
 export type { FigureSpec } from "./analysis/figure-style.js";
+export { printSize, PRINT_DEFAULTS, type PrintSize } from "./analysis/figure-style.js";
 export { edrFigure, latencyFigure, sizesFigure, throughputFigure, timeseriesFigure } from "./analysis/figures.js";
 export { reductionFigure } from "./analysis/figures.js";
 export { FigureRenderer, writeFigures, FIGURE_FORMATS, type FigureFormat, type WrittenFigure } from "./analysis/render.js";
