@@ -88,8 +88,8 @@ export function printSize(opts: PrintSizeOptions = {}): PrintSize {
     : name === "columnwidth" ? parseLength(opts.columnwidth ?? PRINT_DEFAULTS.columnwidth, "column width")
     : parseLength(name);
   const height = opts.height === undefined ? undefined : Math.round(parseLength(opts.height, "figure height") * PX_PER_CM);
-  // Whole px, rounded down: the PDF is never wider than the \textwidth it was made for.
-  return { name, widthCm, width: Math.floor(widthCm * PX_PER_CM), height, maxHeight: Math.round(parseLength(opts.maxHeight ?? PRINT_DEFAULTS.maxHeight, "maximum figure height") * PX_PER_CM) };
+  // Whole px, rounded down (5in = 480 px, not 479 by float error): the PDF is never wider than the \textwidth it was made for.
+  return { name, widthCm, width: Math.floor(widthCm * PX_PER_CM + 1e-6), height, maxHeight: Math.round(parseLength(opts.maxHeight ?? PRINT_DEFAULTS.maxHeight, "maximum figure height") * PX_PER_CM) };
 }
 
 /** The figure height: the fixed one if given, else what the content needs, at most the maximum. */
