@@ -152,3 +152,14 @@ export async function removeLeftovers(cfg: RunConfig, stale: LockHolder[], workR
   if (dirs.failed.length) lines.push(`leftovers of killed runs could not be removed: ${dirs.failed.join("; ")} — run \`dedup-lab cleanup\` as root`);
   return lines;
 }
+
+/**
+ * A cell whose cleanup failed (its server was down at the time) leaves objects named with this
+ * run's token; at the run's end, with the locks still held, every object carrying the token is
+ * such a leftover. One line per system it could not be removed from.
+ */
+export async function removeOwnLeftovers(cfg: RunConfig, domains: string[], token: string): Promise<string[]> {
+  const outcomes = await dropIn(cfg, new Set(domains), token);
+  return outcomes.filter((o) => o.error !== null).map((o) => `this run's lab objects (${token}…) could not be removed from ${o.system} @ ${o.endpoint}: ${o.error} — run \`dedup-lab cleanup\``);
+}
+

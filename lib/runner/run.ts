@@ -8,7 +8,7 @@ import { stagedProvenance } from "../data/payload.js";
 import { readMeta, RunBundle } from "../results/bundle.js";
 import { Redactor, secretEnvNames } from "../results/redact.js";
 import { runCell } from "./cell.js";
-import { removeLeftovers } from "./cleanup.js";
+import { removeLeftovers, removeOwnLeftovers } from "./cleanup.js";
 import type { RunConfig } from "./config.js";
 import { collectEnvironment } from "./environment.js";
 import { emit, type RunEvents } from "./events.js";
@@ -114,6 +114,13 @@ async function runLocked(cfg: RunConfig, opts: RunOptions, runId: string, locks:
     const written = record.rows.filter((r) => r.metric === "logical_bytes" && r.stage !== "dataset" && !r.stage.includes("delete")).reduce((a, r) => a + (r.value ?? 0), 0);
     await emit(events, "cellEnd", cell, { status: record.status, error: record.error, bytes: written });
     if (interrupted) break;
+  }
+  // A failed cell's cleanup may have failed with it (a server down); this run's token finds what it left.
+  if (failed > 0 || interrupted) {
+    for (const line of await removeOwnLeftovers(cfg, locks.held, cfg.lab.runToken(runId))) {
+      await log(line);
+      opts.notice?.(redact.text(line));
+    }
   }
   const totalFailed = (await bundle.finishedCells()).size < cells.length;
   await bundle.finalize(interrupted ? "interrupted" : totalFailed ? "partial" : "complete");
