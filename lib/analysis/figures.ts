@@ -13,7 +13,7 @@ import {
 } from "./figure-style.js";
 import { distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
-import { LAYER_STYLE, outlineFor, PERCENTILE_SYMBOLS, systemColor, VARIANT_DASHES, VARIANT_PATTERNS } from "./palette.js";
+import { LAYER_STYLE, LAYER_SYMBOLS, outlineFor, PERCENTILE_SYMBOLS, systemColor, VARIANT_DASHES, VARIANT_PATTERNS } from "./palette.js";
 import { slicesOf, systemRank, systemSeries, type Slice, type SystemSeries } from "./slices.js";
 import { BOUNDARIES, WHERE_THRESHOLD, type ReductionRow } from "./reduction.js";
 import { LAYER_LABELS, LAYERS, type SizeRow } from "./sizes.js";
@@ -227,6 +227,19 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
   const data: Trace[] = [];
   const annotations: Record<string, unknown>[] = [];
   const shapes: Record<string, unknown>[] = [];
+  // Layers at very different levels (a volume image's L3 is often 30× the L1 it holds) would leave
+  // L1 and L2 as invisible slivers on a linear axis: then a log axis with points, not bars (a bar's
+  // length means nothing there), intervals cut a decade beyond the values (▲/▼ as in (d)), and a
+  // size of 0 B, which has no place on a log axis, drawn as ─ on the axis bottom.
+  const positive = [...rows.map((p) => p.center), ...(dataset ?? []).flatMap((x) => [x.logical, x.unique])].filter((v) => Number.isFinite(v) && v > 0);
+  const log = spansDecades(positive);
+  const cut = { lo: Math.min(...positive) / 10, hi: Math.max(...positive) * 10 };
+  const clamp = (v: number) => (log ? Math.min(cut.hi, Math.max(cut.lo, v)) : v);
+  const axisValues = [...positive, ...rows.filter(hasInterval).flatMap((p) => [clamp(p.upper), ...(p.lower > 0 ? [clamp(p.lower)] : [])])].map((v) => v / unit.div);
+  const logAxis = log ? valueAxis(axisValues, "", { log: true }) : undefined;
+  const bottom = logAxis ? 10 ** (logAxis.range as number[])[0]! : 0;
+  const onAxis = (v: number) => (log ? Math.log10(v) : v); // shapes on a log axis take log10 of the value
+  let clipped = 0;
   grades.forEach((grade, r) => {
     series.forEach((s, c) => {
       const i = r * nc + c;
@@ -236,31 +249,50 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
         const pts = stages.map((st) => rows.find((x) => x.grade === grade && x.stage === st && x.layer === layer && seriesKey(x) === seriesKey(s)) ?? EMPTY_POINT);
         if (pts.every((p) => p.n === 0)) continue;
         const st = LAYER_STYLE[layer]!;
+        const shown = pts.map((p) => (hasInterval(p) ? { ...p, lower: clamp(p.lower), upper: clamp(p.upper) } : p));
+        const mark = log
+          ? {
+            type: "scatter", mode: "markers", offsetgroup: layer, cliponaxis: false,
+            y: pts.map((p) => (p.center > 0 ? p.center / unit.div : p.center === 0 ? bottom : null)),
+            marker: { color: st.color, size: 7, symbol: pts.map((p) => (p.center === 0 ? "line-ew-open" : LAYER_SYMBOLS[layer])), line: { color: "#222", width: 1 } },
+          }
+          : { type: "bar", y: pts.map((p) => finite(p.center / unit.div)), marker: { color: st.color, line: { color: "#222", width: 0.8 } } };
         data.push({
-          type: "bar", name: LAYER_LABELS[layer], legendgroup: layer, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-          x: stageLabels, y: pts.map((p) => finite(p.center / unit.div)),
-          error_y: errorBars(pts, unit.div),
-          marker: { color: st.color, line: { color: "#222", width: 0.8 }, ...(st.pattern ? { pattern: { shape: st.pattern, fgcolor: "#222", size: 6, solidity: 0.25 } } : {}) },
-          hovertemplate: `${s.label} ${grade} %{x}<br>${layer}: %{y:.3f} ${unit.label}<extra></extra>`,
+          ...mark, name: LAYER_LABELS[layer], legendgroup: layer, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y, x: stageLabels,
+          error_y: errorBars(shown, unit.div), customdata: pts.map((p) => fmt3(p.center / unit.div)),
+          hovertemplate: `${s.label} ${grade} %{x}<br>${layer}: %{customdata} ${unit.label}<extra></extra>`,
         });
+        const ends = log ? pts.flatMap((p, k) => (hasInterval(p) ? [...(p.upper > cut.hi ? [{ x: stageLabels[k], y: cut.hi, sym: "triangle-up" }] : []), ...(p.lower < cut.lo ? [{ x: stageLabels[k], y: cut.lo, sym: "triangle-down" }] : [])] : [])) : [];
+        if (ends.length) {
+          clipped += ends.length;
+          data.push({
+            type: "scatter", mode: "markers", offsetgroup: layer, xaxis: ax.x, yaxis: ax.y, x: ends.map((e) => e.x), y: ends.map((e) => e.y / unit.div),
+            marker: { symbol: ends.map((e) => e.sym), size: 6, color: "#222" }, showlegend: false, legendgroup: layer, hoverinfo: "skip", cliponaxis: false,
+          });
+        }
       }
       const ds = dataset?.find((x) => x.grade === grade);
       if (ds) {
-        shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: ds.logical / unit.div, y1: ds.logical / unit.div, line: { color: "#000", width: 1.5, dash: "dot" }, name: "logical bytes (L0)", showlegend: i === 0, legendgroup: "l0" });
-        shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: ds.unique / unit.div, y1: ds.unique / unit.div, line: { color: "#D55E00", width: 1.5, dash: "dash" }, name: "unique bytes (ideal dedup)", showlegend: i === 0, legendgroup: "unique" });
+        shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: onAxis(ds.logical / unit.div), y1: onAxis(ds.logical / unit.div), line: { color: "#000", width: 1.5, dash: "dot" }, name: "logical bytes (L0)", showlegend: i === 0, legendgroup: "l0" });
+        shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: onAxis(ds.unique / unit.div), y1: onAxis(ds.unique / unit.div), line: { color: "#D55E00", width: 1.5, dash: "dash" }, name: "unique bytes (ideal dedup)", showlegend: i === 0, legendgroup: "unique" });
       }
       layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: stageLabels, domain: d.x, anchor: ax.y, tickangle: -45, showticklabels: r === nr - 1 });
-      layout[ax.yaxis] = axisStyle({ domain: d.y, anchor: ax.x, rangemode: "tozero", matches: i === 0 ? undefined : "y", showticklabels: c % cols === 0, title: c % cols === 0 ? { text: `${grade}: size (${unit.label})`, standoff: 4 } : undefined });
+      // Short on a log axis: the title runs along a panel ~3.4 cm tall.
+      const title = c % cols === 0 ? { text: log ? `${grade}, ${unit.label} (log scale)` : `${grade}: size (${unit.label})`, standoff: 4 } : undefined;
+      layout[ax.yaxis] = logAxis
+        ? { ...logAxis, domain: d.y, anchor: ax.x, showticklabels: c % cols === 0, title }
+        : axisStyle({ domain: d.y, anchor: ax.x, rangemode: "tozero", matches: i === 0 ? undefined : "y", showticklabels: c % cols === 0, title });
       annotations.push(panelTitle(r === 0 ? s.label : "", d));
     });
   });
-  Object.assign(layout, { annotations: annotations.filter((a) => a.text !== "<b></b>"), shapes, bargap: 0.18 });
+  Object.assign(layout, { annotations: annotations.filter((a) => a.text !== "<b></b>"), shapes, bargap: 0.18, ...(log ? { scattermode: "group", scattergap: 0.3 } : {}) });
   return {
     name: `sizes${slice.suffix ? `-${slice.suffix}` : ""}`,
     title: "Size after each stage, per layer",
     caption:
       `Size after each stage: L1 DB-logical, L2 DB-physical (primary reading of the system), L3 storage-physical (sum over storage replicas); ` +
       `rows: duplicate grade, columns: system; ${repeatsNote(rows)}. Dotted: logical bytes of the dataset (L0); dashed: unique bytes (what perfect deduplication stores). ` +
+      (log ? `The layers span more than a decade: log axis, each size a point (○ L1, □ L2, ◇ L3), a size of 0 B as ─ on the axis bottom${clipped ? "; ▲/▼: the interval runs beyond the axis (cut a decade beyond the values)" : ""}. ` : "") +
       `The stored data is reset between bulk insert and per-unit insert. Workload: ${slice.label}.${leftOutCaption(opts.leftOut)}`,
     data, layout, width: size.width, height,
   };

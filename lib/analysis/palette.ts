@@ -46,6 +46,9 @@ export const LAYER_STYLE: Record<string, { color: string; pattern: string }> = {
   L3: { color: "#3A3A3A", pattern: "" },
 };
 
+/** Marker symbols of the layers where sizes are points (log axis): shape tells them apart in black and white. */
+export const LAYER_SYMBOLS: Record<string, string> = { L1: "circle", L2: "square", L3: "diamond" };
+
 /** Marker symbols for the latency percentiles. */
 export const PERCENTILE_SYMBOLS: Record<string, string> = {
   p50: "circle",
