@@ -45,13 +45,13 @@ function fontSizes(spec: FigureSpec): number[] {
   return out;
 }
 
-/** pdflatex on a plain 11 pt A4 article (text width 360 pt): the lines saying a box sticks out, per input file. */
+/** pdflatex on a plain 11 pt A4 article (text width 360 pt): the lines saying a box sticks out (or a float is taller than a page), per input file. */
 function overfullBoxes(dir: string, name: string, inputs: string[]): { status: number | null; errors: string[]; overfull: string[] } {
   const doc = join(dir, `${name}.tex`);
   writeFileSync(doc, [
     "\\documentclass[11pt,a4paper]{article}",
     "\\usepackage[T1]{fontenc}",
-    "\\usepackage{booktabs}",
+    "\\usepackage{booktabs,longtable}",
     "\\begin{document}",
     ...inputs.flatMap((p) => [`\\typeout{INPUT ${p}}`, `\\input{${p}}`, "\\clearpage"]),
     "\\end{document}",
@@ -62,7 +62,8 @@ function overfullBoxes(dir: string, name: string, inputs: string[]): { status: n
   const overfull: string[] = [];
   for (const line of tex.stdout.split("\n")) {
     input = /^INPUT (.*)$/.exec(line)?.[1] ?? input;
-    if (line.includes("Overfull \\hbox")) overfull.push(`${input.split("/").pop()}: ${line.trim()}`);
+    // A box sticking out sideways, or a table taller than a page (a float cut off at the page's bottom).
+    if (line.includes("Overfull \\hbox") || line.includes("Float too large")) overfull.push(`${input.split("/").pop()}: ${line.trim()}`);
   }
   return { status: tex.status, errors: tex.stdout.split("\n").filter((l) => l.startsWith("!")), overfull };
 }
