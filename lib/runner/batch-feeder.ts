@@ -21,14 +21,10 @@ function newWorker(workerData: BatchWorkerInput): Worker {
 }
 
 function unpack(b: PackedBatch): Unit[] {
-  const buf = Buffer.from(b.bytes);
-  let off = 32 * b.ids.length;
-  return b.ids.map((id, k) => {
-    const size = b.size[k]!;
-    const payload = buf.subarray(off, off + size);
-    off += size;
-    return { id, index: b.index[k]!, size, sha256: buf.subarray(32 * k, 32 * k + 32), group: b.group[k]!, container: b.container[k]!, payload };
-  });
+  const sha = Buffer.from(b.sha256);
+  return b.ids.map((id, k) => ({
+    id, index: b.index[k]!, size: b.size[k]!, sha256: sha.subarray(32 * k, 32 * k + 32), group: b.group[k]!, container: b.container[k]!, payload: Buffer.from(b.payloads[k]!),
+  }));
 }
 
 export class BatchFeeder implements AsyncIterable<Unit[]> {
