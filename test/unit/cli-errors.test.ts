@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../lib/cli/main.js";
@@ -155,9 +155,12 @@ describe("item 3: one line, exit 2, nothing written", () => {
     const locked = join(d, "locked");
     mkdirSync(locked, { mode: 0o755 }); // root's, not writable by nobody
     chmodSync(d, 0o755);
+    // The node binary too: the LTS run's node lives under /root/.cache (mode 700 at /root).
     const r = withTraversableAncestors(d, () =>
       withTraversableAncestors(ROOT, () =>
-        childCli(["run", ...SMALL, "--out", join(locked, "b")], { prefix: ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env", "HOME=/tmp"], cwd: d }),
+        withTraversableAncestors(dirname(process.execPath), () =>
+          childCli(["run", ...SMALL, "--out", join(locked, "b")], { prefix: ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "env", "HOME=/tmp"], cwd: d }),
+        ),
       ),
     );
     expectOneLine(r, /--out .*locked\/b cannot be written: .*locked is not accessible \(permission denied\)/);
