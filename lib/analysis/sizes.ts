@@ -42,13 +42,8 @@ export function sizeTable(results: Table | Frame): Frame {
   return overRepeats(f, [...CONFIG_DIMS, "stage", "layer", "phase"], "value", { positive: (g) => g.phase !== "delta" });
 }
 
-export interface DatasetSizes {
-  payload: string;
-  granularity: string;
-  placement: string;
-  unit_size: string;
-  n_units: number;
-  grade: string;
+/** A dataset is identified by the configuration fields that describe its data, not the system it went into. */
+export interface DatasetSizes extends Pick<ConfigFields, "payload" | "granularity" | "placement" | "unit_size" | "n_units" | "grade"> {
   /** Logical bytes of the dataset (duplicates included), mean over repeats. */
   logical: number;
   /** Unique bytes: what perfect deduplication would store. */

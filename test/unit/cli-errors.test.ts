@@ -3,13 +3,11 @@
 // In-process (main()) where nothing can hang; a child process with a timeout for the /proc cases
 // (they used to spin forever) and for the run as user nobody (root bypasses permissions).
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../../lib/cli/main.js";
 import { fsTypeOf, mountTable } from "../../lib/cli/paths.js";
 import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
 import { writeDataset } from "../../lib/generators/manifest.js";
@@ -21,35 +19,15 @@ import { loadConfig } from "../../lib/runner/config.js";
 import { planRun } from "../../lib/runner/plan.js";
 import { withTraversableAncestors } from "../helpers/traversable.js";
 import { ROOT } from "../helpers/services-env.js";
+import { TempDirs } from "../helpers/bundles.js";
+import { mainInProcess } from "../helpers/cli-in-process.js";
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), "dedup-lab-errors-"));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const temps = new TempDirs("dedup-lab-errors-");
+const tmp = () => temps.make();
+afterAll(() => temps.removeAll());
 
 const SMALL = ["--systems", "sqlite", "--payloads", "random_binary", "--grades", "U0", "--units", "5", "--stages", "bulk_insert", "--quiet"];
 
-async function runCli(argv: string[]): Promise<{ status: number; stderr: string; stdout: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => ((stdout += String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((stderr += String(c)), true)) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    return { status: await main(argv), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
 
 // tsx by absolute URL: the child may run in a directory without node_modules.
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
@@ -79,21 +57,21 @@ describe("item 3: one line, exit 2, nothing written", () => {
     [["--granularities", "block", "--block-size", "0"], /block size 0 is below 512 B/],
   ])("run %j: the value as typed", async (args, pattern) => {
     const out = join(tmp(), "b");
-    expectOneLine(await runCli(["run", ...SMALL, ...args, "--out", out]), pattern);
+    expectOneLine(await mainInProcess(["run", ...SMALL, ...args, "--out", out]), pattern);
     expect(existsSync(out)).toBe(false);
   });
 
   it("--out through a regular file, or a file itself", async () => {
     const d = tmp();
     writeFileSync(join(d, "f"), "x");
-    expectOneLine(await runCli(["run", ...SMALL, "--out", join(d, "f", "sub")]), /--out .*f\/sub goes through .*\/f, which is a file/);
-    expectOneLine(await runCli(["run", ...SMALL, "--out", join(d, "f")]), /is a file, not a directory/);
-    expectOneLine(await runCli(["datasets", "generate", "--out", join(d, "f", "sub")]), /goes through/);
+    expectOneLine(await mainInProcess(["run", ...SMALL, "--out", join(d, "f", "sub")]), /--out .*f\/sub goes through .*\/f, which is a file/);
+    expectOneLine(await mainInProcess(["run", ...SMALL, "--out", join(d, "f")]), /is a file, not a directory/);
+    expectOneLine(await mainInProcess(["datasets", "generate", "--out", join(d, "f", "sub")]), /goes through/);
     expect(readdirSync(d)).toEqual(["f"]);
   });
 
   it("--out under /sys", async () => {
-    expectOneLine(await runCli(["run", ...SMALL, "--out", "/sys/kernel/dedup-lab-test"]), /--out \/sys\/kernel\/dedup-lab-test is on sysfs, a kernel pseudo file system/);
+    expectOneLine(await mainInProcess(["run", ...SMALL, "--out", "/sys/kernel/dedup-lab-test"]), /--out \/sys\/kernel\/dedup-lab-test is on sysfs, a kernel pseudo file system/);
   });
 
   it("a workDir that cannot be created; a missing password variable; a missing CA file — before the bundle exists", async () => {
@@ -113,7 +91,7 @@ describe("item 3: one line, exit 2, nothing written", () => {
     for (const [i, [yaml, pattern]] of cases.entries()) {
       writeFileSync(join(d, `c${i}.yaml`), yaml);
       const out = join(d, `b${i}`);
-      expectOneLine(await runCli(["run", "--config", join(d, `c${i}.yaml`), "--units", "5", "--payloads", "random_binary", "--grades", "U0", "--stages", "bulk_insert", "--quiet", "--out", out]), pattern);
+      expectOneLine(await mainInProcess(["run", "--config", join(d, `c${i}.yaml`), "--units", "5", "--payloads", "random_binary", "--grades", "U0", "--stages", "bulk_insert", "--quiet", "--out", out]), pattern);
       expect(existsSync(out)).toBe(false);
     }
   });
@@ -124,9 +102,9 @@ describe("item 3: one line, exit 2, nothing written", () => {
     const arrow = join(b, RESULTS.file);
     await writeArrowFile(arrow, RESULTS, []);
     truncateSync(arrow, 100);
-    expectOneLine(await runCli(["report", b]), /results\.arrow is cut short \(100 B, no Arrow footer\)/);
+    expectOneLine(await mainInProcess(["report", b]), /results\.arrow is cut short \(100 B, no Arrow footer\)/);
     truncateSync(arrow, 0);
-    expectOneLine(await runCli(["report", b]), /results\.arrow is empty/);
+    expectOneLine(await mainInProcess(["report", b]), /results\.arrow is empty/);
   });
 
   it("report on a bundle with a damaged cell file names the file and the fix", async () => {
@@ -134,7 +112,7 @@ describe("item 3: one line, exit 2, nothing written", () => {
     await RunBundle.create(b, { run_id: "t", cells_total: 1, config_fingerprint: "t" });
     mkdirSync(join(b, "cells"), { recursive: true });
     writeFileSync(join(b, "cells", "c0001.json"), '{"status": "do');
-    expectOneLine(await runCli(["report", b]), /cells\/c0001\.json is not valid JSON .*damaged or cut short — delete that file; `dedup-lab run --resume`/);
+    expectOneLine(await mainInProcess(["report", b]), /cells\/c0001\.json is not valid JSON .*damaged or cut short — delete that file; `dedup-lab run --resume`/);
   });
 
   it("datasets verify on a broken manifest.json names the path", async () => {
@@ -142,12 +120,12 @@ describe("item 3: one line, exit 2, nothing written", () => {
     await writeDataset(DatasetSpecSchema.parse({ payload: "random_binary", units: 3, size: { min: 4096, max: 4096 }, fraction: 0 }), d);
     const manifest = join(d, "manifest.json");
     writeFileSync(manifest, readFileSync(manifest, "utf8").slice(0, 120));
-    expectOneLine(await runCli(["datasets", "verify", d]), new RegExp(`${manifest} is not valid JSON .*cut short`));
+    expectOneLine(await mainInProcess(["datasets", "verify", d]), new RegExp(`${manifest} is not valid JSON .*cut short`));
   });
 
   it("commander's own errors are one line too", async () => {
-    expectOneLine(await runCli(["plan", "--bogus"]), /unknown option '--bogus'/);
-    expectOneLine(await runCli(["run", "--units"]), /argument missing/);
+    expectOneLine(await mainInProcess(["plan", "--bogus"]), /unknown option '--bogus'/);
+    expectOneLine(await mainInProcess(["run", "--units"]), /argument missing/);
   });
 
   it("--out without permission (as user nobody): one line, exit 2", () => {

@@ -12,13 +12,14 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import type { Command } from "commander";
-import { buildProgram, main } from "../../lib/cli/main.js";
+import { buildProgram } from "../../lib/cli/main.js";
 import { writeDataset } from "../../lib/generators/manifest.js";
 import { DatasetSpecSchema } from "../../lib/generators/dataset.js";
 import { writeArrowFile } from "../../lib/results/arrow-io.js";
 import { RunBundle } from "../../lib/results/bundle.js";
 import { RESULTS } from "../../lib/results/schema.js";
 import { ROOT } from "../helpers/services-env.js";
+import { mainInProcess, type InProcessResult } from "../helpers/cli-in-process.js";
 
 const root = mkdtempSync(join(tmpdir(), "dedup-lab-fuzz-"));
 const cwd = join(root, "cwd"); // main() runs here: anything a command wrote would show up in it
@@ -59,31 +60,10 @@ function commandAt(program: Command, path: string[]): Command {
   return cmd;
 }
 
-interface Outcome {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function runCli(argv: string[]): Promise<Outcome> {
-  let stdout = "";
-  let stderr = "";
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => ((stdout += String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => ((stderr += String(c)), true)) as typeof process.stderr.write;
-  process.exitCode = undefined;
-  try {
-    return { status: await main(argv), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
 
 /** The property every input must satisfy. */
-function expectOneErrorPath(argv: string[], r: Outcome): void {
+function expectOneErrorPath(argv: string[], r: InProcessResult): void {
   statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const ctx = `argv ${JSON.stringify(argv)}\nstderr ${JSON.stringify(r.stderr)}`;
   expect([0, 2], ctx).toContain(r.status);
@@ -141,13 +121,13 @@ afterAll(() => {
 describe("the CLI's one error path, property-based", () => {
   it("the fixtures are what the properties assume (valid input exits 0)", async () => {
     for (const argv of [["plan", "--units", "10"], ["run", "--dry-run", "--units", "10"], ["datasets", "verify", fx.dataset], ["report", fx.bundle]]) {
-      const r = await runCli(argv);
+      const r = await mainInProcess(argv);
       expect(r.status, `${argv.join(" ")}: ${r.stderr}`).toBe(0);
     }
     for (const ex of examples) {
       const file = join(root, `as-is-${ex.name}`);
       writeFileSync(file, stringifyYaml(ex.config));
-      const r = await runCli(["plan", "--config", file]);
+      const r = await mainInProcess(["plan", "--config", file]);
       expect(r.status, `${ex.name}: ${r.stderr}`).toBe(0);
     }
     expect(examples.length).toBeGreaterThanOrEqual(3);
@@ -179,7 +159,7 @@ describe("the CLI's one error path, property-based", () => {
     });
     await fc.assert(
       fc.asyncProperty(argvArb, async (argv) => {
-        const r = await runCli(argv);
+        const r = await mainInProcess(argv);
         expectOneErrorPath(argv, r);
         if (argv[1] === "generate") expect(r.status, JSON.stringify(argv)).toBe(2);
       }),
@@ -211,7 +191,7 @@ describe("the CLI's one error path, property-based", () => {
         writeFileSync(file, stringifyYaml(config));
         appendFileSync(file, ""); // the file exists even when the mutation emptied the document
         const argv = dry ? ["run", "--dry-run", "--config", file] : ["plan", "--config", file];
-        const r = await runCli(argv);
+        const r = await mainInProcess(argv);
         expectOneErrorPath([...argv, `${path.join(".")}=${JSON.stringify(replacement)}`], r);
       }),
       { numRuns: RUNS, seed: SEED },
