@@ -44,7 +44,7 @@ export { printSize, PRINT_DEFAULTS, type PrintSize } from "./analysis/figure-sty
 export { edrFigure, latencyFigure, sizesFigure, throughputFigure, timeseriesFigure } from "./analysis/figures.js";
 export { reductionFigure } from "./analysis/figures.js";
 export { FigureRenderer, writeFigures, FIGURE_FORMATS, type FigureFormat, type WrittenFigure } from "./analysis/render.js";
-export { edrThesisTable, formatStat, latencyThesisTable, toLatex, toMarkdown, writeTables, type ThesisTable } from "./analysis/thesis-tables.js";
+export { edrThesisTable, formatStat, latencyRepeatsThesisTable, latencyThesisTable, toLatex, toMarkdown, writeTables, type ThesisTable } from "./analysis/thesis-tables.js";
 export { reductionThesisTable } from "./analysis/thesis-tables.js";
 export { FIGURE_POTENTIALS, hasPotential, potentialFrame, POTENTIAL_QUANTITIES, type PotentialRow } from "./analysis/potential.js";
 export { potentialFigure } from "./analysis/figures.js";

@@ -268,39 +268,49 @@ function perRepeatP99(r: LatencyRowIn): string {
   return `${r.p99_rep_center.toFixed(d)} ${intervalText(r.p99_rep_center, r.p99_rep_lower, r.p99_rep_upper)}`;
 }
 
-/**
- * Rows = system × operation (grouped by workload); columns: n (repeats), ops, then p50, p90, p95,
- * p99, max, mean in ms of the raw samples POOLED over repeats (latencyPercentiles — the numbers
- * of figure (c) and the summary), and the per-repeat p99 as geometric mean [95 % CI, log scale]
- * over repeats — the only per-repeat statistic, labelled as such.
- */
-export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; leftOut?: string } = {}): ThesisTable | null {
+/** " Samples of N cell × stages left out: …" for a latency caption, or "". */
+function excludedCaption(rows: LatencyRowIn[]): string {
+  const excluded = rows.reduce((a, r) => a + (r.excluded ?? 0), 0);
+  return excluded ? ` Samples of ${excluded} cell × stage${excluded === 1 ? "" : "s"} left out: latency rows marked invalid.` : "";
+}
+
+/** The rows of a latency table: one per system × operation, grouped by workload, the system named once per block. */
+function latencyGroups(lat: Frame, cells: (r: LatencyRowIn) => string[]): { title: string; rows: string[][] }[] {
   const rows = rowsOf<LatencyRowIn>(lat);
-  if (!rows.length) return null;
   const series = systemSeries(lat);
   const stages = distinct<string>(lat, "stage", (s) => ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"].indexOf(s));
   const wkey = (r: LatencyRowIn) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}`;
-  const workloads = [...new Set(rows.map(wkey))];
-  const head: HeadCell[][] = [
-    [{ text: "", span: 4 }, { text: "latency (ms), pooled over repeats", span: LATENCY_STATS.length }, { text: "per repeat", span: 1 }],
-    [{ text: "System", span: 1 }, { text: "Operation", span: 1 }, { text: "n", span: 1 }, { text: "ops", span: 1 }, ...LATENCY_STATS.map((s) => ({ text: s, span: 1 })), { text: "p99 GM [95 % CI]", span: 1 }],
-  ];
-  const groups = workloads.map((w) => {
+  return [...new Set(rows.map(wkey))].map((w) => {
     const inW = rows.filter((r) => wkey(r) === w);
     const body: string[][] = [];
     for (const s of series) {
-      let named = false; // the system is named once per block of its operations (booktabs style)
+      let named = false; // booktabs style
       for (const st of stages) {
         const r = inW.find((x) => inSeries(x, s) && x.stage === st);
         if (!r) continue;
-        body.push([named ? "" : s.label, OPERATION_LABELS[st] ?? st, String(r.repeats), String(r.count), ...LATENCY_STATS.map((stat) => formatValue(r[stat])), perRepeatP99(r)]);
+        body.push([named ? "" : s.label, OPERATION_LABELS[st] ?? st, String(r.repeats), ...cells(r)]);
         named = true;
       }
     }
     return { title: w, rows: body };
   });
+}
+
+/**
+ * Rows = system × operation (grouped by workload); columns: n (repeats), ops, then p50, p90, p95,
+ * p99, max, mean in ms of the raw samples POOLED over repeats (latencyPercentiles — the numbers
+ * of figure (c) and the summary). The per-repeat p99 is a table of its own (latencyRepeatsThesisTable):
+ * as a twelfth column it made this table wider than a text width whenever latencies had 4 decimals.
+ */
+export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; leftOut?: string } = {}): ThesisTable | null {
+  const rows = rowsOf<LatencyRowIn>(lat);
+  if (!rows.length) return null;
+  const head: HeadCell[][] = [
+    [{ text: "", span: 4 }, { text: "latency (ms), pooled over repeats", span: LATENCY_STATS.length }],
+    [{ text: "System", span: 1 }, { text: "Operation", span: 1 }, { text: "n", span: 1 }, { text: "ops", span: 1 }, ...LATENCY_STATS.map((s) => ({ text: s, span: 1 }))],
+  ];
+  const groups = latencyGroups(lat, (r) => [String(r.count), ...LATENCY_STATS.map((stat) => formatValue(r[stat]))]);
   const histograms = rows.some((r) => r.source === "histograms");
-  const excluded = rows.reduce((a, r) => a + (r.excluded ?? 0), 0);
   return {
     name: "latency",
     label: "tab:latency",
@@ -309,12 +319,32 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; left
       "Hyndman & Fan 1996; R's default, numpy \"linear\") of the raw per-operation samples pooled over all n repeats and the duplicate grades; max and mean of the same samples " +
       "(the same numbers as the latency figure and the run summary; percentiles are never averaged over repeats). " +
       (histograms ? "Where a bundle has no raw samples, the merged HdrHistograms (3 significant digits) stand in. " : "") +
-      "n = repeats, ops = operations measured over all repeats. Last column, the only per-repeat statistic: the p99 of each repeat, " +
-      "as geometric mean over repeats with its two-sided 95 % Student-t interval computed on the log scale (back-transformed, never negative)." +
-      (excluded ? ` Samples of ${excluded} cell × stage${excluded === 1 ? "" : "s"} left out: latency rows marked invalid.` : "") +
+      "n = repeats, ops = operations measured over all repeats; the spread of the p99 over repeats is in the p99 latency table (latency_p99_repeats)." +
+      excludedCaption(rows) +
       leftOutCaption(opts.leftOut),
-    // Eleven columns: 9 pt (footnotesize at 11 pt) fits an 11 pt A4 text width.
+    // Ten columns: 9 pt (footnotesize at 11 pt) fits an 11 pt A4 text width with 7-character values.
     head, stub: 2, groups, fontSize: "footnotesize",
+  };
+}
+
+/**
+ * The only per-repeat latency statistic, labelled as such: the p99 of each repeat as geometric mean
+ * [95 % CI, log scale] over repeats, next to the pooled p99 of the latency table for comparison.
+ */
+export function latencyRepeatsThesisTable(lat: Frame, opts: { leftOut?: string } = {}): ThesisTable | null {
+  if (!rowsOf<LatencyRowIn>(lat).some((r) => r.p99_rep_n > 0)) return null;
+  const head: HeadCell[][] = [
+    [{ text: "", span: 3 }, { text: "p99 latency (ms)", span: 2 }],
+    [{ text: "System", span: 1 }, { text: "Operation", span: 1 }, { text: "n", span: 1 }, { text: "pooled", span: 1 }, { text: "per repeat: GM [95 % CI]", span: 1 }],
+  ];
+  return {
+    name: "latency_p99_repeats",
+    label: "tab:latency-p99-repeats",
+    caption:
+      "p99 latency per system and operation in milliseconds. Pooled: the type-7 p99 of the raw samples pooled over all n repeats (the latency table's p99). " +
+      "Per repeat: the p99 of each repeat, as geometric mean over repeats with its two-sided 95 % Student-t interval computed on the log scale " +
+      "(back-transformed, never negative)." + excludedCaption(rowsOf<LatencyRowIn>(lat)) + leftOutCaption(opts.leftOut),
+    head, stub: 2, groups: latencyGroups(lat, (r) => [formatValue(r.p99), perRepeatP99(r)]),
   };
 }
 
@@ -328,7 +358,8 @@ const LATEX_SPECIALS: Record<string, string> = {
 };
 
 export function latexEscape(s: string): string {
-  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤→<>]/g, (c) => LATEX_SPECIALS[c] ?? c);
+  // "95 %" never breaks between the number and its sign.
+  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤→<>]/g, (c) => LATEX_SPECIALS[c] ?? c).replace(/(\d) \\%/g, "$1~\\%");
 }
 
 /**
@@ -375,7 +406,7 @@ export function toLatex(t: ThesisTable): string {
     "\\begingroup",
     `\\${t.fontSize ?? "small"}`,
     // Narrow gaps below \small: the widest tables (latency, reduction with intervals) then fit 360 pt.
-    `\\setlength{\\tabcolsep}{${(t.fontSize ?? "small") === "small" ? 3 : 2.5}pt}`,
+    `\\setlength{\\tabcolsep}{${(t.fontSize ?? "small") === "small" ? 3 : 2}pt}`,
     "\\setlength{\\LTcapwidth}{\\textwidth}",
     `\\begin{longtable}{${align}}`,
     `  \\caption{${latexEscape(t.caption)}}\\label{${t.label}} \\\\`,

@@ -12,7 +12,7 @@ import { inSlice, slicesOf, type Slice } from "./slices.js";
 import { datasetSizes, sizeTable } from "./sizes.js";
 import { reductionTable } from "./reduction.js";
 import { hasPotential, potentialFrame } from "./potential.js";
-import { edrThesisTable, latencyThesisTable, potentialThesisTable, reductionThesisTable, type ThesisTable, type Interval } from "./thesis-tables.js";
+import { edrThesisTable, latencyRepeatsThesisTable, latencyThesisTable, potentialThesisTable, reductionThesisTable, type ThesisTable, type Interval } from "./thesis-tables.js";
 import { throughputTable } from "./throughput.js";
 import { hasTimeseries, timeseriesTable } from "./timeseries.js";
 
@@ -116,8 +116,8 @@ export function thesisTables(f: LabFrames, opts: ThesisTableOptions = {}): Thesi
       if (t) tables.push(t);
     }
   }
-  const l = latencyThesisTable(lat, { interval: opts.interval, leftOut: note((m) => m.startsWith("latency_")) });
-  if (l) tables.push(l);
+  const latencyLeftOut = note((m) => m.startsWith("latency_"));
+  for (const t of [latencyThesisTable(lat, { interval: opts.interval, leftOut: latencyLeftOut }), latencyRepeatsThesisTable(lat, { leftOut: latencyLeftOut })]) if (t) tables.push(t);
   const r = reductionThesisTable(reductionTable(f.results), { interval: opts.interval, leftOut: note((m) => m === "stored_bytes") });
   if (r) tables.push(r);
   const p = potentialThesisTable(potentialFrame(f.results), { interval: opts.interval, leftOut: note((m) => m === "stored_bytes" || m.startsWith("potential_")) });
