@@ -29,7 +29,7 @@ export interface ThesisTable {
   head: HeadCell[][];
   /** Number of leading text columns (left-aligned). */
   stub: number;
-  /** LaTeX font size of the tabular (default "small"); wide tables use "footnotesize" to fit a text width. */
+  /** The largest LaTeX font size the table may use (default "small"); toLatex sets it smaller where its content needs (tableFit). */
   fontSize?: "small" | "footnotesize" | "scriptsize";
   /** Row groups, each with an optional title row (e.g. the workload). */
   groups: { title?: string; rows: string[][]; footer?: string[] }[];
@@ -113,35 +113,42 @@ export interface EdrTableOptions {
   leftOut?: string;
 }
 
-/** Rows = systems (grouped by workload), columns = grade × dataset size. Null if the stage has no rows. */
+/**
+ * Rows = systems (grouped by workload × dataset size), columns = grades. The dataset size heads a
+ * group, not a column block: as columns, sizes × grades outgrew a text width at two sizes of three grades.
+ * Null if the stage has no rows.
+ */
 export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable | null {
   const interval = opts.interval ?? "sd";
   const rows = rowsOf<EdrRow>(edr).filter((r) => r.metric === opts.metric && r.stage === opts.stage);
   if (!rows.length) return null;
   const grades = distinct<string>(edr, "grade", gradeOrder).filter((g) => rows.some((r) => r.grade === g));
-  const sizes = [...new Map(rows.map((r) => [`${r.n_units}\u0000${r.unit_size}`, { n_units: r.n_units, unit_size: r.unit_size }])).values()]
-    .sort((a, b) => a.n_units * Number(a.unit_size.split("..")[0]) - b.n_units * Number(b.unit_size.split("..")[0]));
-  const columns = sizes.flatMap((s) => grades.map((g) => ({ ...s, grade: g })));
+  const bytesOf = (r: EdrRow) => r.n_units * Number(r.unit_size.split("..")[0]);
+  // Workloads in first-seen order, each with its dataset sizes from small to large: a table must say what it measured.
+  const key = (r: EdrRow) => `${workloadKey(r)} · ${datasetLabel(r.n_units, r.unit_size)}`;
+  const groupRows = [...new Map(rows.map((r) => [key(r), r])).values()].sort(
+    (a, b) => [...new Set(rows.map(workloadKey))].indexOf(workloadKey(a)) - [...new Set(rows.map(workloadKey))].indexOf(workloadKey(b)) || bytesOf(a) - bytesOf(b),
+  );
   const series = systemSeries(edr);
-  const workloads = [...new Set(rows.map(workloadKey))];
   const metricName = opts.metric === "edr_cluster" ? "EDR_cluster" : "EDR_replica";
-  const head: HeadCell[][] = [];
-  // The dataset size always heads its grades: a table must say what it measured.
-  head.push([{ text: "", span: 1 }, ...sizes.map((s) => ({ text: `dataset ${datasetLabel(s.n_units, s.unit_size)}`, span: grades.length }))]);
-  head.push([{ text: "System", span: 1 }, ...columns.map((c) => ({ text: c.grade, span: 1 }))]);
-  const groups = workloads.map((w) => {
-    const inW = rows.filter((r) => workloadKey(r) === w);
+  const head: HeadCell[][] = [
+    [{ text: "", span: 1 }, { text: "duplicate grade", span: grades.length }],
+    [{ text: "System", span: 1 }, ...grades.map((g) => ({ text: g, span: 1 }))],
+  ];
+  const groups = groupRows.map((first) => {
+    const w = key(first);
+    const inW = rows.filter((r) => key(r) === w);
     const body = series
       .filter((s) => inW.some((r) => inSeries(r, s)))
       .map((s) => [
         s.label,
-        ...columns.map((c) => {
-          const r = inW.find((x) => inSeries(x, s) && x.grade === c.grade && x.n_units === c.n_units && x.unit_size === c.unit_size);
+        ...grades.map((g) => {
+          const r = inW.find((x) => inSeries(x, s) && x.grade === g);
           return r ? formatStat(r, interval) : "";
         }),
       ]);
-    const ideal = columns.map((c) => {
-      const r = inW.find((x) => x.grade === c.grade && x.n_units === c.n_units && x.unit_size === c.unit_size);
+    const ideal = grades.map((g) => {
+      const r = inW.find((x) => x.grade === g);
       return r && Number.isFinite(r.ideal) ? r.ideal.toFixed(decimals(r.ideal)) : "";
     });
     return { title: w, rows: body, footer: ["ideal (logical / unique B)", ...ideal] };
@@ -157,8 +164,7 @@ export function edrThesisTable(edr: Frame, opts: EdrTableOptions): ThesisTable |
         : "EDR_replica = EDR_cluster × R, R = application replicas × storage replicas. ") +
       `Values: ${intervalNote(interval)}; — = no valid measurement. Last row of each group: the ideal ratio, logical / unique bytes of the dataset (manifest).` +
       leftOutCaption(opts.leftOut),
-    // 9 pt (footnotesize at 11 pt): three grades of "0.959 ± 0.000 (2)" then fit 360 pt.
-    head, stub: 1, groups, fontSize: "footnotesize",
+    head, stub: 1, groups,
   };
 }
 
@@ -242,8 +248,7 @@ export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {
       `where = the boundary with the largest factor if it is ≥ ${WHERE_THRESHOLD} (else "nowhere").` +
       (reasons.length ? ` No factor: ${reasons.slice(0, 3).join("; ")}${reasons.length > 3 ? `; … ${reasons.length - 3} more` : ""}.` : "") +
       leftOutCaption(opts.leftOut),
-    // Nine columns, four of them intervals: 8 pt (scriptsize at 11 pt) fits an 11 pt A4 text width.
-    head, stub, groups, fontSize: "scriptsize",
+    head, stub, groups,
   };
 }
 
@@ -322,8 +327,7 @@ export function latencyThesisTable(lat: Frame, opts: { interval?: Interval; left
       "n = repeats, ops = operations measured over all repeats; the spread of the p99 over repeats is in the p99 latency table (latency_p99_repeats)." +
       excludedCaption(rows) +
       leftOutCaption(opts.leftOut),
-    // Ten columns: 9 pt (footnotesize at 11 pt) fits an 11 pt A4 text width with 7-character values.
-    head, stub: 2, groups, fontSize: "footnotesize",
+    head, stub: 2, groups,
   };
 }
 
@@ -372,26 +376,120 @@ function stack(lines: string[], align: "l" | "r" | "c", pos: "t" | "b" = "t"): s
 }
 
 /**
- * A value cell in LaTeX: an interval or SD goes on a second line under the value, so a column is as
- * wide as "[0.85, 0.89]" rather than "0.869 [0.85, 0.89] (3)" (the Markdown keeps one line).
+ * The lines of a cell as LaTeX prints it (plain text, before escaping). A value's interval or SD
+ * goes on a second line under it, so a column is as wide as "[0.85, 0.89]" rather than
+ * "0.869 [0.85, 0.89] (3)"; a row label's parenthetical too ("insert" / "(per unit)"); a value
+ * column's header breaks at its middle space ("fixed 4 KiB" → fixed / 4 KiB). Markdown keeps one line.
  */
-function latexCell(cell: string): string {
-  const m = /^(\S+) (\[[^\]]*\]|± \S+)( \(\d+\))?$/.exec(cell);
-  return m ? stack([latexEscape(`${m[1]}${m[3] ?? ""}`), latexEscape(m[2]!)], "r") : latexEscape(cell);
+function cellLines(cell: string, kind: "value" | "stub" | "head"): string[] {
+  if (kind === "value") {
+    const m = /^(\S+) (\[[^\]]*\]|± \S+)( \(\d+\))?$/.exec(cell);
+    return m ? [`${m[1]}${m[3] ?? ""}`, m[2]!] : [cell];
+  }
+  if (kind === "stub") {
+    const m = /^(.+) (\(.+\))$/.exec(cell);
+    return m ? [m[1]!, m[2]!] : [cell];
+  }
+  const spaces = [...cell.matchAll(/ /g)].map((m) => m.index!);
+  if (cell.length < 8 || !spaces.length) return [cell];
+  const at = spaces.reduce((a, b) => (Math.abs(b - cell.length / 2) < Math.abs(a - cell.length / 2) ? b : a));
+  return [cell.slice(0, at), cell.slice(at + 1)];
 }
 
-/** A row label with a parenthetical ("insert (per unit)") on two lines. */
-function latexStub(cell: string): string {
-  const m = /^(.+) (\(.+\))$/.exec(cell);
-  return m ? stack([latexEscape(m[1]!), latexEscape(m[2]!)], "l") : latexEscape(cell);
+function latexCell(cell: string, kind: "value" | "stub" | "head"): string {
+  const lines = cellLines(cell, kind).map(latexEscape);
+  return kind === "head" ? stack(lines, "c", "b") : stack(lines, kind === "value" ? "r" : "l");
 }
 
-/** A header of a value column on two lines at its middle space ("fixed 4 KiB" → fixed / 4 KiB). */
-function latexHead(text: string, value: boolean): string {
-  const spaces = [...text.matchAll(/ /g)].map((m) => m.index!);
-  if (!value || text.length < 8 || !spaces.length) return latexEscape(text);
-  const at = spaces.reduce((a, b) => (Math.abs(b - text.length / 2) < Math.abs(a - text.length / 2) ? b : a));
-  return stack([latexEscape(text.slice(0, at)), latexEscape(text.slice(at + 1))], "c", "b");
+// ---------------------------------------------------------------- fitting a text width
+
+/** Font sizes a table may use, largest first, in pt at an 11 pt class (\small 10, \footnotesize 9, \scriptsize 8). */
+const FONT_PT = { small: 10, footnotesize: 9, scriptsize: 8 } as const;
+type FontSize = keyof typeof FONT_PT;
+
+/** Text width and height of an 11 pt A4 article in pt: the page a table must fit, upright or turned (landscape). */
+export const TEXT_WIDTH_PT = 360;
+export const TEXT_HEIGHT_PT = 592;
+
+// Advance widths of Computer Modern / EC Roman in em (cmr10 metrics; the T1 underscore is 0.77 em), for estimating a column's width.
+const EM: Record<string, number> = {
+  ".": 0.278, ",": 0.278, ":": 0.278, ";": 0.278, " ": 0.333, "[": 0.278, "]": 0.278, "(": 0.389, ")": 0.389, "-": 0.333, "–": 0.5, "—": 1,
+  "±": 0.778, "×": 0.778, "→": 1, "·": 0.278, "%": 0.833, "_": 0.77, "/": 0.5, "'": 0.278, "\"": 0.5, "≥": 0.778, "≤": 0.778, "<": 0.778, ">": 0.778,
+  a: 0.5, b: 0.556, c: 0.444, d: 0.556, e: 0.444, f: 0.306, g: 0.5, h: 0.556, i: 0.278, j: 0.306, k: 0.528, l: 0.278, m: 0.833, n: 0.556,
+  o: 0.5, p: 0.556, q: 0.528, r: 0.392, s: 0.394, t: 0.389, u: 0.556, v: 0.528, w: 0.722, x: 0.528, y: 0.528, z: 0.444, I: 0.361, M: 0.917, W: 1.028,
+};
+
+// Computer Modern's smaller design sizes are relatively wider (cmr8 digits 0.531 em, cmr9 0.514 em,
+// cmr10 0.5 em); its italic (group titles) about 6 % wider than its roman.
+const DESIGN_SIZE_FACTOR: Record<number, number> = { 10: 1, 9: 1.028, 8: 1.062 };
+const ITALIC_FACTOR = 1.06;
+
+/** Estimated printed width of one line of text at a font size, in pt (digits 0.5 em, capitals 0.75 em). */
+function textWidthPt(text: string, pt: number, italic = false): number {
+  let em = 0;
+  for (const c of text) em += EM[c] ?? (/\d/.test(c) ? 0.5 : /[A-Z]/.test(c) ? 0.75 : 0.6);
+  return em * pt * (DESIGN_SIZE_FACTOR[pt] ?? 1) * (italic ? ITALIC_FACTOR : 1);
+}
+
+/** Column gap (each side) at a font size: narrow below \small, so that the wide tables fit. */
+function tabcolsep(size: FontSize): number {
+  return size === "small" ? 3 : 2;
+}
+
+/**
+ * The estimated natural width of a table set at a font size, in pt: its columns, and headers that
+ * span columns. Group titles do not count: a title wider than the columns wraps (titleLines).
+ */
+export function estimatedWidthPt(t: ThesisTable, size: FontSize): number {
+  const pt = FONT_PT[size];
+  const gap = 2 * tabcolsep(size);
+  const last = t.head[t.head.length - 1]!;
+  const ncols = last.reduce((a, h) => a + h.span, 0);
+  const width = new Array<number>(ncols).fill(0);
+  const widen = (col: number, lines: string[]) => (width[col] = Math.max(width[col]!, ...lines.map((l) => textWidthPt(l, pt))));
+  last.forEach((h, i) => widen(i, cellLines(h.text, i >= t.stub ? "head" : "stub")));
+  for (const g of t.groups) {
+    for (const r of g.rows) r.forEach((c, k) => widen(k, cellLines(c, k < t.stub ? "stub" : "value")));
+    g.footer?.forEach((c, k) => widen(k, [c]));
+  }
+  const columns = width.reduce((a, w) => a + w + gap, 0);
+  // A spanning header wider than its columns widens the table.
+  const spans: number[] = [];
+  for (const row of t.head.slice(0, -1)) {
+    let col = 0;
+    for (const h of row) {
+      const under = width.slice(col, col + h.span).reduce((a, w) => a + w + gap, 0);
+      spans.push(columns - under + textWidthPt(h.text, pt) + gap);
+      col += h.span;
+    }
+  }
+  return Math.max(columns, ...spans);
+}
+
+/** A group title in lines no wider than the table (broken after a " · " or before a " — "), each line ≥ one part. */
+function titleLines(title: string, size: FontSize, widthPt: number): string[] {
+  const parts = title.split(/(?<= ·) | (?=— )/);
+  const lines: string[] = [];
+  for (const p of parts) {
+    const cur = lines.length ? `${lines[lines.length - 1]} ${p}` : p;
+    if (lines.length && textWidthPt(cur, FONT_PT[size], true) * 1.04 > widthPt) lines.push(p);
+    else if (lines.length) lines[lines.length - 1] = cur;
+    else lines.push(p);
+  }
+  return lines;
+}
+
+/**
+ * Where and how large a table is set: the largest font size not above its own that fits the text
+ * width upright; else turned (landscape) at the largest size that fits the text height. The estimate
+ * keeps a 4 % margin for the metrics it rounds.
+ */
+export function tableFit(t: ThesisTable): { size: FontSize; landscape: boolean } {
+  const sizes = (Object.keys(FONT_PT) as FontSize[]).filter((s) => FONT_PT[s] <= FONT_PT[t.fontSize ?? "small"]);
+  const fits = (s: FontSize, room: number) => estimatedWidthPt(t, s) * 1.04 <= room;
+  const upright = sizes.find((s) => fits(s, TEXT_WIDTH_PT));
+  if (upright) return { size: upright, landscape: false };
+  return { size: sizes.find((s) => fits(s, TEXT_HEIGHT_PT)) ?? "scriptsize", landscape: true };
 }
 
 /** A booktabs longtable (needs \usepackage{booktabs,longtable}); numeric columns right-aligned. */
@@ -401,13 +499,15 @@ export function toLatex(t: ThesisTable): string {
   // A longtable, not a float: the main job's latency, reduction and potential tables (five payloads) are taller
   // than a page, and a table float that is taller stops at the page's bottom edge ("Float too large for page").
   // The header repeats on every page; the caption sits at the table's own size (one group sets both).
+  // The size is chosen from the table's own content (tableFit): what a run measured decides how wide its numbers are.
+  const fit = tableFit(t);
   const lines: string[] = [
-    "% generated by dedup-lab; needs \\usepackage{booktabs,longtable}",
-    "\\begingroup",
-    `\\${t.fontSize ?? "small"}`,
-    // Narrow gaps below \small: the widest tables (latency, reduction with intervals) then fit 360 pt.
-    `\\setlength{\\tabcolsep}{${(t.fontSize ?? "small") === "small" ? 3 : 2}pt}`,
-    "\\setlength{\\LTcapwidth}{\\textwidth}",
+    "% generated by dedup-lab; needs \\usepackage{booktabs,longtable,pdflscape}",
+    ...(fit.landscape ? ["% wider than an 11 pt A4 text width even in \\scriptsize: set on turned pages"] : []),
+    fit.landscape ? "\\begin{landscape}" : "\\begingroup",
+    `\\${fit.size}`,
+    `\\setlength{\\tabcolsep}{${tabcolsep(fit.size)}pt}`,
+    "\\setlength{\\LTcapwidth}{\\linewidth}",
     `\\begin{longtable}{${align}}`,
     `  \\caption{${latexEscape(t.caption)}}\\label{${t.label}} \\\\`,
   ];
@@ -417,7 +517,7 @@ export function toLatex(t: ThesisTable): string {
     const cells = row.map((h) => {
       const value = col >= t.stub && i === t.head.length - 1;
       col += h.span;
-      return h.span > 1 ? `\\multicolumn{${h.span}}{c}{${latexEscape(h.text)}}` : latexHead(h.text, value);
+      return h.span > 1 ? `\\multicolumn{${h.span}}{c}{${latexEscape(h.text)}}` : latexCell(h.text, value ? "head" : "stub");
     });
     head.push(`    ${cells.join(" & ")} \\\\`);
     if (i < t.head.length - 1) {
@@ -444,14 +544,18 @@ export function toLatex(t: ThesisTable): string {
   );
   t.groups.forEach((g, gi) => {
     if (gi > 0) lines.push("    \\midrule");
-    if (g.title) lines.push(`    \\multicolumn{${ncols}}{l}{\\textit{${latexEscape(g.title)}}} \\\\`);
-    for (const r of g.rows) lines.push(`    ${r.map((c, k) => (k < t.stub ? latexStub(c) : latexCell(c))).join(" & ")} \\\\`);
+    if (g.title) {
+      // A long title (workload · dataset · volume — stage) wraps instead of widening the last column.
+      const title = titleLines(g.title, fit.size, estimatedWidthPt(t, fit.size) - 2 * tabcolsep(fit.size)).map((l) => `\\textit{${latexEscape(l)}}`);
+      lines.push(`    \\multicolumn{${ncols}}{l}{${title.length > 1 ? `\\begin{tabular}[t]{@{}l@{}}${title.join(" \\\\ ")}\\end{tabular}` : title[0]}} \\\\`);
+    }
+    for (const r of g.rows) lines.push(`    ${r.map((c, k) => latexCell(c, k < t.stub ? "stub" : "value")).join(" & ")} \\\\`);
     if (g.footer) {
       lines.push("    \\addlinespace");
       lines.push(`    ${g.footer.map((c) => `\\textit{${latexEscape(c)}}`).join(" & ")} \\\\`);
     }
   });
-  lines.push("\\end{longtable}", "\\endgroup", "");
+  lines.push("\\end{longtable}", fit.landscape ? "\\end{landscape}" : "\\endgroup", "");
   return lines.join("\n");
 }
 
@@ -566,7 +670,6 @@ export function potentialThesisTable(pf: Frame, opts: PotentialTableOptions = {}
   return {
     name: "potential",
     label: "tab:potential",
-    fontSize: "footnotesize",
     caption:
       "Measured reduction vs the dataset's potential. Measured: the total reduction factor L0→L3 (logical bytes written / storage-physical bytes per replica of the stored dataset; " +
       "the factor at each layer boundary is in the reduction table), per repeat; values: " + intervalNote(interval) + ". " +

@@ -16,7 +16,7 @@ import { inSlice, slicesOf, systemSeries } from "../../lib/analysis/slices.js";
 import { edrFigure, latencyFigure, sizesFigure, throughputFigure, ninesX } from "../../lib/analysis/figures.js";
 import { logTicks, spansDecades } from "../../lib/analysis/figure-style.js";
 import { systemColor, OKABE_ITO } from "../../lib/analysis/palette.js";
-import { edrThesisTable, formatStat, formatValue, latencyRepeatsThesisTable, latencyThesisTable, latexEscape, toLatex, toMarkdown } from "../../lib/analysis/thesis-tables.js";
+import { edrThesisTable, estimatedWidthPt, formatStat, formatValue, latencyRepeatsThesisTable, latencyThesisTable, latexEscape, tableFit, toLatex, toMarkdown, type ThesisTable } from "../../lib/analysis/thesis-tables.js";
 import { thesisFigures, thesisTables } from "../../lib/analysis/thesis.js";
 import { hasTimeseries, timeseriesTable } from "../../lib/analysis/timeseries.js";
 import { timeseriesFigure } from "../../lib/analysis/figures.js";
@@ -472,20 +472,41 @@ describe("thesis tables", () => {
     expect(formatStat({ n: 2, mean: 123.4, sd: 5.6, ci95: 1 }, "sd", false)).toBe("123 ± 6");
   });
 
-  it("EDR table: rows = systems, columns = grade × dataset size, ideal row, booktabs LaTeX", () => {
+  it("EDR table: rows = systems grouped by workload × dataset size, columns = grades, ideal row, booktabs LaTeX", () => {
     const t = edrThesisTable(edrTable(f.results), { metric: "edr_cluster", stage: "bulk_insert" })!;
-    expect(t.head[0]).toEqual([{ text: "", span: 1 }, { text: "dataset 10 × 4 KiB", span: 2 }]);
+    expect(t.head[0]).toEqual([{ text: "", span: 1 }, { text: "duplicate grade", span: 2 }]);
     expect(t.head[1]!.map((h) => h.text)).toEqual(["System", "U0", "U50"]);
+    expect(t.groups[0]!.title).toMatch(/ · 10 × 4 KiB$/);
     expect(t.groups[0]!.rows).toEqual([
       ["sqlite", "0.900 ± 0.000 (3)", "2.00 ± 0.20 (3)"],
       ["directory", "1.00 ± 0.00 (3)", "1.00 ± 0.00 (3)"],
     ]);
     expect(t.groups[0]!.footer).toEqual(["ideal (logical / unique B)", "1.00", "2.00"]);
     const tex = toLatex(t);
-    for (const s of ["\\toprule", "\\midrule", "\\bottomrule", "\\cmidrule(lr){2-3}", "\\multicolumn{2}{c}{dataset 10 $\\times$ 4 KiB}", "EDR\\_cluster", "{2.00 (3)} \\\\ {$\\pm$ 0.20}"]) expect(tex).toContain(s);
+    for (const s of ["\\toprule", "\\midrule", "\\bottomrule", "\\cmidrule(lr){2-3}", "\\multicolumn{2}{c}{duplicate grade}", "10 $\\times$ 4 KiB", "EDR\\_cluster", "{2.00 (3)} \\\\ {$\\pm$ 0.20}"]) expect(tex).toContain(s);
     expect(tex).not.toMatch(/[±×·−–]/);
     const md = toMarkdown(t);
-    expect(md).toContain("| System | dataset 10 × 4 KiB: U0 | dataset 10 × 4 KiB: U50 |");
+    expect(md).toContain("| System | duplicate grade: U0 | duplicate grade: U50 |");
+  });
+
+  it("a table is set at the largest font size its content fits in a text width, else on turned pages", () => {
+    const table = (cols: number, cell: string): ThesisTable => ({
+      name: "t", label: "tab:t", caption: "c", stub: 1,
+      head: [[{ text: "System", span: 1 }, ...Array.from({ length: cols }, (_, i) => ({ text: `U${i}`, span: 1 }))]],
+      groups: [{ title: "a workload", rows: [["postgres", ...Array.from({ length: cols }, () => cell)]] }],
+    });
+    const narrow = table(3, "0.959 [0.95, 0.97] (3)");
+    expect(tableFit(narrow)).toEqual({ size: "small", landscape: false });
+    expect(toLatex(narrow)).toMatch(/\\begingroup\n\\small\n/);
+    // Wider content steps down a size at a time; the estimate grows with the columns and the digits.
+    expect(estimatedWidthPt(table(6, "0.0123 [0.0099, 0.0456] (10)"), "small")).toBeGreaterThan(estimatedWidthPt(table(6, "0.959 [0.95, 0.97] (3)"), "small"));
+    const wide = table(5, "0.0123 [0.0099, 0.0456] (10)");
+    expect(tableFit(wide).landscape).toBe(false);
+    expect(tableFit(wide).size).not.toBe("small");
+    const widest = table(12, "0.0123 [0.0099, 0.0456] (10)");
+    expect(tableFit(widest).landscape).toBe(true);
+    expect(toLatex(widest)).toContain("\\begin{landscape}");
+    expect(toLatex(widest)).toContain("\\end{landscape}");
   });
 
   it("latency table names the percentile definition and has p50…mean per system × operation", () => {
