@@ -8,10 +8,13 @@
 // min = avg/4, max = 4·avg, the hash starts at 0 at the (even) minimum size.
 //
 // The hot loop is WebAssembly (lib/metrics/fastcdc.wat, embedded as fastcdc-wasm.ts): the hash
-// is one i64 there, eight bytes per iteration (measured 3 % faster than two bytes per iteration;
-// the loop is near one shift, one add and one table load per byte). Bytes are copied into its memory in windows of ≥ 16 MiB (a cut never looks
-// past `max` bytes, so a window boundary cannot move a cut point); chunk bytes for hashing are
-// then read from the caller's Buffer in place. `cutJs` is the same rule in plain JavaScript
+// is one i64 there, eight bytes per iteration read by one i64 load (table indexes are shifts and
+// masks of that word: measured ~10 % faster than a byte load per index; the loop is near one
+// shift, one add and one table load per byte). Bytes written into a
+// `cdcBuffer` (a view of a WebAssembly memory of its own) are cut where they are; any other
+// buffer is copied into the shared instance's memory in windows of ≥ 16 MiB (a cut never looks
+// past `max` bytes, so a window boundary cannot move a cut point). Chunk bytes for hashing are
+// read from the caller's buffer in place. `cutJs` is the same rule in plain JavaScript
 // (two int32 halves, every mask lies below bit 49), kept as an independent cross-check.
 import { FASTCDC_WASM_BASE64 } from "./fastcdc-wasm.js";
 
@@ -119,41 +122,83 @@ export function fastCdcParams(avg: number, over: Partial<Omit<FastCdcParams, "av
   return p;
 }
 
-/** Chunk lengths written by the WebAssembly `cuts` (up to OUT_CAP per call), then the data window. */
+/** Chunk lengths written by the WebAssembly `cuts` (up to OUT_CAP per call), then the data. */
 const OUT = 4096;
 const OUT_CAP = 65536;
 const DATA = OUT + 4 * OUT_CAP;
 const MIN_WINDOW = 16 << 20;
+const PAGE = 65536;
 
-interface CdcWasm {
+interface CdcExports {
   memory: WebAssembly.Memory;
   cut(start: number, end: number, min: number, avg: number, max: number, msl: number, msh: number, mll: number, mlh: number): number;
   cuts(start: number, end: number, min: number, avg: number, max: number, msl: number, msh: number, mll: number, mlh: number, out: number, cap: number, final: number): number;
 }
-let wasm: CdcWasm | undefined;
-let wasmBytes: Uint8Array = new Uint8Array(0);
-let wasmLengths: Int32Array = new Int32Array(0);
 
-/** The WebAssembly cutter with at least `window` bytes of data room (grown once, then reused). */
-function cdcWasm(window: number): CdcWasm {
-  if (!wasm) {
-    const mod = new WebAssembly.Module(Buffer.from(FASTCDC_WASM_BASE64, "base64"));
-    wasm = new WebAssembly.Instance(mod).exports as unknown as CdcWasm;
-    const dv = new DataView(wasm.memory.buffer);
-    for (let i = 0; i < 256; i++) {
-      dv.setUint32(i * 8, GEAR_LO[i]! >>> 0, true);
-      dv.setUint32(i * 8 + 4, GEAR_HI[i]! >>> 0, true);
-      dv.setUint32(2048 + i * 8, GEAR_LS_LO[i]! >>> 0, true);
-      dv.setUint32(2048 + i * 8 + 4, GEAR_LS_HI[i]! >>> 0, true);
-    }
+/** One instance of the cutter: its exports and views of its memory (renewed after a grow). */
+/** @internal */
+export interface CdcWasm {
+  x: CdcExports;
+  bytes: Uint8Array;
+  lengths: Int32Array;
+}
+
+let cdcModule: WebAssembly.Module | undefined;
+
+/** A new instance of the module, its gear tables written, with at least `data` bytes of data room. */
+function instantiate(data: number): CdcWasm {
+  cdcModule ??= new WebAssembly.Module(Buffer.from(FASTCDC_WASM_BASE64, "base64"));
+  const x = new WebAssembly.Instance(cdcModule).exports as unknown as CdcExports;
+  const dv = new DataView(x.memory.buffer);
+  for (let i = 0; i < 256; i++) {
+    dv.setUint32(i * 8, GEAR_LO[i]! >>> 0, true);
+    dv.setUint32(i * 8 + 4, GEAR_HI[i]! >>> 0, true);
+    dv.setUint32(2048 + i * 8, GEAR_LS_LO[i]! >>> 0, true);
+    dv.setUint32(2048 + i * 8 + 4, GEAR_LS_HI[i]! >>> 0, true);
   }
-  const need = DATA + window;
-  if (wasm.memory.buffer.byteLength < need) wasm.memory.grow(Math.ceil((need - wasm.memory.buffer.byteLength) / 65536));
-  if (wasmBytes.buffer !== wasm.memory.buffer) {
-    wasmBytes = new Uint8Array(wasm.memory.buffer);
-    wasmLengths = new Int32Array(wasm.memory.buffer, OUT, OUT_CAP);
+  const w: CdcWasm = { x, bytes: new Uint8Array(0), lengths: new Int32Array(0) };
+  grow(w, data);
+  return w;
+}
+
+function grow(w: CdcWasm, data: number): void {
+  const need = DATA + data;
+  const have = w.x.memory.buffer.byteLength;
+  if (have < need) w.x.memory.grow(Math.ceil((need - have) / PAGE));
+  if (w.bytes.buffer !== w.x.memory.buffer) {
+    w.bytes = new Uint8Array(w.x.memory.buffer);
+    w.lengths = new Int32Array(w.x.memory.buffer, OUT, OUT_CAP);
   }
-  return wasm;
+}
+
+/** The shared cutter for bytes that live outside WebAssembly memory (copied in, window by window). */
+let shared: CdcWasm | undefined;
+function sharedWasm(window: number): CdcWasm {
+  if (!shared) shared = instantiate(window);
+  else grow(shared, window);
+  return shared;
+}
+
+/** Instances that own a caller's buffer (cdcBuffer), by the ArrayBuffer of their memory. */
+const owners = new WeakMap<ArrayBufferLike, CdcWasm>();
+
+/**
+ * `size` zeroed bytes inside a WebAssembly memory of their own (never grown, so the view stays
+ * valid): bytes written here — and any subarray of them — are cut in place by `FastCdc.chunks`
+ * and `chunksAll`, without the copy into WebAssembly memory that every other Uint8Array needs.
+ * At most 4 GiB − 260 KiB (wasm32).
+ */
+export function cdcBuffer(size: number): Uint8Array {
+  if (!(Number.isInteger(size) && size >= 0 && DATA + size <= 65536 * PAGE)) throw new RangeError(`cdcBuffer size ${size} is outside [0, 4 GiB − ${DATA} B]`);
+  const w = instantiate(size);
+  owners.set(w.x.memory.buffer, w);
+  return new Uint8Array(w.x.memory.buffer, DATA, size);
+}
+
+/** The instance whose memory holds `buf` (cut in place), or undefined. */
+function ownerOf(buf: Uint8Array): CdcWasm | undefined {
+  const w = owners.get(buf.buffer);
+  return w && w.x.memory.buffer === buf.buffer ? w : undefined;
 }
 
 /** A prepared chunker: masks resolved once. */
@@ -184,33 +229,39 @@ export class FastCdc {
 
   /**
    * Every chunk of `buf` in order: onChunk(offset, length). The WebAssembly path; no
-   * allocation per chunk.
+   * allocation per chunk. A view into a `cdcBuffer` is cut in place; any other buffer is
+   * copied into WebAssembly memory in windows of ≥ 16 MiB.
    */
   chunks(buf: Uint8Array, onChunk: (offset: number, length: number) => void): void {
+    const own = ownerOf(buf);
+    if (own) {
+      this.cutWindow(own, buf.byteOffset, 0, buf.length, true, onChunk);
+      return;
+    }
     const window = Math.max(MIN_WINDOW, 2 * this.params.max);
-    cdcWasm(window);
+    const w = sharedWasm(window);
     const len = buf.length;
     let off = 0;
     while (off < len) {
       const wEnd = Math.min(len, off + window);
-      wasmBytes.set(buf.subarray(off, wEnd), DATA);
-      off += this.cutWindow(off, wEnd - off, wEnd === len, onChunk);
+      w.bytes.set(buf.subarray(off, wEnd), DATA);
+      off += this.cutWindow(w, DATA, off, wEnd - off, wEnd === len, onChunk);
     }
   }
 
   /**
-   * Cut the `avail` bytes already at DATA (buffer offset `base`); returns the bytes consumed
-   * (all when `final`, else up to the last cut that leaves fewer than `max` bytes).
+   * Cut the `avail` bytes at address `at` of `w`'s memory (buffer offset `base`); returns the
+   * bytes consumed (all when `final`, else up to the last cut that leaves fewer than `max` bytes).
    */
   /** @internal */
-  cutWindow(base: number, avail: number, final: boolean, onChunk: (offset: number, length: number) => void): number {
+  cutWindow(w: CdcWasm, at: number, base: number, avail: number, final: boolean, onChunk: (offset: number, length: number) => void): number {
     const { min, avg, max } = this.params;
-    const w = wasm!;
+    const x = w.x;
     let p = 0;
     for (;;) {
       // All cut points of the window in one call (no JS↔wasm transition per chunk).
-      const count = w.cuts(DATA + p, DATA + avail, min, avg, max, this.msLo, this.msHi, this.mlLo, this.mlHi, OUT, OUT_CAP, final ? 1 : 0);
-      const lengths = wasmLengths;
+      const count = x.cuts(at + p, at + avail, min, avg, max, this.msLo, this.msHi, this.mlLo, this.mlHi, OUT, OUT_CAP, final ? 1 : 0);
+      const lengths = w.lengths;
       for (let k = 0; k < count; k++) {
         const n = lengths[k]!;
         onChunk(base + p, n);
@@ -294,15 +345,21 @@ export class FastCdc {
 /**
  * Every chunk of `buf` for several chunkers: onChunk(k, offset, length) in order per chunker
  * k. A buffer that fits one window is copied into WebAssembly memory once for all of them
- * (the potential analysis cuts each unit at four average sizes).
+ * (the potential analysis cuts each unit at four average sizes); a view into a `cdcBuffer` is
+ * not copied at all.
  */
 export function chunksAll(chunkers: readonly FastCdc[], buf: Uint8Array, onChunk: (k: number, offset: number, length: number) => void): void {
+  const own = ownerOf(buf);
+  if (own) {
+    chunkers.forEach((c, k) => c.cutWindow(own, buf.byteOffset, 0, buf.length, true, (o, n) => onChunk(k, o, n)));
+    return;
+  }
   const window = Math.max(MIN_WINDOW, ...chunkers.map((c) => 2 * c.params.max));
   if (buf.length > window) {
     chunkers.forEach((c, k) => c.chunks(buf, (o, n) => onChunk(k, o, n)));
     return;
   }
-  cdcWasm(window);
-  wasmBytes.set(buf, DATA);
-  chunkers.forEach((c, k) => c.cutWindow(0, buf.length, true, (o, n) => onChunk(k, o, n)));
+  const w = sharedWasm(window);
+  w.bytes.set(buf, DATA);
+  chunkers.forEach((c, k) => c.cutWindow(w, DATA, 0, buf.length, true, (o, n) => onChunk(k, o, n)));
 }

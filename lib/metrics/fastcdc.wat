@@ -1,8 +1,8 @@
 ;; FastCDC 2020 cut point (pyfastcdc 0.3.1 / fastcdc-rs v2020 rule) in WebAssembly: the 64-bit
 ;; gear hash is one i64 here (JavaScript has no 64-bit integer that is not a BigInt).
 ;; Memory: [0, 2048) gear table (256 × i64, little endian), [2048, 4096) gear << 1,
-;; [4096, 4096 + 4·cap) chunk lengths written by `cuts`, then the bytes to cut (copied there by
-;; lib/metrics/fastcdc.ts; addresses are passed in).
+;; [4096, 4096 + 4·cap) chunk lengths written by `cuts`, then the bytes to cut (a caller's
+;; cdcBuffer, or copied there by lib/metrics/fastcdc.ts; addresses are passed in).
 ;; Rebuild the embedded bytes after an edit: node scripts/build-fastcdc-wasm.mjs
 (module
   (memory (export "memory") 1)
@@ -11,7 +11,7 @@
     (param $msl i32) (param $msh i32) (param $mll i32) (param $mlh i32)
     (result i32)
     (local $remaining i32) (local $center i32) (local $pos i32) (local $mid i32) (local $endp i32)
-    (local $w i32) (local $lim i32) (local $h i64) (local $s i64) (local $a i64) (local $b i64) (local $ms i64) (local $ml i64) (local $msls i64) (local $mlls i64)
+    (local $w i32) (local $wd i64) (local $lim i32) (local $h i64) (local $s i64) (local $a i64) (local $b i64) (local $ms i64) (local $ml i64) (local $msls i64) (local $mlls i64)
     (local.set $remaining (i32.sub (local.get $end) (local.get $start)))
     (if (i32.le_u (local.get $remaining) (local.get $min)) (then (return (local.get $remaining))))
     (local.set $center (local.get $avg))
@@ -30,36 +30,38 @@
         (block $tail1
           (br_if $tail1 (i32.gt_u (i32.add (local.get $pos) (i32.const 8)) (local.get $lim)))
           (loop $eight1
-            ;; per two bytes: s = h << 2, the first byte's test on s + LS[b0], then h = s + (LS[b0] + G[b1]):
-            ;; the loop-carried chain is one shift and one add per two bytes (the sum of the two table
-            ;; entries does not wait for h). Bytes are loaded one by one: the ·8 folds into the address.
+            ;; eight bytes with one i64 load; each table index is a shift and a mask of that word
+            ;; (measured ~10 % faster than eight i32.load8_u). Per two bytes: s = h << 2, the first
+            ;; byte's test on s + LS[b0], then h = s + (LS[b0] + G[b1]): the loop-carried chain is one
+            ;; shift and one add per two bytes (the sum of the two table entries does not wait for h).
+            (local.set $wd (i64.load offset=0 (local.get $pos)))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=0 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=1 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.shl (i32.wrap_i64 (local.get $wd)) (i32.const 3)) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 5))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $msls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 0)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
             (if (i64.eqz (i64.and (local.get $h) (local.get $ms)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 1)) (local.get $start)))))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=2 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=3 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 13))) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 21))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $msls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 2)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
             (if (i64.eqz (i64.and (local.get $h) (local.get $ms)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 3)) (local.get $start)))))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=4 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=5 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 29))) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 37))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $msls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 4)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
             (if (i64.eqz (i64.and (local.get $h) (local.get $ms)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 5)) (local.get $start)))))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=6 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=7 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 45))) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 53))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $msls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 6)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
@@ -86,36 +88,38 @@
         (block $tail2
           (br_if $tail2 (i32.gt_u (i32.add (local.get $pos) (i32.const 8)) (local.get $lim)))
           (loop $eight2
-            ;; per two bytes: s = h << 2, the first byte's test on s + LS[b0], then h = s + (LS[b0] + G[b1]):
-            ;; the loop-carried chain is one shift and one add per two bytes (the sum of the two table
-            ;; entries does not wait for h). Bytes are loaded one by one: the ·8 folds into the address.
+            ;; eight bytes with one i64 load; each table index is a shift and a mask of that word
+            ;; (measured ~10 % faster than eight i32.load8_u). Per two bytes: s = h << 2, the first
+            ;; byte's test on s + LS[b0], then h = s + (LS[b0] + G[b1]): the loop-carried chain is one
+            ;; shift and one add per two bytes (the sum of the two table entries does not wait for h).
+            (local.set $wd (i64.load offset=0 (local.get $pos)))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=0 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=1 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.shl (i32.wrap_i64 (local.get $wd)) (i32.const 3)) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 5))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $mlls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 0)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
             (if (i64.eqz (i64.and (local.get $h) (local.get $ml)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 1)) (local.get $start)))))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=2 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=3 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 13))) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 21))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $mlls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 2)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
             (if (i64.eqz (i64.and (local.get $h) (local.get $ml)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 3)) (local.get $start)))))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=4 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=5 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 29))) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 37))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $mlls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 4)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
             (if (i64.eqz (i64.and (local.get $h) (local.get $ml)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 5)) (local.get $start)))))
             (local.set $s (i64.shl (local.get $h) (i64.const 2)))
-            (local.set $a (i64.load offset=2048 (i32.shl (i32.load8_u offset=6 (local.get $pos)) (i32.const 3))))
-            (local.set $b (i64.load (i32.shl (i32.load8_u offset=7 (local.get $pos)) (i32.const 3))))
+            (local.set $a (i64.load offset=2048 (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 45))) (i32.const 2040))))
+            (local.set $b (i64.load (i32.and (i32.wrap_i64 (i64.shr_u (local.get $wd) (i64.const 53))) (i32.const 2040))))
             (if (i64.eqz (i64.and (i64.add (local.get $s) (local.get $a)) (local.get $mlls)))
               (then (return (i32.sub (i32.add (local.get $pos) (i32.const 6)) (local.get $start)))))
             (local.set $h (i64.add (local.get $s) (i64.add (local.get $a) (local.get $b))))
