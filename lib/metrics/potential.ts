@@ -10,7 +10,9 @@
 // - A chunk is a duplicate iff its SHA-256 equals an earlier chunk's (the chunk index holds
 //   128-bit digest prefixes, one entry per distinct chunk). ratio = logical bytes / bytes of
 //   distinct chunks (≥ 1; 1 = nothing to deduplicate).
-// - Unit level: distinct units by SHA-256 (the manifest's ideal ratio, recomputed from bytes).
+// - Unit level: distinct units by SHA-256 (the manifest's ideal ratio, recomputed from bytes);
+//   a unit without a given digest is keyed by the SHA-256 of its smallest fixed blocks' digests
+//   (equal iff the bytes are equal; the blocks are hashed anyway).
 // - Compression: the distinct units, concatenated in stream order and cut into independent
 //   segments of `compressionSegment` bytes (default 128 KiB, a storage record / extent), each
 //   segment compressed alone; ratio = uncompressed / compressed bytes of the segments
@@ -23,6 +25,7 @@
 // blocks are equal), so the data is hashed once for all fixed sizes.
 import { hash, createHash } from "node:crypto";
 import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
 import { chunksAll, FastCdc, fastCdcParams, type NormalizationLevel } from "./fastcdc.js";
 import { lz4CompressBlock } from "./lz4.js";
 import { quantileSorted } from "./stats.js";
@@ -194,30 +197,169 @@ export function compressedSize(codec: CodecName, seg: Uint8Array): number {
   }
 }
 
-// ------------------------------------------------------------------------------ analyzer
+/**
+ * zstd and DEFLATE of the sampled segments on a second thread (`analyzePotential`): they cost
+ * as much as all the hashing and cutting of a dataset (zstd-19 and DEFLATE run at 1–20 MB/s), so
+ * the two threads overlap on a 2-core machine. The worker is plain JavaScript (so it runs the
+ * same from the TypeScript sources and from dist) with the same packages and parameters as
+ * `compressedSize`; lz4 (lib/metrics/lz4.ts) stays on the calling thread.
+ */
+const WORKER_CODECS: readonly CodecName[] = ["zstd-3", "zstd-19", "gzip-6"];
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const zstd = require(workerData.zstd);
+const pako = require(workerData.pako);
+const ready = zstd.init();
+parentPort.on("message", async (m) => {
+  try {
+    await ready;
+    const out = m.codecs.map((c) =>
+      c === "zstd-3" ? zstd.compress(m.seg, 3).length : c === "zstd-19" ? zstd.compress(m.seg, 19).length : pako.deflateRaw(m.seg, { level: 6 }).length);
+    parentPort.postMessage({ id: m.id, out });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String(e && e.stack || e) });
+  }
+});
+`;
 
-const KEY_BYTES = 16;
+class CompressionWorker {
+  private readonly worker: Worker;
+  private nextId = 0;
+  private readonly waiting = new Map<number, { resolve: (out: number[]) => void; reject: (e: Error) => void; bytes: number }>();
+  private failed: Error | undefined;
+  /** Bytes posted and not yet answered. */
+  backlog = 0;
+  private drained: (() => void) | undefined;
 
-function keyOf(digest: Buffer): string {
-  return digest.toString("latin1", 0, KEY_BYTES);
+  constructor() {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstd: require.resolve("@bokuweb/zstd-wasm"), pako: require.resolve("pako") } });
+    this.worker.on("message", (m: { id: number; out?: number[]; error?: string }) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      this.backlog -= w.bytes;
+      if (m.error !== undefined) w.reject(new Error(`compression worker: ${m.error}`));
+      else w.resolve(m.out!);
+      this.drained?.();
+    });
+    const fail = (e: Error) => {
+      this.failed ??= e;
+      for (const w of this.waiting.values()) w.reject(e);
+      this.waiting.clear();
+      this.backlog = 0;
+      this.drained?.();
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", (code) => fail(new Error(`compression worker exited (${code})`)));
+  }
+
+  /** Compressed sizes of `seg` (copied to the worker) by each codec. */
+  sizes(seg: Uint8Array, codecs: CodecName[]): Promise<number[]> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    const bytes = seg.length;
+    this.backlog += bytes;
+    const p = new Promise<number[]>((resolve, reject) => this.waiting.set(id, { resolve, reject, bytes }));
+    this.worker.postMessage({ id, seg, codecs });
+    return p;
+  }
+
+  /** Resolves once at most `bytes` are in flight. */
+  async drain(bytes: number): Promise<void> {
+    while (this.backlog > bytes) await new Promise<void>((r) => (this.drained = r));
+    this.drained = undefined;
+  }
+
+  async close(): Promise<void> {
+    this.worker.removeAllListeners("exit");
+    await this.worker.terminate();
+  }
 }
+
+// ------------------------------------------------------------------------------ analyzer
 
 function sha256(b: Uint8Array): Buffer {
   return hash("sha256", b, "buffer") as unknown as Buffer;
 }
 
+/** Little-endian 32-bit word of d at o. */
+function word(d: Uint8Array, o: number): number {
+  return d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24);
+}
+
+/**
+ * The chunk index: the 128-bit digest prefixes of the distinct chunks in an open-addressing
+ * hash table of int32 quadruples (no string per key; the first word, uniform for SHA-256,
+ * picks the bucket), each with its ordinal (0, 1, … in order of first appearance).
+ */
 class ChunkIndex {
-  readonly seen = new Set<string>();
+  private keys = new Int32Array(4 * 1024);
+  private ords = new Int32Array(1024);
+  private mask = 1023;
+  private distinct = 0;
+  /** Ordinal of the all-zero prefix (an empty slot is all zero), or −1. */
+  private zeroOrd = -1;
   chunks = 0;
   uniqueBytes = 0;
-  add(key: string, len: number): void {
+
+  /** Count one chunk of `len` bytes with digest d[o, o + 16): −1 when new, else the ordinal of its first appearance. */
+  add(d: Uint8Array, o: number, len: number): number {
     this.chunks++;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    this.uniqueBytes += len;
+    const k0 = word(d, o);
+    const k1 = word(d, o + 4);
+    const k2 = word(d, o + 8);
+    const k3 = word(d, o + 12);
+    if ((k0 | k1 | k2 | k3) === 0) {
+      if (this.zeroOrd >= 0) return this.zeroOrd;
+      this.zeroOrd = this.distinct++;
+      this.uniqueBytes += len;
+      return -1;
+    }
+    const keys = this.keys;
+    const mask = this.mask;
+    for (let i = k0 & mask; ; i = (i + 1) & mask) {
+      const j = i << 2;
+      const a = keys[j]!;
+      const b = keys[j + 1]!;
+      const c = keys[j + 2]!;
+      const e = keys[j + 3]!;
+      if (a === k0 && b === k1 && c === k2 && e === k3) return this.ords[i]!;
+      if ((a | b | c | e) === 0) {
+        keys[j] = k0;
+        keys[j + 1] = k1;
+        keys[j + 2] = k2;
+        keys[j + 3] = k3;
+        this.ords[i] = this.distinct++;
+        this.uniqueBytes += len;
+        if (2 * this.distinct > mask) this.grow();
+        return -1;
+      }
+    }
   }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldOrds = this.ords;
+    const cap = 2 * (this.mask + 1);
+    const mask = cap - 1;
+    const keys = new Int32Array(4 * cap);
+    const ords = new Int32Array(cap);
+    for (let i = 0; i < oldOrds.length; i++) {
+      const j = i << 2;
+      const k0 = oldKeys[j]!;
+      if ((k0 | oldKeys[j + 1]! | oldKeys[j + 2]! | oldKeys[j + 3]!) === 0) continue;
+      let n = k0 & mask;
+      while ((keys[n << 2]! | keys[(n << 2) + 1]! | keys[(n << 2) + 2]! | keys[(n << 2) + 3]!) !== 0) n = (n + 1) & mask;
+      keys.set(oldKeys.subarray(j, j + 4), n << 2);
+      ords[n] = oldOrds[i]!;
+    }
+    this.keys = keys;
+    this.ords = ords;
+    this.mask = mask;
+  }
+
   result(logical: number): ChunkingPotential {
-    return { chunks: this.chunks, unique_chunks: this.seen.size, unique_bytes: this.uniqueBytes, ratio: ratio(logical, this.uniqueBytes) };
+    return { chunks: this.chunks, unique_chunks: this.distinct, unique_bytes: this.uniqueBytes, ratio: ratio(logical, this.uniqueBytes) };
   }
 }
 
@@ -265,15 +407,16 @@ export class PotentialAnalyzer {
   readonly opts: PotentialOptions;
   private units = 0;
   private logical = 0;
+  /** Distinct units; a unit's ordinal is its slot in cdcCounts (CDC chunk counts per average size). */
   private readonly unitIndex = new ChunkIndex();
-  /** Distinct unit → its slot in cdcCounts (CDC chunk counts per average size). */
-  private readonly unitSlots = new Map<string, number>();
   private readonly cdcCounts = new U32List();
   private readonly base: number;
   private readonly fixed: { size: number; k: number; index: ChunkIndex }[];
   private readonly cdc: { chunker: FastCdc; index: ChunkIndex; sizes: U32List }[];
   private readonly chunkers: FastCdc[];
   private digestArena = Buffer.alloc(32 * 1024);
+  /** Unit keys derived from block digests (set by the first unit; see add). */
+  private derivedKeys: boolean | undefined;
   private readonly segment: Buffer;
   private segFill = 0;
   private segCount = 0;
@@ -281,6 +424,9 @@ export class PotentialAnalyzer {
   private readonly codecIn: number[];
   private readonly codecOut: number[];
   private readonly started = performance.now();
+  /** zstd and DEFLATE on a second thread (`analyzePotential`), answers pending here. */
+  private offload: CompressionWorker | undefined;
+  private readonly pending: Promise<void>[] = [];
 
   constructor(opts: Partial<PotentialOptions> = {}) {
     this.opts = { ...DEFAULT_POTENTIAL_OPTIONS, ...opts };
@@ -308,11 +454,19 @@ export class PotentialAnalyzer {
     const len = payload.length;
     this.units++;
     this.logical += len;
-    const digest = given ? Buffer.from(given.buffer, given.byteOffset, given.byteLength) : sha256(payload);
-    const key = keyOf(digest);
-    const slot = this.unitSlots.get(key);
-    this.unitIndex.add(key, len);
-    if (slot !== undefined) {
+    // Without a given digest, the unit's key is the SHA-256 of its smallest fixed blocks'
+    // digests (hashed anyway for the fixed-block potential; equal iff the units' bytes are):
+    // one pass over the bytes instead of two. The first unit decides for the whole stream, so
+    // every unit's key is of the same kind.
+    this.derivedKeys ??= !given && this.fixed.length > 0;
+    let blocks = -1;
+    let digest: Uint8Array;
+    if (this.derivedKeys) {
+      blocks = this.hashBlocks(payload);
+      digest = sha256(this.digestArena.subarray(0, blocks * 32));
+    } else digest = given ?? sha256(payload);
+    const slot = this.unitIndex.add(digest, 0, len);
+    if (slot >= 0) {
       // A byte-identical copy of an earlier unit: every chunk is a duplicate of that unit's,
       // so only the chunk counts grow (fixed: from the length; CDC: remembered per unit).
       for (const f of this.fixed) f.index.chunks += len === 0 ? 0 : Math.ceil(len / f.size);
@@ -321,20 +475,20 @@ export class PotentialAnalyzer {
       });
       return;
     }
-    this.unitSlots.set(key, this.unitSlots.size);
-    this.addFixed(payload);
+    this.addFixed(payload, blocks >= 0 ? blocks : this.hashBlocks(payload));
     const before = this.cdc.map((c) => c.index.chunks);
     chunksAll(this.chunkers, payload, (k, off, n) => {
       const c = this.cdc[k]!;
-      c.index.add(keyOf(sha256(payload.subarray(off, off + n))), n);
+      c.index.add(sha256(payload.subarray(off, off + n)), 0, n);
       c.sizes.push(n);
     });
     this.cdc.forEach((c, k) => this.cdcCounts.push(c.index.chunks - before[k]!));
     if (this.opts.codecs.length) this.feedCompression(payload);
   }
 
-  private addFixed(payload: Uint8Array): void {
-    if (!this.fixed.length) return;
+  /** SHA-256 of each block of the smallest fixed size into digestArena; returns the block count. */
+  private hashBlocks(payload: Uint8Array): number {
+    if (!this.fixed.length) return 0;
     const len = payload.length;
     const b = this.base;
     const nb = Math.ceil(len / b);
@@ -344,18 +498,27 @@ export class PotentialAnalyzer {
       const from = i * b;
       sha256(payload.subarray(from, Math.min(len, from + b))).copy(arena, i * 32);
     }
+    return nb;
+  }
+
+  /** The fixed-block indexes of a unit whose `nb` block digests are in digestArena. */
+  private addFixed(payload: Uint8Array, nb: number): void {
+    if (!this.fixed.length) return;
+    const len = payload.length;
+    const b = this.base;
+    const arena = this.digestArena;
     for (const f of this.fixed) {
       if (f.k === 1) {
-        for (let i = 0; i < nb; i++) f.index.add(arena.toString("latin1", i * 32, i * 32 + KEY_BYTES), Math.min(b, len - i * b));
+        for (let i = 0; i < nb; i++) f.index.add(arena, i * 32, Math.min(b, len - i * b));
       } else if (f.k > 1) {
         for (let i = 0; i < nb; i += f.k) {
           const j = Math.min(nb, i + f.k);
-          f.index.add(keyOf(sha256(arena.subarray(i * 32, j * 32))), Math.min(len, j * b) - i * b);
+          f.index.add(sha256(arena.subarray(i * 32, j * 32)), 0, Math.min(len, j * b) - i * b);
         }
       } else {
         for (let from = 0; from < len; from += f.size) {
           const piece = payload.subarray(from, Math.min(len, from + f.size));
-          f.index.add(keyOf(sha256(piece)), piece.length);
+          f.index.add(sha256(piece), 0, piece.length);
         }
       }
     }
@@ -381,16 +544,45 @@ export class PotentialAnalyzer {
     if (take) {
       this.sampledSegments++;
       const seg = this.segment.subarray(0, this.segFill);
+      const remote = this.offload ? this.opts.codecs.filter((c) => WORKER_CODECS.includes(c)) : [];
+      if (remote.length) {
+        const p = this.offload!.sizes(seg, remote).then((out) =>
+          remote.forEach((c, i) => {
+            this.codecOut[this.opts.codecs.indexOf(c)]! += out[i]!;
+          }),
+        );
+        p.catch(() => undefined); // reported by finishAsync (not as an unhandled rejection before it)
+        this.pending.push(p);
+      }
       this.opts.codecs.forEach((c, k) => {
         this.codecIn[k]! += seg.length;
-        this.codecOut[k]! += compressedSize(c, seg);
+        if (!remote.includes(c)) this.codecOut[k]! += compressedSize(c, seg);
       });
     }
     this.segFill = 0;
   }
 
+  /** @internal Compress zstd and DEFLATE on `w`'s thread from now on (finish with `finishAsync`). */
+  offloadTo(w: CompressionWorker): void {
+    this.offload = w;
+  }
+
+  /** Waits until at most `bytes` of segments are with the compression worker. */
+  async drain(bytes: number): Promise<void> {
+    await this.offload?.drain(bytes);
+  }
+
+  /** `finish()` once the compression worker has answered for every segment. */
+  async finishAsync(): Promise<PotentialReport> {
+    this.flushSegment();
+    await Promise.all(this.pending);
+    this.pending.length = 0;
+    return this.finish();
+  }
+
   finish(): PotentialReport {
     this.flushSegment();
+    if (this.pending.length) throw new Error("compression segments are still with the worker: await finishAsync()");
     const logical = this.logical;
     const unit = this.unitIndex.result(logical);
     return {
@@ -429,9 +621,21 @@ export async function analyzePotential(
 ): Promise<PotentialReport> {
   await loadPotentialCodecs();
   const a = new PotentialAnalyzer(opts);
-  for await (const it of items) a.add(it);
-  return a.finish();
+  const worker = a.opts.codecs.some((c) => WORKER_CODECS.includes(c)) ? new CompressionWorker() : undefined;
+  try {
+    if (worker) a.offloadTo(worker);
+    for await (const it of items) {
+      a.add(it);
+      // At most 16 MiB of segments in flight (with a full sample the worker is the slower side).
+      if (worker && worker.backlog > OFFLOAD_BACKLOG) await a.drain(OFFLOAD_BACKLOG / 2);
+    }
+    return await a.finishAsync();
+  } finally {
+    await worker?.close();
+  }
 }
+
+const OFFLOAD_BACKLOG = 16 << 20;
 
 /** Sample fraction that compresses about `budget` bytes of `uniqueBytes` (1 when it fits). */
 export function sampleFractionFor(uniqueBytes: number, budget: number): number {

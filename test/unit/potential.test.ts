@@ -1,11 +1,11 @@
 // The potential analysis' own logic (the cross-implementation checks against pyfastcdc,
 // zstandard, lz4 and zlib are in test/integration/potential-reference.test.ts).
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
 import { FastCdc, fastCdcParams } from "../../lib/metrics/fastcdc.js";
 import {
-  analyzePotential, plainFixedUniqueBytes, potentialMetrics, sampleFractionFor, sizeLabel, type PotentialReport,
+  analyzePotential, loadPotentialCodecs, PotentialAnalyzer, plainFixedUniqueBytes, potentialMetrics, sampleFractionFor, sizeLabel, type PotentialReport,
 } from "../../lib/metrics/potential.js";
 
 function units(payload: string, extra: Record<string, unknown> = {}): Buffer[] {
@@ -119,6 +119,29 @@ describe("PotentialAnalyzer", () => {
     expect(gz.dedup_compress_ratio).toBeCloseTo(all.logical_bytes / (distinct / gz.ratio), 9);
     expect(sampleFractionFor(100, 1000)).toBe(1);
     expect(sampleFractionFor(4000, 1000)).toBe(0.25);
+  });
+
+  it("the chunk index (an int32 hash table of digest prefixes) counts like a Set, across many table growths", async () => {
+    // 6000 distinct 4 KiB blocks (the table starts at 1024 slots), each unit repeating some of them.
+    const blocks = Array.from({ length: 6000 }, () => randomBytes(4096));
+    const us = Array.from({ length: 400 }, (_, i) => Buffer.concat([blocks[(i * 15) % 6000]!, ...blocks.slice(i * 15, i * 15 + 15), blocks[(i * 7) % 6000]!]));
+    const r = await analyzePotential([...us, us[3]!, us[0]!], { fixedSizes: [4096, 8192], cdcAverages: [], codecs: [] });
+    expect(r.fixed[0]!.unique_bytes).toBe(plainFixedUniqueBytes([...us, us[3]!, us[0]!], 4096));
+    expect(r.fixed[0]!.unique_chunks).toBe(6000);
+    expect(r.fixed[1]!.unique_bytes).toBe(plainFixedUniqueBytes([...us, us[3]!, us[0]!], 8192));
+    expect(r.unit.unique_chunks).toBe(400);
+  });
+
+  it("zstd and DEFLATE on the worker thread (analyzePotential) = on the calling thread (PotentialAnalyzer.finish)", async () => {
+    const us = units("structured_json", { units: 30, size: { min: 20_000, max: 60_000 } });
+    const opts = { fixedSizes: [], cdcAverages: [], compressionSegment: 32 * 1024 };
+    const viaWorker = await analyzePotential(us, opts);
+    await loadPotentialCodecs();
+    const inline = new PotentialAnalyzer(opts);
+    for (const u of us) inline.add(u);
+    const here = inline.finish();
+    expect(viaWorker.compression.segments).toBeGreaterThan(5);
+    expect(viaWorker.compression).toEqual(here.compression);
   });
 
   it("zstd levels 3 and 19 compress text (level 19 at least as well)", async () => {
