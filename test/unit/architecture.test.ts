@@ -39,7 +39,8 @@ function edges(): Map<string, string[]> {
 // Allowed directions (README): consumers on top, the runner in the middle, then its rooms.
 const ALLOWED: Record<string, string[]> = {
   "(index)": ["*"],
-  cli: ["runner", "analysis", "notebook", "results", "generators", "systems", "data", "metrics"],
+  cli: ["runner", "analysis", "notebook", "results", "generators", "systems", "data", "metrics", "cluster"],
+  cluster: ["runner"], // Kubernetes manifests of a study: may read the runner's config types, nothing reads cluster but cli
   notebook: ["runner", "analysis", "results"],
   runner: ["systems", "generators", "metrics", "results", "data"],
   analysis: ["results", "metrics", "systems"], // systems: the registry's plain data only (order, colours), see below
