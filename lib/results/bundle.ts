@@ -25,6 +25,22 @@ export interface BundleMeta {
   cells_done: number;
   cells_failed: number;
   config_fingerprint: string;
+  /** Shards of one study (`run --shard i/N`) share this id; absent for a whole run. */
+  study_id?: string;
+  /** This bundle is shard index/count of its study (1-based). */
+  shard?: { index: number; count: number };
+  /** A merged bundle (`dedup-lab merge`): every shard's provenance; its files are under shards/<run_id>/. */
+  merged_from?: MergedShard[];
+}
+
+export interface MergedShard {
+  run_id: string;
+  shard: string | null;
+  host: string | null;
+  started: string;
+  ended: string;
+  status: BundleMeta["status"];
+  cells: number;
 }
 
 export interface SnapshotRecord {

@@ -20,19 +20,23 @@ export interface RunPlan {
 // Rough rates for the estimate only (2-core machine, local servers): bulk B/s and seconds per unit operation.
 const RATES = { embedded: { bulk: 150e6, op: 0.0005, cell: 0.3 }, server: { bulk: 60e6, op: 0.003, cell: 1.5 } };
 
-export function planRun(cfg: RunConfig): RunPlan {
-  const cells = expandMatrix(cfg, "plan").map((c) => planCell(c, cfg));
-  let estimate = 0;
-  for (const c of cells) {
-    const r = systemDefinition(c.cell.system.name).capabilities.embedded ? RATES.embedded : RATES.server;
-    estimate += r.cell + c.bytesWritten / r.bulk + c.operations * r.op;
-  }
+/** The rough duration of one cell (seconds): the unit shard planning balances. */
+export function cellEstimateSeconds(c: CellPlan): number {
+  const r = systemDefinition(c.cell.system.name).capabilities.embedded ? RATES.embedded : RATES.server;
+  return r.cell + c.bytesWritten / r.bulk + c.operations * r.op;
+}
+
+/** The plan of the whole matrix, or of the cells `only` keeps (one shard: totals and endpoints are that subset's). */
+export function planRun(cfg: RunConfig, only?: (cellId: string) => boolean): RunPlan {
+  const cells = expandMatrix(cfg, "plan").filter((c) => !only || only(c.id)).map((c) => planCell(c, cfg));
+  const estimate = cells.reduce((a, c) => a + cellEstimateSeconds(c), 0);
+  const systems = only ? cfg.systems.filter((s) => cells.some((c) => c.cell.system.name === s.name)) : cfg.systems;
   return {
     cells,
     bytes: cells.reduce((a, c) => a + c.bytesWritten, 0),
     operations: cells.reduce((a, c) => a + c.operations, 0),
     estimateSeconds: estimate,
-    endpoints: Object.fromEntries(cfg.systems.map((s) => [s.name, s.endpoint])),
+    endpoints: Object.fromEntries(systems.map((s) => [s.name, s.endpoint])),
     expected: cfg.unitSize.min !== cfg.unitSize.max && cfg.payloads.some((p) => payloadType(p).kind === "synthetic"),
   };
 }

@@ -13,6 +13,7 @@ import type { RunConfig } from "./config.js";
 import { collectEnvironment } from "./environment.js";
 import { emit, type RunEvents } from "./events.js";
 import { DomainLocks, domainsOf } from "./lock.js";
+import { formatShard, shardCells, studyId, type ShardSpec } from "./shards.js";
 import { configFingerprint, expandMatrix, planCell } from "./matrix.js";
 import { Interrupted } from "./stages.js";
 
@@ -27,6 +28,8 @@ export interface RunOptions {
   waitLockMs?: number;
   /** Lines the user must see even when quiet: waiting for a lock, leftovers of killed runs removed. */
   notice?(line: string): void;
+  /** Run only this shard's cells (shards.ts); a resumed shard bundle keeps its own shard. */
+  shard?: ShardSpec;
 }
 
 export interface RunResult {
@@ -52,20 +55,29 @@ export async function runMatrix(cfg: RunConfig, opts: RunOptions = {}): Promise<
   if (resumed && resumed.config_fingerprint !== configFingerprint(cfg)) {
     throw new UsageError(`${opts.dir} was written by another configuration`, "resume with the same config and flags, or start a new run");
   }
+  if (resumed && opts.shard && (!resumed.shard || formatShard(resumed.shard) !== formatShard(opts.shard))) {
+    throw new UsageError(
+      `${opts.dir} is ${resumed.shard ? `shard ${formatShard(resumed.shard)}` : "a whole run"}, not shard ${formatShard(opts.shard)}`,
+      resumed.shard ? `resume it with --shard ${formatShard(resumed.shard)} or without --shard` : "resume it without --shard",
+    );
+  }
+  const shard = opts.shard ?? resumed?.shard;
+  const only = shard ? shardCells(cfg, shard) : undefined;
   const runId = resumed?.run_id ?? newRunId();
-  // Every shared domain (server, directory) is this run's alone until it ends; taken before
-  // anything is written, so a refusal leaves nothing behind.
-  const locks = await DomainLocks.acquire(domainsOf(cfg), { runId, token: cfg.lab.runToken(runId) }, {
+  // Every shared domain (server, directory) of the cells to run is this run's alone until it
+  // ends (a shard takes only its own); taken before anything is written, so a refusal leaves nothing behind.
+  const systems = only ? [...new Set(expandMatrix(cfg, "plan").filter((c) => only.has(c.id)).map((c) => c.system))] : cfg.systems;
+  const locks = await DomainLocks.acquire(domainsOf({ systems }), { runId, token: cfg.lab.runToken(runId) }, {
     waitMs: opts.waitLockMs ?? 0, breakStale: true, signal: opts.signal, onWait: opts.notice,
   });
   try {
-    return await runLocked(cfg, opts, runId, locks);
+    return await runLocked(cfg, { ...opts, shard }, runId, locks, only);
   } finally {
     locks.release();
   }
 }
 
-async function runLocked(cfg: RunConfig, opts: RunOptions, runId: string, locks: DomainLocks): Promise<RunResult> {
+async function runLocked(cfg: RunConfig, opts: RunOptions, runId: string, locks: DomainLocks, only?: Set<string>): Promise<RunResult> {
   const events = opts.events ?? [];
   const redact = new Redactor(secretEnvNames(cfg.source));
   let bundle: RunBundle;
@@ -73,11 +85,14 @@ async function runLocked(cfg: RunConfig, opts: RunOptions, runId: string, locks:
     bundle = await RunBundle.open(opts.dir!);
   } else {
     const dir = resolve(opts.dir ?? join("results", runId));
-    bundle = await RunBundle.create(dir, { run_id: runId, cells_total: 0, config_fingerprint: configFingerprint(cfg) });
+    bundle = await RunBundle.create(dir, {
+      run_id: runId, cells_total: 0, config_fingerprint: configFingerprint(cfg),
+      ...(opts.shard ? { study_id: studyId(cfg), shard: opts.shard } : {}),
+    });
     await bundle.writeJson("config.json", redact.value({ resolved: cfg.source, fingerprint: configFingerprint(cfg) }));
     await bundle.writeJson("env.json", { ...(await collectEnvironment()), staged_data: stagedProvenance(cfg.payloads) });
   }
-  const cells = expandMatrix(cfg, runId);
+  const cells = expandMatrix(cfg, runId).filter((c) => !only || only.has(c.id));
   const finished = await bundle.finishedCells();
   const todo = cells.filter((c) => !finished.has(c.id));
   bundle.meta.cells_total = cells.length;
@@ -88,7 +103,8 @@ async function runLocked(cfg: RunConfig, opts: RunOptions, runId: string, locks:
     await bundle.log(clean);
     for (const e of events) e.log?.(clean);
   };
-  await log(`${opts.resume ? "resume" : "start"} run ${runId}: ${cells.length} cells, ${finished.size} already done`);
+  const shardNote = opts.shard ? ` (shard ${formatShard(opts.shard)} of study ${studyId(cfg)})` : "";
+  await log(`${opts.resume ? "resume" : "start"} run ${runId}${shardNote}: ${cells.length} cells, ${finished.size} already done`);
   const workRoot = resolve(cfg.workDir ?? tmpdir());
   for (const line of await removeLeftovers(cfg, locks.stale, workRoot)) {
     await log(line);

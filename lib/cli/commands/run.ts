@@ -8,9 +8,10 @@ import { liveMetricsConfig, startLiveMetrics } from "../../runner/live-metrics.j
 import { loadBundles, markInterruptedSync } from "../../results/bundle.js";
 import { loadAndResolve, loadConfig, type RunConfig } from "../../runner/config.js";
 import { formatPlan, planRun } from "../../runner/plan.js";
+import { formatShard, formatShardPlan, MAX_SHARDS, parseShard, planShards, shardCells, shardPlanJson, studyId, type ShardSpec } from "../../runner/shards.js";
 import { parseWait } from "../../runner/lock.js";
 import { runMatrix } from "../../runner/run.js";
-import { matrixFlags, overridesFrom, signalExitStatus, type MatrixFlagValues } from "../options.js";
+import { matrixFlags, overridesFrom, signalExitStatus, wholeNumberArg, type MatrixFlagValues } from "../options.js";
 import { preflightRun } from "../paths.js";
 import { progressReporter } from "../progress.js";
 
@@ -21,6 +22,12 @@ interface RunFlags extends MatrixFlagValues {
   resume?: string;
   quiet?: boolean;
   waitLock?: string;
+  shard?: ShardSpec;
+}
+
+interface PlanFlags extends MatrixFlagValues {
+  shards?: number;
+  json?: boolean;
 }
 
 function hasMatrixFlags(o: RunFlags): boolean {
@@ -46,7 +53,8 @@ export function registerRun(program: Command): void {
       .option("--dry-run", "print the cells, bytes and a duration estimate; open no connection, write nothing")
       .option("--resume <dir>", "continue an interrupted run: finished cells are kept, the rest run")
       .option("--quiet", "no progress output")
-      .option("--wait-lock <duration>", "wait up to this long (e.g. 90s, 30m) for a server another run holds, instead of refusing at once"),
+      .option("--wait-lock <duration>", "wait up to this long (e.g. 90s, 30m) for a server another run holds, instead of refusing at once")
+      .option("--shard <i/N>", "run only shard i of N (1-based, see `plan --shards N`); every shard writes its own bundle, `merge` joins them", parseShard),
   ).action(async (o: RunFlags) => {
     if (o.resume && o.out) throw new UsageError("--resume and --out both name a bundle directory", "pass only --resume DIR");
     if (o.resume && !existsSync(o.resume)) throw new UsageError(`resume directory ${o.resume} does not exist`, "pass the results/<run_id> directory of the run to continue");
@@ -57,7 +65,10 @@ export function registerRun(program: Command): void {
     const events = cfg.events === undefined ? undefined : await import("../../runner/kafka-events.js");
     const eventsCfg = events?.eventsConfig(cfg.events);
     if (o.dryRun) {
-      process.stdout.write(formatPlan(planRun(cfg)) + "\n");
+      if (o.shard) {
+        const only = shardCells(cfg, o.shard);
+        process.stdout.write(`shard ${formatShard(o.shard)} of study ${studyId(cfg)}\n${formatPlan(planRun(cfg, (id) => only.has(id)))}\n`);
+      } else process.stdout.write(formatPlan(planRun(cfg)) + "\n");
       return;
     }
     preflightRun(cfg, o.resume ?? o.out); // bad paths, unset credentials: exit 2 before anything is written
@@ -95,6 +106,7 @@ export function registerRun(program: Command): void {
         resume: !!o.resume,
         signal: controller.signal,
         waitLockMs,
+        shard: o.shard,
         notice: (line) => process.stderr.write(`dedup-lab: ${line}\n`),
         events: [
           { runStart: (i) => void (bundleDir = i.dir) },
@@ -114,7 +126,9 @@ export function registerRun(program: Command): void {
       }
       const bundle = await loadBundles([result.dir]);
       if (!o.quiet) process.stdout.write(formatSummary(summaryLines(bundle)) + "\n");
-      process.stdout.write(`\nbundle: ${result.dir}  (${result.done} cells done, ${result.failed} failed${result.skipped ? `, ${result.skipped} kept from before` : ""})\n`);
+      const meta = bundle.metas[0];
+      const shardNote = meta?.shard ? `; shard ${formatShard(meta.shard)} of ${meta.study_id}` : "";
+      process.stdout.write(`\nbundle: ${result.dir}  (${result.done} cells done, ${result.failed} failed${result.skipped ? `, ${result.skipped} kept from before` : ""}${shardNote})\n`);
       if (result.interrupted) process.stderr.write(`interrupted${stoppedBy ? ` by ${stoppedBy}` : ""} — continue with: npx dedup-lab run --resume ${result.dir}\n`);
       process.exitCode = result.interrupted ? signalExitStatus(stoppedBy ?? "SIGINT") : result.failed > 0 ? 1 : 0;
     } finally {
@@ -126,9 +140,26 @@ export function registerRun(program: Command): void {
     }
   });
 
-  matrixFlags(program.command("plan").description("what a run would do: cells, bytes, duration estimate (opens no connection)")).action(
-    async (o: MatrixFlagValues) => {
-      process.stdout.write(formatPlan(planRun(await loadConfig(o.config, overridesFrom(o)))) + "\n");
-    },
-  );
+  matrixFlags(
+    program
+      .command("plan")
+      .description("what a run would do: cells, bytes, duration estimate (opens no connection); --shards N splits it for parallel runs")
+      .option("--shards <n>", "assign the cells to N shards (isolation domains kept whole, estimated durations balanced)", (v) => wholeNumberArg(v, "--shards", MAX_SHARDS, 4))
+      .option("--json", "print the plan as JSON"),
+  ).action(async (o: PlanFlags) => {
+    const cfg = await loadConfig(o.config, overridesFrom(o));
+    if (o.shards !== undefined) {
+      const { plan, assignment } = planShards(cfg, o.shards);
+      process.stdout.write((o.json ? JSON.stringify(shardPlanJson(cfg, plan, assignment), null, 2) : formatShardPlan(cfg, plan, assignment)) + "\n");
+      return;
+    }
+    const plan = planRun(cfg);
+    if (o.json) {
+      const json = {
+        cells: plan.cells.map((c) => ({ cell_id: c.cell.id, bytes_written: c.bytesWritten, ideal_ratio: c.idealRatio, operations: c.operations })),
+        bytes: plan.bytes, operations: plan.operations, estimate_seconds: plan.estimateSeconds, endpoints: plan.endpoints, expected: plan.expected,
+      };
+      process.stdout.write(JSON.stringify(json, null, 2) + "\n");
+    } else process.stdout.write(formatPlan(plan) + "\n");
+  });
 }
