@@ -14,6 +14,7 @@ import { registerNb } from "./commands/nb.js";
 import { registerFigures } from "./commands/figures.js";
 import { registerTables } from "./commands/tables.js";
 import { registerLab } from "./commands/lab.js";
+import { registerK8s } from "./commands/k8s.js";
 import { registerMerge } from "./commands/merge.js";
 
 /** This package's version (package.json sits two levels above lib/cli and dist/cli). */
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerFigures(program);
   registerTables(program);
   registerLab(program);
+  registerK8s(program);
   registerMerge(program);
   return program;
 }
