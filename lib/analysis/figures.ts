@@ -797,6 +797,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
   const lo = Math.min(0.5, ...values) / 1.3;
   const hi = Math.max(2, ...values) * 1.3;
   const missing: string[] = [];
+  const bottomRow: number[][] = [];
   for (const { stage, grade, i, row, d, ax, firstInRow } of gradeStagePanels(stages, grades, cols, domains)) {
     const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
     const yOf = (k: number) => series.length - 1 - k; // first system on top
@@ -836,8 +837,8 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
     annotations.push(panelTitle(`${grade}${stages.length > 1 ? ` · ${STAGE_LABELS[stage] ?? stage}` : ""}`, d));
     layout[ax.xaxis] = axisStyle({
       type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi, 5), domain: d.x, anchor: ax.y, tickangle: 0,
-      title: row === nr - 1 ? { text: "reduction factor (log scale)", standoff: 6 } : undefined,
     });
+    if (row === nr - 1) bottomRow.push(d.x);
     layout[ax.yaxis] = axisStyle({
       type: "linear", range: [-0.5, series.length - 0.5], domain: d.y, anchor: ax.x, showgrid: false, ticks: "", zeroline: false,
       tickvals: series.map((_, k) => yOf(k)), ticktext: series.map((s) => `<span style="color:${systemColor(s.system)}">■</span> ${s.label}`),
@@ -845,6 +846,11 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
     });
     // 1× reference: no reduction.
     data.push({ type: "scatter", mode: "lines", xaxis: ax.x, yaxis: ax.y, x: [1, 1], y: [-0.5, series.length - 0.5], line: { color: "#999", width: 1 }, showlegend: false, hoverinfo: "skip" });
+  }
+  // One axis title under the bottom row, centred: one per panel overlapped its neighbours' at three panels in 15 cm.
+  if (bottomRow.length) {
+    const [x0, x1] = [Math.min(...bottomRow.map((x) => x[0]!)), Math.max(...bottomRow.map((x) => x[1]!))];
+    annotations.push({ xref: "paper", yref: "paper", x: (x0 + x1) / 2, y: 0, yanchor: "top", yshift: -(TICK_SIZE + 8), showarrow: false, text: "reduction factor (log scale)", font: { size: FONT_SIZE, color: "#000" } });
   }
   Object.assign(layout, { annotations, margin: m });
   const measuredNote = repeatsNote(measuredRows.filter((r) => r.quantity === "L0→L3")).replace("error bars", "bars on the total");

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { UsageError } from "../errors.js";
 import type { FigureSpec } from "./figure-style.js";
+import { figureLatex } from "./latex.js";
 
 export type FigureFormat = "svg" | "png" | "pdf";
 
@@ -110,6 +111,12 @@ export class FigureRenderer {
       const path = join(dir, `${spec.name}.${f}`);
       const bytes = f === "svg" ? svg : f === "png" ? png : await this.pdfOf(svg, spec.width, spec.height);
       await writeFile(path, bytes);
+      paths.push(path);
+    }
+    if (formats.includes("pdf")) {
+      // The figure environment with the generated caption, for \input in a thesis.
+      const path = join(dir, `${spec.name}.tex`);
+      await writeFile(path, figureLatex(spec));
       paths.push(path);
     }
     return { paths, svg };

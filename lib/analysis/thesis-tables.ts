@@ -11,6 +11,9 @@ import { BOUNDARIES, WHERE_THRESHOLD, type ReductionRow } from "./reduction.js";
 import type { LatencyCellRow } from "./cells.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
 import { inSeries, systemSeries } from "./slices.js";
+import { latexEscape } from "./latex.js";
+
+export { latexEscape };
 
 export type Interval = "sd" | "ci";
 
@@ -354,17 +357,6 @@ export function latencyRepeatsThesisTable(lat: Frame, opts: { leftOut?: string }
 
 // ---------------------------------------------------------------- rendering
 
-const LATEX_SPECIALS: Record<string, string> = {
-  "\\": "\\textbackslash{}", "{": "\\{", "}": "\\}", $: "\\$", "&": "\\&", "#": "\\#", "^": "\\^{}", _: "\\_", "%": "\\%", "~": "\\~{}",
-  "×": "$\\times$", "±": "$\\pm$", "–": "--", "—": "---", "·": "$\\cdot$", "−": "$-$", "≥": "$\\geq$", "≤": "$\\leq$", "→": "$\\rightarrow$",
-  // In LaTeX's default OT1 text font "<" and ">" print as "¡" and "¿".
-  "<": "$<$", ">": "$>$",
-};
-
-export function latexEscape(s: string): string {
-  // "95 %" never breaks between the number and its sign.
-  return s.replace(/[\\{}$&#^_%~×±–—·−≥≤→<>]/g, (c) => LATEX_SPECIALS[c] ?? c).replace(/(\d) \\%/g, "$1~\\%");
-}
 
 /**
  * Lines stacked in one cell (a nested tabular: no package needed); [t] hangs below the row's

@@ -14,6 +14,7 @@ import { FONT_PT, printSize, pt, type FigureSpec } from "../../lib/analysis/figu
 import { thesisFigures, thesisTables } from "../../lib/analysis/thesis.js";
 import { edrThesisTable, latencyRepeatsThesisTable, latencyThesisTable, potentialThesisTable, reductionThesisTable, writeTables, type ThesisTable } from "../../lib/analysis/thesis-tables.js";
 import { BOUNDARIES } from "../../lib/analysis/reduction.js";
+import { LATEX_PACKAGES } from "../../lib/analysis/latex.js";
 import { FIGURE_POTENTIALS } from "../../lib/analysis/potential.js";
 import * as aq from "arquero";
 import { loadConfig } from "../../lib/runner/config.js";
@@ -49,12 +50,13 @@ function fontSizes(spec: FigureSpec): number[] {
 }
 
 /** pdflatex on a plain 11 pt A4 article (text width 360 pt): the lines saying a box sticks out (or a float is taller than a page), per input file. */
-function overfullBoxes(dir: string, name: string, inputs: string[]): { status: number | null; errors: string[]; overfull: string[] } {
+function overfullBoxes(dir: string, name: string, inputs: string[], preamble: string[] = []): { status: number | null; errors: string[]; overfull: string[] } {
   const doc = join(dir, `${name}.tex`);
   writeFileSync(doc, [
     "\\documentclass[11pt,a4paper]{article}",
     "\\usepackage[T1]{fontenc}",
-    "\\usepackage{booktabs,longtable,pdflscape}",
+    `\\usepackage{${LATEX_PACKAGES}}`,
+    ...preamble,
     "\\begin{document}",
     ...inputs.flatMap((p) => [`\\typeout{INPUT ${p}}`, `\\input{${p}}`, "\\clearpage"]),
     "\\end{document}",
@@ -103,7 +105,13 @@ describe("dedup-lab figures", () => {
     expect(names).toEqual(
       [...["edr-cluster", "latency", "potential", "reduction", "sizes", "throughput"].flatMap((n) => [`${n}-random_binary`, `${n}-structured_json`]), ...(overTime ? ["size-over-time"] : [])].sort(),
     );
-    expect(readdirSync(out).sort()).toEqual(names.flatMap((n) => [`${n}.pdf`, `${n}.png`, `${n}.svg`]).sort());
+    expect(readdirSync(out).sort()).toEqual(names.flatMap((n) => [`${n}.pdf`, `${n}.png`, `${n}.svg`, `${n}.tex`]).sort());
+    // Each figure with its generated caption compiles on a page of the 15 cm text width it was drawn for, and fits it.
+    const tex = overfullBoxes(dir, "figures", names.map((n) => join(out, `${n}.tex`)), ["\\usepackage[a4paper,textwidth=15cm,textheight=24cm]{geometry}", `\\graphicspath{{${out}/}}`]);
+    expect(tex.errors).toEqual([]);
+    expect(tex.status).toBe(0);
+    expect(tex.overfull).toEqual([]);
+    expect(readFileSync(join(out, `${names[0]}.tex`), "utf8")).toContain(`\\label{fig:${names[0]}}`);
     expect(svgRoots(names.map((n) => join(out, `${n}.svg`)))).toEqual(names.map(() => "{http://www.w3.org/2000/svg}svg"));
     const text = printSize();
     for (const spec of expected) {

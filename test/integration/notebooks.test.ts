@@ -89,7 +89,7 @@ describe("notebooks, headless, on the embedded default", () => {
     // Figure (e), size over time, joins the set when the bundle has a time series (the runner
     // samples every stage); only without one does the notebook say so instead.
     const figs = join(out, "20-thesis-figures-output", "figures");
-    const names = [...new Set(readdirSync(figs).map((f) => f.replace(/\.(svg|pdf|png)$/, "")))].sort();
+    const names = [...new Set(readdirSync(figs).map((f) => f.replace(/\.(svg|pdf|png|tex)$/, "")))].sort();
     const fig20 = cellsOf(join(out, "20-thesis-figures.ipynb")).flatMap((c) => c.outputs ?? []);
     const noSeriesNote = fig20.some((o) => JSON.stringify(o.data ?? {}).includes("No time series in these bundles"));
     // Figure (f), reduction per layer boundary, is drawn from the runner's stored_bytes rows (every insert records them).
