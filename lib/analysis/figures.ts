@@ -129,6 +129,7 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
   const measured: number[] = [];
   const idealsByStage: number[][] = [];
   const missing: string[] = [];
+  let naShown = false;
   stages.forEach((stage, i) => {
     const ax = axisIds(i);
     const d = domains[i]!;
@@ -139,11 +140,16 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
         if (r.n === 0 && byGrade[gi]) missing.push(`${s.label} ${grades[gi]} ${STAGE_LABELS[stage]}: ${r.reason || "no valid value"}`);
         if (Number.isFinite(r.center)) measured.push(hasInterval(r) ? r.upper : r.center);
       });
+      // A cell that was measured but has no valid value gets "n/a" where its bar would stand: an absent bar
+      // must not read as an EDR too small to see.
+      const na = present.map((r, gi) => byGrade[gi] !== undefined && !Number.isFinite(r.center));
+      if (na.some(Boolean)) naShown = true;
       data.push({
         type: "bar", name: s.label, legendgroup: s.label, showlegend: i === 0, xaxis: ax.x, yaxis: ax.y,
-        x: grades, y: present.map((r) => finite(r.center)), marker: barStyle(s), error_y: errorBars(present),
+        x: grades, y: present.map((r, gi) => (na[gi] ? 0 : finite(r.center))), marker: barStyle(s), error_y: errorBars(present),
+        text: na.map((v) => (v ? "n/a" : "")), textposition: "outside", textangle: -90, cliponaxis: false, textfont: { size: SMALL_SIZE, color: "#000" },
         customdata: present.map((r) => [r.n, fmt3(r.sd), fmt3(r.lower), fmt3(r.upper)]),
-        hovertemplate: `${s.label} %{x}<br>geometric mean %{y:.3f}<br>n = %{customdata[0]}, SD %{customdata[1]}, 95 % CI [%{customdata[2]}, %{customdata[3]}]<extra></extra>`,
+        hovertemplate: na.map((v) => (v ? `${s.label} %{x}<br>no valid value<extra></extra>` : `${s.label} %{x}<br>geometric mean %{y:.3f}<br>n = %{customdata[0]}, SD %{customdata[1]}, 95 % CI [%{customdata[2]}, %{customdata[3]}]<extra></extra>`)),
       });
     }
     const ideal = grades.map((g) => rows.find((r) => r.stage === stage && r.grade === g)?.ideal ?? NaN);
@@ -190,7 +196,7 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
     caption:
       `${metric === "edr_cluster" ? "EDR_cluster = logical bytes written / growth of storage-physical bytes (L3, summed over storage replicas)" : "EDR_replica = EDR_cluster × R (application × storage replicas)"} ` +
       `per insert stage; bars: ${repeatsNote(rows)}; black bars: ideal ratio, logical / unique bytes of the dataset (manifest)${offScale ? "; an ideal far above the measured values is written at the top of the axis with ↑" : ""}; dotted line: EDR = 1 (no reduction). ` +
-      `Workload: ${slice.label}.${missing.length ? ` No value: ${missing.join("; ")}.` : ""}${leftOutCaption(opts.leftOut)}`,
+      `Workload: ${slice.label}.${missing.length ? ` No value${naShown ? " (n/a in the figure)" : ""}: ${missing.join("; ")}.` : ""}${leftOutCaption(opts.leftOut)}`,
     data, layout, width, height,
   };
 }

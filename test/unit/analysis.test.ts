@@ -384,7 +384,13 @@ describe("figure specs", () => {
     expect((sqlite.error_y as { visible: boolean }).visible).toBe(true);
     const ideal = fig.data.find((t) => t.name === "ideal ratio (logical / unique B)" && t.xaxis === "x")!;
     expect(ideal.y).toEqual([1, 2]);
-    expect(fig.caption).toContain("No value: directory U50 per-unit insert: no L3 reading");
+    expect(fig.caption).toContain("No value (n/a in the figure): directory U50 per-unit insert: no L3 reading");
+    // The measured cell without a valid value stands as "n/a" where its bar would be, not as a missing bar.
+    const perUnit = fig.data.filter((t) => t.type === "bar" && t.xaxis !== "x");
+    const directory = perUnit.find((t) => t.name === "directory")!;
+    expect(directory.text).toEqual(["", "n/a"]);
+    expect(directory.y).toEqual([expect.any(Number), 0]);
+    expect(perUnit.find((t) => t.name === "sqlite")!.text).toEqual(["", ""]);
   });
 
   it("(a) EDR: an ideal far above the measured values is written at the axis top, not plotted off the scale", () => {
