@@ -62,7 +62,8 @@ let pngWarned = false;
  */
 export function figureBundle(spec: FigureSpec, opts: FigureDisplayOptions = {}): { data: DisplayData; metadata: Record<string, unknown> } {
   const data: DisplayData = {
-    "application/vnd.plotly.v1+json": { data: spec.data, layout: { ...spec.layout, width: spec.width, height: spec.height }, config: { displaylogo: false } },
+    // The modebar (shown on hover) stands vertically at the right edge: horizontal, it covered the centred title.
+    "application/vnd.plotly.v1+json": { data: spec.data, layout: { ...spec.layout, width: spec.width, height: spec.height, modebar: { orientation: "v" } }, config: { displaylogo: false } },
     "text/plain": `[figure ${spec.name}] ${spec.title}\n${spec.caption}`,
   };
   const metadata: Record<string, unknown> = {};
