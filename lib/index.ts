@@ -67,7 +67,16 @@ export { formatValue } from "./analysis/thesis-tables.js";
 export { tQuantile, tUpperTail } from "./metrics/stats.js";
 export { rowValid } from "./results/schema.js";
 
-// Sharded studies: plan N shards (isolation domains kept whole), merge their bundles
-export { assignShards, checkAssignment, formatShard, parseShard, planShards, shardCells, studyId, ShardConflict, type Shard, type ShardAssignment, type ShardSpec } from "./runner/shards.js";
-export { cellEstimateSeconds } from "./runner/plan.js";
-export { checkSameStudy, mergedRunId, planMerge, readMergeSources, writeMerged, type MergePlan, type MergeResult, type MergeSource } from "./results/merge.js";
+// Typed records (issue 14, first step): schemas, L0 logical bytes, seeded record datasets
+export {
+  encodeRecord, fieldLogicalBytes, FIELD_TYPES, recordDigest, recordLogicalBytes, recordsEqual, RecordTotalsBuilder, validateRecord,
+  type FieldSpec, type FieldTotals, type FieldType, type FieldValue, type RecordSchema, type RecordTotals, type RecordValues,
+} from "./generators/records.js";
+export {
+  RecordDataset, recordSchemaOf, SYNTHETIC_RECORD_SCHEMAS,
+  type GeneratedRecord, type RecordDatasetSpec, type RecordManifest, type RecordManifestEntry,
+} from "./generators/records-synthetic.js";
+export {
+  FORMAT_NAMES, GHARCHIVE_SCHEMA, GUTENBERG_SCHEMA, openBankTransactions, openCsv, openForumPosts, openGhArchive, openGutenberg, openRandomNumbers,
+  openSqliteTable, openXlsx, readAllRecords, RECORD_PARSERS, sqliteTables, type ParsedRecords, type RecordFormat,
+} from "./data/records.js";
