@@ -67,6 +67,11 @@ export { formatValue } from "./analysis/thesis-tables.js";
 export { tQuantile, tUpperTail } from "./metrics/stats.js";
 export { rowValid } from "./results/schema.js";
 
+// Sharded studies: plan N shards (isolation domains kept whole), merge their bundles
+export { assignShards, checkAssignment, formatShard, parseShard, planShards, shardCells, studyId, ShardConflict, type Shard, type ShardAssignment, type ShardSpec } from "./runner/shards.js";
+export { cellEstimateSeconds } from "./runner/plan.js";
+export { checkSameStudy, mergedRunId, planMerge, readMergeSources, writeMerged, type MergePlan, type MergeResult, type MergeSource } from "./results/merge.js";
+
 // Typed records (issue 14, first step): schemas, L0 logical bytes, seeded record datasets
 export {
   encodeRecord, fieldLogicalBytes, FIELD_TYPES, recordDigest, recordLogicalBytes, recordsEqual, RecordTotalsBuilder, validateRecord,
