@@ -198,76 +198,127 @@ export function compressedSize(codec: CodecName, seg: Uint8Array): number {
 }
 
 /**
- * zstd and DEFLATE of the sampled segments on a second thread (`analyzePotential`): they cost
- * as much as all the hashing and cutting of a dataset (zstd-19 and DEFLATE run at 1–20 MB/s), so
- * the two threads overlap on a 2-core machine. The worker is plain JavaScript (so it runs the
- * same from the TypeScript sources and from dist) with the same packages and parameters as
- * `compressedSize`; lz4 (lib/metrics/lz4.ts) stays on the calling thread.
+ * A second thread for `analyzePotential` (a 2-core machine runs both at once): zstd and DEFLATE
+ * of the sampled segments (they cost as much as all the hashing and cutting of a dataset:
+ * zstd-19 and DEFLATE run at 1–20 MB/s), and the SHA-256 of the CDC chunks of those units the
+ * calling thread hands over while the worker is not busy (the calling thread cuts, hashes the
+ * fixed blocks and keeps every index). Plain JavaScript (it runs the same from the TypeScript
+ * sources and from dist) with the same packages and parameters as `compressedSize` and
+ * `sha256`; lz4 (lib/metrics/lz4.ts) stays on the calling thread.
  */
 const WORKER_CODECS: readonly CodecName[] = ["zstd-3", "zstd-19", "gzip-6"];
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
+const { hash } = require("node:crypto");
 const zstd = require(workerData.zstd);
 const pako = require(workerData.pako);
-const ready = zstd.init();
-parentPort.on("message", async (m) => {
+// Tasks run one after the other, in order; done[0] = id + 1 of the last one finished (the calling
+// thread reads it without waiting for the answers, which it only receives between its units).
+const done = new Int32Array(workerData.done);
+let initError;
+let chain = zstd.init().catch((e) => { initError = e; });
+parentPort.on("message", (m) => {
+  chain = chain.then(() => run(m));
+});
+async function run(m) {
   try {
-    await ready;
-    const out = m.codecs.map((c) =>
-      c === "zstd-3" ? zstd.compress(m.seg, 3).length : c === "zstd-19" ? zstd.compress(m.seg, 19).length : pako.deflateRaw(m.seg, { level: 6 }).length);
-    parentPort.postMessage({ id: m.id, out });
+    if (m.lens) {
+      // CDC chunks of m.buf, sizes after sizes (the offset restarts at each size's end): 16-byte digest prefixes.
+      const out = new Uint8Array(16 * m.lens.length);
+      let off = 0;
+      for (let i = 0; i < m.lens.length; i++) {
+        const n = m.lens[i];
+        out.set(hash("sha256", m.buf.subarray(off, off + n), "buffer").subarray(0, 16), 16 * i);
+        off += n;
+        if (off === m.buf.length) off = 0;
+      }
+      parentPort.postMessage({ id: m.id, digests: out }, [out.buffer]);
+    } else {
+      if (initError) throw initError;
+      const out = m.codecs.map((c) =>
+        c === "zstd-3" ? zstd.compress(m.seg, 3).length : c === "zstd-19" ? zstd.compress(m.seg, 19).length : pako.deflateRaw(m.seg, { level: 6 }).length);
+      parentPort.postMessage({ id: m.id, out });
+    }
   } catch (e) {
     parentPort.postMessage({ id: m.id, error: String(e && e.stack || e) });
   }
-});
+  Atomics.store(done, 0, m.id + 1);
+}
 `;
+/** Work estimate of a compression byte against a hashed byte (zstd-19 and DEFLATE vs SHA-256). */
+const COMPRESS_COST = 100;
+/** The calling thread hashes a unit's CDC chunks itself while the worker has more than this queued (hashed-byte equivalents). */
+const HANDOVER_COST = 8 << 20;
 
-class CompressionWorker {
+interface Waiting {
+  resolve: (m: { out?: number[]; digests?: Uint8Array }) => void;
+  reject: (e: Error) => void;
+}
+
+class HelperWorker {
   private readonly worker: Worker;
   private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (out: number[]) => void; reject: (e: Error) => void; bytes: number }>();
+  private readonly waiting = new Map<number, Waiting>();
   private failed: Error | undefined;
-  /** Bytes posted and not yet answered. */
-  backlog = 0;
-  private drained: (() => void) | undefined;
+  /** id + 1 of the last task the worker finished (written by the worker). */
+  private readonly done = new Int32Array(new SharedArrayBuffer(4));
+  /** Prefix sums over task ids of bytes posted (memory) and work (hashed-byte equivalents). */
+  private readonly sumBytes: number[] = [0];
+  private readonly sumCost: number[] = [0];
 
   constructor() {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstd: require.resolve("@bokuweb/zstd-wasm"), pako: require.resolve("pako") } });
-    this.worker.on("message", (m: { id: number; out?: number[]; error?: string }) => {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { zstd: require.resolve("@bokuweb/zstd-wasm"), pako: require.resolve("pako"), done: this.done.buffer } });
+    this.worker.on("message", (m: { id: number; out?: number[]; digests?: Uint8Array; error?: string }) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
-      this.backlog -= w.bytes;
-      if (m.error !== undefined) w.reject(new Error(`compression worker: ${m.error}`));
-      else w.resolve(m.out!);
-      this.drained?.();
+      if (m.error !== undefined) w.reject(new Error(`potential worker: ${m.error}`));
+      else w.resolve(m);
     });
     const fail = (e: Error) => {
       this.failed ??= e;
       for (const w of this.waiting.values()) w.reject(e);
       this.waiting.clear();
-      this.backlog = 0;
-      this.drained?.();
     };
     this.worker.on("error", fail);
-    this.worker.on("exit", (code) => fail(new Error(`compression worker exited (${code})`)));
+    this.worker.on("exit", (code) => fail(new Error(`potential worker exited (${code})`)));
   }
 
-  /** Compressed sizes of `seg` (copied to the worker) by each codec. */
-  sizes(seg: Uint8Array, codecs: CodecName[]): Promise<number[]> {
+  private post(msg: object, transfer: ArrayBuffer[], bytes: number, cost: number): Promise<{ out?: number[]; digests?: Uint8Array }> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
-    const bytes = seg.length;
-    this.backlog += bytes;
-    const p = new Promise<number[]>((resolve, reject) => this.waiting.set(id, { resolve, reject, bytes }));
-    this.worker.postMessage({ id, seg, codecs });
+    this.sumBytes.push(this.sumBytes[id]! + bytes);
+    this.sumCost.push(this.sumCost[id]! + cost);
+    const p = new Promise<{ out?: number[]; digests?: Uint8Array }>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    this.worker.postMessage({ id, ...msg }, transfer);
     return p;
   }
 
-  /** Resolves once at most `bytes` are in flight. */
+  /** Compressed sizes of `seg` by each codec. */
+  async sizes(seg: Uint8Array, codecs: CodecName[]): Promise<number[]> {
+    const copy = new Uint8Array(seg); // a copy of the view alone (a view's whole ArrayBuffer would be cloned; Buffer#slice copies nothing)
+    return (await this.post({ seg: copy, codecs }, [copy.buffer], copy.length, copy.length * COMPRESS_COST)).out!;
+  }
+
+  /** Bytes with the worker, not yet done. */
+  backlog(): number {
+    return this.sumBytes[this.nextId]! - this.sumBytes[Atomics.load(this.done, 0)]!;
+  }
+
+  /** Whether the worker has room for more hashing. */
+  idle(): boolean {
+    return !this.failed && this.sumCost[this.nextId]! - this.sumCost[Atomics.load(this.done, 0)]! <= HANDOVER_COST;
+  }
+
+  /** 16-byte SHA-256 prefixes of the chunks of `buf` with lengths `lens` (size after size). */
+  async digests(buf: Uint8Array, lens: Uint32Array, sizes: number): Promise<Uint8Array> {
+    const copy = new Uint8Array(buf);
+    return (await this.post({ buf: copy, lens }, [copy.buffer, lens.buffer as ArrayBuffer], copy.length, copy.length * sizes)).digests!;
+  }
+
+  /** Resolves once at most `bytes` are in flight (or the worker failed). */
   async drain(bytes: number): Promise<void> {
-    while (this.backlog > bytes) await new Promise<void>((r) => (this.drained = r));
-    this.drained = undefined;
+    while (!this.failed && this.backlog() > bytes) await new Promise<void>((r) => setTimeout(r, 1));
   }
 
   async close(): Promise<void> {
@@ -425,8 +476,10 @@ export class PotentialAnalyzer {
   private readonly codecOut: number[];
   private readonly started = performance.now();
   /** zstd and DEFLATE on a second thread (`analyzePotential`), answers pending here. */
-  private offload: CompressionWorker | undefined;
+  private offload: HelperWorker | undefined;
   private readonly pending: Promise<void>[] = [];
+  /** Chunk lengths of one unit, size after size (handed to the worker). */
+  private readonly lens = new U32List();
 
   constructor(opts: Partial<PotentialOptions> = {}) {
     this.opts = { ...DEFAULT_POTENTIAL_OPTIONS, ...opts };
@@ -476,14 +529,45 @@ export class PotentialAnalyzer {
       return;
     }
     this.addFixed(payload, blocks >= 0 ? blocks : this.hashBlocks(payload));
-    const before = this.cdc.map((c) => c.index.chunks);
-    chunksAll(this.chunkers, payload, (k, off, n) => {
-      const c = this.cdc[k]!;
-      c.index.add(sha256(payload.subarray(off, off + n)), 0, n);
-      c.sizes.push(n);
-    });
-    this.cdc.forEach((c, k) => this.cdcCounts.push(c.index.chunks - before[k]!));
+    if (this.cdc.length) this.addCdc(payload);
     if (this.opts.codecs.length) this.feedCompression(payload);
+  }
+
+  /**
+   * Cut a distinct unit at every CDC size; its chunks' digests are computed here, or by the
+   * worker when it is not busy (then indexed when it answers: the index counts do not depend
+   * on the order).
+   */
+  private addCdc(payload: Uint8Array): void {
+    const cdc = this.cdc;
+    const counts = cdc.map(() => 0);
+    const w = this.offload;
+    if (w && w.idle() && payload.length > 0) {
+      const lens = this.lens;
+      lens.length = 0;
+      chunksAll(this.chunkers, payload, (k, _off, n) => {
+        counts[k]!++;
+        lens.push(n);
+        cdc[k]!.sizes.push(n);
+      });
+      const l = lens.data.slice(0, lens.length);
+      const p = w.digests(payload, l.slice(), cdc.length).then((d) => {
+        let i = 0;
+        cdc.forEach((c, k) => {
+          for (let j = 0; j < counts[k]!; j++, i++) c.index.add(d, 16 * i, l[i]!);
+        });
+      });
+      p.catch(() => undefined); // reported by finishAsync
+      this.pending.push(p);
+    } else {
+      chunksAll(this.chunkers, payload, (k, off, n) => {
+        const c = cdc[k]!;
+        counts[k]!++;
+        c.index.add(sha256(payload.subarray(off, off + n)), 0, n);
+        c.sizes.push(n);
+      });
+    }
+    for (const n of counts) this.cdcCounts.push(n);
   }
 
   /** SHA-256 of each block of the smallest fixed size into digestArena; returns the block count. */
@@ -563,7 +647,7 @@ export class PotentialAnalyzer {
   }
 
   /** @internal Compress zstd and DEFLATE on `w`'s thread from now on (finish with `finishAsync`). */
-  offloadTo(w: CompressionWorker): void {
+  offloadTo(w: HelperWorker): void {
     this.offload = w;
   }
 
@@ -621,13 +705,13 @@ export async function analyzePotential(
 ): Promise<PotentialReport> {
   await loadPotentialCodecs();
   const a = new PotentialAnalyzer(opts);
-  const worker = a.opts.codecs.some((c) => WORKER_CODECS.includes(c)) ? new CompressionWorker() : undefined;
+  const worker = a.opts.codecs.some((c) => WORKER_CODECS.includes(c)) || a.opts.cdcAverages.length ? new HelperWorker() : undefined;
   try {
     if (worker) a.offloadTo(worker);
     for await (const it of items) {
       a.add(it);
       // At most 16 MiB of segments in flight (with a full sample the worker is the slower side).
-      if (worker && worker.backlog > OFFLOAD_BACKLOG) await a.drain(OFFLOAD_BACKLOG / 2);
+      if (worker && worker.backlog() > OFFLOAD_BACKLOG) await a.drain(OFFLOAD_BACKLOG / 2);
     }
     return await a.finishAsync();
   } finally {
