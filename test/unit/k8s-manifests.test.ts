@@ -2,7 +2,8 @@
 // that pass the Kubernetes OpenAPI schema (kubernetes-models' validate(), offline); credentials
 // appear only as secretKeyRef references; the completion index becomes --shard i+1/N (the pod's
 // script is run here with sh and a stand-in `node`); a retried index resumes its bundle; bad
-// flags are one line and exit 2 with nothing written. The Dockerfile is checked against the repo
+// flags are one line and exit 2 with nothing written; the Jobs' own scripts drive the real CLI
+// (two shards, a resumed index, merge) with /bundles mapped to a temp dir. The Dockerfile is checked against the repo
 // (it cannot be built here: no Docker).
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { parseAllDocuments } from "yaml";
 import { Job } from "kubernetes-models/batch/v1";
 import { ConfigMap } from "kubernetes-models/v1";
 import type { IContainer, IEnvVar } from "kubernetes-models/v1";
-import { configEnvNames, IMAGE_ENTRYPOINT, mergeScript, shardScript } from "../../lib/cluster/study.js";
+import { CONFIG_DIR, configEnvNames, IMAGE_ENTRYPOINT, mergeScript, shardScript } from "../../lib/cluster/study.js";
 import { cli } from "../helpers/cli.js";
 import { mainInProcess } from "../helpers/cli-in-process.js";
 import { TempDirs } from "../helpers/bundles.js";
@@ -339,6 +340,41 @@ describe("end to end: the built CLI (dist) writes the file", () => {
     const bad = cli(["k8s", "job", ...BASE(), "--shards", "x", "--bundle-pvc", "b"], { env: FAKE_ENV });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toBe('dedup-lab: --shards must be a whole number from 1 to 1000 (got "x") — pass --shards 4\n');
+  });
+});
+
+describe("end to end: the Jobs' own scripts with the real CLI (dist), /bundles and the ConfigMap mapped to temp dirs", () => {
+  it("two indexes run their shards, a retried index resumes, the merge Job's script merges them into one complete bundle", () => {
+    const root = temps.make();
+    const cfgDir = join(root, "config");
+    mkdirSync(cfgDir);
+    writeFileSync(join(cfgDir, "config.yaml"), "matrix: { systems: [sqlite], payloads: [random_binary], grades: [U0, U90], stages: [bulk_insert] }\ndataset: { units: 20 }\n");
+    const flags = ["--config", join(cfgDir, "config.yaml"), "--shards", "2", "--image", "x:1", "--bundle-pvc", "b", "--name", "sim"];
+    const job = cli(["k8s", "job", ...flags]);
+    const merge = cli(["k8s", "merge-job", ...flags]);
+    expect(job.status, job.stderr).toBe(0);
+    expect(merge.status, merge.stderr).toBe(0);
+    const local = (s: string) => s.replaceAll("/bundles/", `${root}/bundles/`).replaceAll(CONFIG_DIR, cfgDir).replaceAll(IMAGE_ENTRYPOINT.join(" "), `${process.execPath} ${join(ROOT, "bin", "dedup-lab.js")}`);
+    const shard = local((docs(job.stdout)[1]!.spec.template.spec.containers[0] as IContainer).command![2]!);
+    const merger = local((docs(merge.stdout)[0]!.spec.template.spec.containers[0] as IContainer).command![2]!);
+    const sh = (script: string, index: number) =>
+      spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", timeout: 300_000, env: { ...process.env, JOB_COMPLETION_INDEX: String(index), CONFIG_FILE: "config.yaml", TMPDIR: root } });
+    for (const index of [0, 1]) {
+      const r = sh(shard, index);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`shard ${index + 1}/2: new bundle`);
+    }
+    const retried = sh(shard, 0);
+    expect(retried.status, retried.stderr).toBe(0);
+    expect(retried.stderr).toContain("shard 1/2: resuming");
+    expect(retried.stderr).toContain("(1 already done)"); // the finished cell is kept, nothing re-runs
+    const m = sh(merger, 0);
+    expect(m.status, m.stderr).toBe(0);
+    const merged = join(root, "bundles", "sim", "merged");
+    const meta = JSON.parse(readFileSync(join(merged, "bundle.json"), "utf8")) as { status: string };
+    expect(meta.status).toBe("complete");
+    expect(readdirSync(join(merged, "cells"))).toHaveLength(2);
+    expect(existsSync(`${merged}.partial`)).toBe(false);
   });
 });
 
