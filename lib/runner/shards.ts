@@ -75,7 +75,7 @@ export function assignShards(plan: RunPlan, count: number): ShardAssignment {
     const key = groupKey(domain, c.cell.id);
     const g = groups.get(key) ?? { key, domain, cells: [], seconds: 0 };
     g.cells.push(c.cell.id);
-    g.seconds += cellEstimateSeconds(c);
+    g.seconds += cellEstimateSeconds(c, plan.stages);
     groups.set(key, g);
   }
   const order = [...groups.values()].sort((a, b) => b.seconds - a.seconds || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -78,7 +78,7 @@ describe("assignShards", () => {
 
   it("balances estimated durations: longest minus shortest shard is at most the largest group (LPT), and embedded cells fill the gaps", () => {
     const domains = domainCells(plan);
-    const est = new Map(plan.cells.map((c) => [c.cell.id, cellEstimateSeconds(c)]));
+    const est = new Map(plan.cells.map((c) => [c.cell.id, cellEstimateSeconds(c, plan.stages)]));
     const groupSeconds = [...domains.values()].map((ids) => ids.reduce((a, id) => a + est.get(id)!, 0));
     const largest = Math.max(...groupSeconds);
     for (const n of [2, 3, 4]) {
@@ -89,8 +89,8 @@ describe("assignShards", () => {
       // Never worse than the biggest domain alone, or an even split of the total plus one group.
       expect(Math.max(...loads)).toBeLessThanOrEqual(Math.max(largest, plan.estimateSeconds / n + largest));
     }
-    // Three server domains on three shards: one each; the embedded cells (13 s in all) go to the
-    // lightest shard (mariadb's, 22 s below redis's), none to the longest (postgres + cockroach).
+    // Three server domains on three shards: one each; the embedded cells (≈ 92 s in all) go to the
+    // lightest shard (mariadb's, ≈ 148 s below redis's), none to the longest (postgres + cockroach).
     const three = assignShards(plan, 3);
     expect(three.shards.map((s) => s.domains)).toEqual([["server 10.0.0.5:5432"], ["server 10.0.0.6:6379"], ["server 10.0.0.7:3306"]]);
     const pgShard = three.shards[0]!;
@@ -104,7 +104,7 @@ describe("assignShards", () => {
     const emb = planRun(await loadAndResolve({ matrix: { systems: ["sqlite", "duckdb", "directory"] }, dataset: { units: 20 } }));
     const a = assignShards(emb, 4);
     const loads = a.shards.map((s) => s.estimateSeconds);
-    const one = Math.max(...emb.cells.map((c) => cellEstimateSeconds(c)));
+    const one = Math.max(...emb.cells.map((c) => cellEstimateSeconds(c, emb.stages)));
     expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(one + 1e-9);
     expect(a.shards.every((s) => s.domains.length === 0 && s.cells.length > 0)).toBe(true);
   });
