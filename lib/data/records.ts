@@ -229,8 +229,9 @@ export async function openGhArchive(path: string): Promise<ParsedRecords> {
  * only whitespace). `text` is its lines joined by "\n" (a "\r\n" line end becomes "\n"; spaces
  * inside and around lines are kept); the blank lines between paragraphs are separators, not
  * content. `book` is the file name without its extension, `paragraph` the 0-based ordinal.
- * Per paragraph rather than per book: two books would be two records, and Project Gutenberg's
- * header and licence paragraphs, repeated in every book, are the data set's natural duplicates.
+ * Per paragraph rather than per book: two books would be two records. Project Gutenberg's header
+ * and licence paragraphs recur in every book as equal `text` values (field-level repetition a
+ * columnar store can exploit); whole records stay distinct, as book and ordinal differ.
  */
 export const GUTENBERG_SCHEMA: RecordSchema = {
   name: "gutenberg_paragraphs",

@@ -1,11 +1,13 @@
 // Parsers of the real data formats into typed records, on small fixtures in those formats made
 // here: every record comes out with the right values (binary intact, nothing dropped), and a
 // file in another format is a one-line error naming the file and the expected format.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import Database from "better-sqlite3";
 import ExcelJS from "exceljs";
+import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   FORMAT_NAMES,
@@ -17,6 +19,7 @@ import {
   openSqliteTable,
   openXlsx,
   readAllRecords,
+  RECORD_PARSERS,
   sqliteTables,
   type ParsedRecords,
   type RecordFormat,
@@ -189,6 +192,22 @@ describe("bank transactions (.xlsx)", () => {
     expect(recs).toEqual(all.map((r) => [BigInt((r[0] as Date).getTime()) * 1000n, r[1], r[2], r[3], BigInt(r[4] as number), r[5]]));
   });
 
+  it("formula cells give their result, rich text its text, hyperlinks their text", async () => {
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet("S");
+    ws.addRow(["a", "b", "c"]);
+    ws.addRow([2, { formula: "A2*2", result: 4 }, { richText: [{ text: "fett", font: { bold: true } }, { text: " und normal" }] }]);
+    ws.addRow([3, { formula: "A3*2", result: 6 }, { text: "link", hyperlink: "https://example.org/" }]);
+    const p = join(dir, "cells.xlsx");
+    await wb.xlsx.writeFile(p);
+    const parsed = await openXlsx(p);
+    expect(parsed.schema.fields.map((f) => f.type)).toEqual(["int64", "int64", "text"]);
+    expect(await readAllRecords(parsed)).toEqual([
+      [2n, 4n, "fett und normal"],
+      [3n, 6n, "link"],
+    ]);
+  });
+
   it("a sheet with another header is an error, not dropped", async () => {
     const wb = new ExcelJS.Workbook();
     wb.addWorksheet("A").addRows([["x", "y"], [1, 2]]);
@@ -262,6 +281,24 @@ describe("random numbers (CSV)", () => {
     const headerOnly = join(dir, "header-only.csv");
     writeFileSync(headerOnly, "a,b\n");
     await expect(openCsv(headerOnly)).rejects.toThrow(/no data rows found/);
+  });
+});
+
+describe("sources and data sets", () => {
+  it("every parser's payload is a real data set's payload in data-manifests/", () => {
+    const manifests = resolve(new URL("../../data-manifests", import.meta.url).pathname);
+    const payloads = readdirSync(manifests)
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => (parseYaml(readFileSync(join(manifests, f), "utf8")) as { payload: string }).payload);
+    for (const name of Object.keys(RECORD_PARSERS)) expect(payloads).toContain(name);
+    expect(Object.keys(RECORD_PARSERS).length).toBe(5);
+  });
+
+  it("parsing leaves every source byte-identical", async () => {
+    const hash = () => Object.values(files).map((f) => createHash("sha256").update(readFileSync(f)).digest("hex"));
+    const before = hash();
+    for (const f of Object.keys(files) as RecordFormat[]) await readAllRecords(await OPEN[f](files[f]));
+    expect(hash()).toEqual(before);
   });
 });
 
