@@ -248,7 +248,7 @@ function shardPod(o: StudyOptions): PodParts {
   const small = { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "512Mi" } };
   return {
     initContainers: [
-      { name: "fetch", image: b.image, command: sh(`set -eu\nmkdir -p "${dir}"\naws s3 sync "${remote}" "${dir}" --only-show-errors`), env: awsEnv, volumeMounts: bundleMount, resources: small, securityContext: RESTRICTED },
+      { name: "fetch", image: b.image, command: sh(`set -eu\nmkdir -p "${BUNDLES_DIR}/${o.name}"\naws s3 sync "${remote}" "${dir}" --only-show-errors`), env: awsEnv, volumeMounts: bundleMount, resources: small, securityContext: RESTRICTED },
       {
         name: "dedup-lab", image: o.image, env, volumeMounts: mounts, resources, securityContext: RESTRICTED,
         // the run's status goes to the upload container, so a failed cell's bundle is uploaded too
@@ -258,7 +258,7 @@ function shardPod(o: StudyOptions): PodParts {
     containers: [
       {
         name: "upload", image: b.image, env: awsEnv, volumeMounts: bundleMount, resources: small, securityContext: RESTRICTED,
-        command: sh(`set -eu\naws s3 sync "${dir}" "${remote}" --only-show-errors\nexit "$(cat "${dir}.status")"`),
+        command: sh(`set -eu\nif [ -d "${dir}" ]; then aws s3 sync "${dir}" "${remote}" --only-show-errors; fi\nexit "$(cat "${dir}.status")"`), // no bundle: bad input, nothing to upload
       },
     ],
     volumes: [...volumes, { name: "bundles", emptyDir: {} }],
