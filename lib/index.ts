@@ -83,5 +83,5 @@ export {
 } from "./generators/records-synthetic.js";
 export {
   FORMAT_NAMES, GHARCHIVE_SCHEMA, GUTENBERG_SCHEMA, openBankTransactions, openCsv, openForumPosts, openGhArchive, openGutenberg, openRandomNumbers,
-  openSqliteTable, openXlsx, readAllRecords, RECORD_PARSERS, sqliteTables, type ParsedRecords, type RecordFormat,
+  openSqliteTable, openXlsx, readAllRecords, realRecordTotals, RECORD_PARSERS, sqliteTables, type ParsedRecords, type RecordFormat,
 } from "./data/records.js";

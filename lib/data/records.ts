@@ -20,7 +20,7 @@ import Database from "better-sqlite3";
 import { parse as parseCsv } from "csv-parse";
 import ExcelJS from "exceljs";
 import { UsageError } from "../errors.js";
-import { field, validateRecord, type FieldSpec, type FieldType, type RecordSchema, type RecordValues } from "../generators/records.js";
+import { field, RecordTotalsBuilder, validateRecord, type FieldSpec, type FieldType, type RecordSchema, type RecordTotals, type RecordValues } from "../generators/records.js";
 
 export type RecordFormat = "gharchive" | "gutenberg" | "xlsx" | "csv" | "sqlite";
 
@@ -651,4 +651,19 @@ export async function readAllRecords(parsed: ParsedRecords): Promise<RecordValue
     out.push(r);
   }
   return out;
+}
+
+/**
+ * The record totals of a real source (records, distinct records, duplicates, L0 logical bytes per
+ * field and in total, ideal ratio), streaming it once; every record is validated against the
+ * schema. A record counts as a duplicate when its canonical digest was seen before (memory: one
+ * digest per distinct record).
+ */
+export async function realRecordTotals(parsed: ParsedRecords): Promise<RecordTotals> {
+  const totals = RecordTotalsBuilder.distinct(parsed.schema);
+  for await (const r of parsed.records()) {
+    validateRecord(parsed.schema, r);
+    totals.add(r);
+  }
+  return totals.totals();
 }

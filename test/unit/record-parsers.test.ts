@@ -19,6 +19,7 @@ import {
   openSqliteTable,
   openXlsx,
   readAllRecords,
+  realRecordTotals,
   RECORD_PARSERS,
   sqliteTables,
   type ParsedRecords,
@@ -150,6 +151,35 @@ describe("GH Archive events (.json.gz)", () => {
       const back = { ...JSON.parse((r[8] as string | null) ?? "{}") };
       for (const k of Object.keys(e)) expect(known.has(k) || k in back).toBe(true);
     });
+  });
+
+  it("a repeated event is a duplicate record in the totals; bytes equal a recount", async () => {
+    const p = join(dir, "repeated.json.gz");
+    const lines = [EVENTS[0], EVENTS[1], EVENTS[0], EVENTS[2], EVENTS[0]].map((e) => JSON.stringify(e)).join("\n");
+    writeFileSync(p, gzipSync(lines + "\n"));
+    const parsed = await openGhArchive(p);
+    const recs = await readAllRecords(parsed);
+    // independent recount: L0 bytes from the definition, distinct by the JSON of the values
+    const bytesOf = (r: unknown[]) =>
+      r.reduce<number>((s, v, k) => {
+        const t = GHARCHIVE_SCHEMA.fields[k]!.type;
+        if (v === null) return s;
+        if (t === "int64" || t === "timestamp") return s + 8;
+        if (t === "bool") return s + 1;
+        return s + Buffer.byteLength(v as string);
+      }, 0);
+    const seen = new Set<string>();
+    let unique = 0;
+    for (const r of recs) {
+      const k = JSON.stringify(r, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
+      if (!seen.has(k)) (seen.add(k), (unique += bytesOf(r)));
+    }
+    const t = await realRecordTotals(parsed);
+    expect([t.records, t.distinct_records, t.duplicate_records]).toEqual([recs.length, seen.size, recs.length - seen.size]);
+    expect(t.duplicate_records).toBe(2);
+    expect(t.logical_bytes).toBe(recs.reduce((s, r) => s + bytesOf(r), 0));
+    expect(t.unique_logical_bytes).toBe(unique);
+    expect(t.ideal_ratio).toBe(t.logical_bytes / unique);
   });
 
   it("a bad line is an error naming the file and the line", async () => {
