@@ -83,6 +83,8 @@ for name in "${names[@]}"; do
             echo "$name: running with an outdated configuration: restarting"
             svc_down
           else
+            # Keeps the running volume as it is; only re-applies its mount-time tuning (volume.sh ext4_tune).
+            if has_volume "$name" && [ "$VOLUMES" = 1 ]; then volume_up "$name"; fi
             echo "$name: running"
             exit 0
           fi

@@ -81,6 +81,17 @@ loops_under() {
   done
 }
 
+# ext4 hands small files blocks from a per-CPU 2 MiB group preallocation; the unused rest of it is
+# free on disk but reserved in memory, so fstrim skips it. Where an earlier file had written those
+# blocks, they stayed allocated in the image after every trim (measured: 1.9 MB "freed but still
+# allocated" before 4 of 15 DuckDB per-unit inserts; the default job's DuckDB cells had 20 invalid rows
+# at 512 blocks, 0 at 1). One block per group preallocation: nothing to skip. The setting lives in
+# sysfs per mount. DEDUP_LAB_EXT4_GROUP_PREALLOC=512 (the kernel's default) brings the trap back on purpose.
+ext4_tune() {
+  local prealloc="/sys/fs/ext4/$(basename "$(readlink -f "$1")")/mb_group_prealloc"
+  if [ -w "$prealloc" ]; then echo "${DEDUP_LAB_EXT4_GROUP_PREALLOC:-1}" > "$prealloc"; fi
+}
+
 # Unmount every mount of DEV (all targets), then forget (btrfs) and detach it.
 release_loop() {
   local dev="$1" t
@@ -245,6 +256,8 @@ cmd_create() {
       die "volume '$name' is mounted at $m, not $mount — run scripts/volume.sh destroy $name first" 2
     fi
     if vol_mounted "$name"; then
+      # (a volume made before the setting existed, e.g. the running services', gets it here)
+      [ "$(jq -r .fs "$json")" = ext4 ] && ext4_tune "$(jq -r '.replicas[0].loop' "$json")"
       echo "$json"
       return 0
     fi
@@ -310,16 +323,7 @@ cmd_create() {
   [ "$fs" = btrfs ] && opts="${opts:+$opts,}nodiscard"
   mount -t "$fs" ${opts:+-o "$opts"} "${loops[0]}" "$mount"
   [ "$fs" = ext4 ] && rmdir "$mount/lost+found"
-  # ext4 hands small files blocks from a per-CPU 2 MiB group preallocation; the unused rest of it is
-  # free on disk but reserved in memory, so fstrim skips it. Where an earlier file had written those
-  # blocks, they stayed allocated in the image after every trim (measured: 1.9 MB "freed but still
-  # allocated" before 4 of 15 DuckDB per-unit inserts; the default job's DuckDB cells had 20 invalid rows
-  # at 512 blocks, 0 at 1). One block per group preallocation: nothing to skip.
-  # DEDUP_LAB_EXT4_GROUP_PREALLOC=512 (the kernel's default) brings the trap back on purpose.
-  if [ "$fs" = ext4 ]; then
-    local prealloc="/sys/fs/ext4/$(basename "$(readlink -f "${loops[0]}")")/mb_group_prealloc"
-    [ -w "$prealloc" ] && echo "${DEDUP_LAB_EXT4_GROUP_PREALLOC:-1}" > "$prealloc"
-  fi
+  [ "$fs" = ext4 ] && ext4_tune "${loops[0]}"   # see ext4_tune
   [ -n "$owner" ] && chown "$owner" "$mount"
   # Trim once, so the empty baseline is what a trim returns to (mkfs.btrfs leaves blocks a
   # first fstrim releases; on ext4 this releases nothing).
