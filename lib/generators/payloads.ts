@@ -109,19 +109,21 @@ function writeJsonArray(out: Buffer, record: () => unknown): void {
   out.fill(0x20, off);
 }
 
-const FIRST = ["Anna", "Ben", "Chiara", "David", "Elif", "Finn", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Lars", "Mia", "Noah", "Olga", "Paul"];
-const LAST = ["Schmidt", "Mueller", "Rossi", "Nguyen", "Garcia", "Novak", "Kowalski", "Yilmaz", "Smith", "Dubois", "Jensen", "Costa"];
-const CITIES = ["Berlin", "Hamburg", "Vienna", "Zurich", "Prague", "Lyon", "Porto", "Gdansk", "Leipzig", "Graz"];
-const TAGS = ["premium", "trial", "churn-risk", "b2b", "newsletter", "mobile", "eu", "beta", "vip", "support"];
-const EVENTS = ["PushEvent", "PullRequestEvent", "IssuesEvent", "WatchEvent", "ForkEvent", "CreateEvent", "DeleteEvent"];
+export const FIRST = ["Anna", "Ben", "Chiara", "David", "Elif", "Finn", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Lars", "Mia", "Noah", "Olga", "Paul"];
+export const LAST = ["Schmidt", "Mueller", "Rossi", "Nguyen", "Garcia", "Novak", "Kowalski", "Yilmaz", "Smith", "Dubois", "Jensen", "Costa"];
+export const CITIES = ["Berlin", "Hamburg", "Vienna", "Zurich", "Prague", "Lyon", "Porto", "Gdansk", "Leipzig", "Graz"];
+export const TAGS = ["premium", "trial", "churn-risk", "b2b", "newsletter", "mobile", "eu", "beta", "vip", "support"];
+export const EVENTS = ["PushEvent", "PullRequestEvent", "IssuesEvent", "WatchEvent", "ForkEvent", "CreateEvent", "DeleteEvent"];
 
-function hex(rng: Xoshiro128ss, n: number): string {
+/** n random lower-case hex digits. */
+export function hex(rng: Xoshiro128ss, n: number): string {
   let s = "";
   while (s.length < n) s += rng.next().toString(16).padStart(8, "0");
   return s.slice(0, n);
 }
 
-function uuid(rng: Xoshiro128ss): string {
+/** A random version-4 UUID (122 random bits), canonical lower case. */
+export function uuid(rng: Xoshiro128ss): string {
   const h = hex(rng, 32);
   const variant = "89ab"[rng.int(4)];
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;

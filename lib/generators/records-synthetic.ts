@@ -14,6 +14,7 @@
 // any record regenerates alone. Memory: the plan's 4 B per record; records are generated on
 // demand and the totals are accumulated while streaming.
 import { UsageError } from "../errors.js";
+import { CITIES, EVENTS, FIRST, hex, LAST, TAGS, uuid } from "./payloads.js";
 import { COPY_POLICIES, planDuplicates, type CopyPolicy, type DuplicationPlan } from "./plan.js";
 import { Xoshiro128ss, fillKeystream, seedFrom } from "./prng.js";
 import { RecordTotalsBuilder, field, recordDigest, type RecordSchema, type RecordTotals, type RecordValues } from "./records.js";
@@ -63,11 +64,6 @@ const WORDS = (
   "storage database replica volume block page segment merge compaction index table column record query " +
   "cluster node partition snapshot transaction commit latency throughput measurement experiment dataset payload"
 ).split(" ");
-const FIRST = ["Anna", "Ben", "Chiara", "David", "Elif", "Finn", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Lars", "Mia", "Noah", "Olga", "Paul"];
-const LAST = ["Schmidt", "Mueller", "Rossi", "Nguyen", "Garcia", "Novak", "Kowalski", "Yilmaz", "Smith", "Dubois", "Jensen", "Costa"];
-const CITIES = ["Berlin", "Hamburg", "Vienna", "Zurich", "Prague", "Lyon", "Porto", "Gdansk", "Leipzig", "Graz"];
-const TAGS = ["premium", "trial", "churn-risk", "b2b", "newsletter", "mobile", "eu", "beta", "vip", "support"];
-const EVENTS = ["PushEvent", "PullRequestEvent", "IssuesEvent", "WatchEvent", "ForkEvent", "CreateEvent", "DeleteEvent"];
 const YEAR_2024_US = BigInt(Date.UTC(2024, 0, 1)) * 1000n;
 
 function zipfWord(rng: Xoshiro128ss): string {
@@ -81,19 +77,6 @@ function sentence(rng: Xoshiro128ss): string {
   for (let i = 0; i < n; i++) words.push(zipfWord(rng));
   const s = words.join(" ");
   return s.charAt(0).toUpperCase() + s.slice(1) + (rng.int(8) === 0 ? "?" : ".");
-}
-
-function hex(rng: Xoshiro128ss, n: number): string {
-  let s = "";
-  while (s.length < n) s += rng.next().toString(16).padStart(8, "0");
-  return s.slice(0, n);
-}
-
-/** A random version-4 UUID (122 random bits), canonical lower case. */
-function uuid(rng: Xoshiro128ss): string {
-  const h = hex(rng, 32);
-  const variant = "89ab"[rng.int(4)];
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Microseconds since the epoch, uniform within 2024. */
