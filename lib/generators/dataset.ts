@@ -9,6 +9,8 @@ import { COPY_POLICIES, planDuplicates, type DuplicationPlan } from "./plan.js";
 import { payloadExtension, payloadType, type PayloadSource } from "./payloads.js";
 import { seedFrom } from "./prng.js";
 import { sizeForKey, validateSizeSpec } from "./sizes.js";
+import { RecordDataset } from "./records-synthetic.js";
+import { encodeRecord, recordLogicalBytes, type RecordSchema } from "./records.js";
 
 export const GENERATOR_VERSION = "dedup-lab-gen/1";
 
@@ -23,6 +25,12 @@ export const DatasetSpecSchema = z.object({
   containers: z.number().int().min(1).default(4),
   policy: z.enum(COPY_POLICIES).default("uniform"),
   seed: z.string().default("1"),
+  /**
+   * blob: a unit is one opaque payload. typed: a unit is one record of the payload's record schema
+   * (records-synthetic.ts); its payload bytes are the record's canonical encoding (encodeRecord),
+   * which a connector decodes into typed columns, and its logical bytes are the record's L0 bytes.
+   */
+  insertion: z.enum(["blob", "typed"]).default("blob"),
 });
 export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
 
@@ -52,19 +60,39 @@ export class Dataset {
   private readonly blockStart?: Float64Array;
   private readonly unitGroup: Uint32Array;
   private readonly idWidth: number;
+  /** Typed insertion: the records behind the units, and each unit's L0 logical bytes. */
+  private readonly records?: RecordDataset;
+  private readonly logical?: Float64Array;
 
   constructor(readonly spec: DatasetSpec) {
     validateSizeSpec(spec.size);
     const type = payloadType(spec.payload);
+    const typed = spec.insertion === "typed";
+    // Typed datasets add one seed part; blob seeds (and so every blob dataset) stay as they were.
     this.seed = seedFrom(GENERATOR_VERSION, spec.seed, spec.payload, spec.units, spec.size.min, spec.size.max,
-      spec.fraction, spec.granularity, spec.blockSize, spec.placement, spec.containers, spec.policy);
+      spec.fraction, spec.granularity, spec.blockSize, spec.placement, spec.containers, spec.policy, ...(typed ? ["typed"] : []));
     this.id = this.seed.toString("hex").slice(0, 12);
     this.idWidth = Math.max(7, String(spec.units - 1).length);
     const n = spec.units;
     this.sizes = new Float64Array(n);
     this.unitGroup = new Uint32Array(n);
 
-    if (spec.granularity === "file") {
+    if (typed) {
+      if (spec.granularity !== "file") {
+        throw new UsageError(`typed insertion of ${spec.payload} with block granularity`, "records are whole units: use granularity file with insertion typed");
+      }
+      this.records = new RecordDataset({ payload: spec.payload, records: n, fraction: spec.fraction, policy: spec.policy, seed: spec.seed, bytesSize: spec.size });
+      this.plan = this.records.plan;
+      this.source = { available: Infinity, sizeOf: () => 0, fill: () => undefined };
+      this.logical = new Float64Array(n);
+      const schema = this.records.schema;
+      for (let i = 0; i < n; i++) {
+        const values = this.records.valuesOf(this.plan.group[i]!);
+        this.sizes[i] = encodeRecord(schema, values).length;
+        this.logical[i] = recordLogicalBytes(schema, values);
+        this.unitGroup[i] = this.plan.group[i]!;
+      }
+    } else if (spec.granularity === "file") {
       this.source = type.open({ seed: this.seed, size: spec.size });
       this.plan = planDuplicates(n, spec.fraction, spec.policy, this.seed);
       if (this.plan.uniques > this.source.available) {
@@ -114,11 +142,12 @@ export class Dataset {
     let logical = 0;
     let unique = 0;
     const groupSizes = new Uint32Array(this.plan.uniques);
+    const bytesOf = this.logical ?? this.sizes; // typed: L0 bytes of the record, not of its encoding
     for (let i = 0; i < this.plan.items; i++) {
       groupSizes[this.plan.group[i]!]!++;
-      if (this.plan.isOriginal(i)) unique += this.spec.granularity === "file" ? this.sizes[i]! : this.spec.blockSize;
+      if (this.plan.isOriginal(i)) unique += this.spec.granularity === "file" ? bytesOf[i]! : this.spec.blockSize;
     }
-    for (let i = 0; i < this.spec.units; i++) logical += this.sizes[i]!;
+    for (let i = 0; i < this.spec.units; i++) logical += bytesOf[i]!;
     return {
       n_units: this.spec.units,
       logical_bytes: logical,
@@ -144,8 +173,14 @@ export class Dataset {
     return `${this.unitId(i)}.${payloadExtension(this.spec.payload)}`;
   }
 
+  /** Bytes of unit i's payload (typed: of the record's canonical encoding). */
   sizeOf(i: number): number {
     return this.sizes[i]!;
+  }
+
+  /** Typed insertion: the record schema the units' payloads encode; undefined for blobs. */
+  get recordSchema(): RecordSchema | undefined {
+    return this.records?.schema;
   }
 
   groupOf(i: number): number {
@@ -162,6 +197,7 @@ export class Dataset {
 
   /** The bytes of unit i, regenerated from seeds. */
   payload(i: number): Buffer {
+    if (this.records) return encodeRecord(this.records.schema, this.records.valuesOf(this.plan.group[i]!));
     const out = Buffer.allocUnsafe(this.sizes[i]!);
     if (this.spec.granularity === "file") {
       this.source.fill(this.plan.group[i]!, out);

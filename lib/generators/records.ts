@@ -284,3 +284,65 @@ export class RecordTotalsBuilder {
     };
   }
 }
+
+/** The inverse of encodeRecord: a typed cell's unit payload back into its schema-ordered values. */
+export function decodeRecord(schema: RecordSchema, buf: Buffer): RecordValues {
+  const n = buf.readUInt32LE(0);
+  if (n !== schema.fields.length) throw new Error(`encoded record has ${n} fields, schema ${schema.name} has ${schema.fields.length}`);
+  const values: RecordValues = [];
+  let off = 4;
+  for (let k = 0; k < n; k++) {
+    const tag = buf[off++]!;
+    if (tag === NULL_TAG) {
+      values.push(null);
+      continue;
+    }
+    const type = schema.fields[k]!.type;
+    if (tag !== TYPE_TAG[type]) throw new Error(`encoded record field ${schema.fields[k]!.name}: tag ${tag} is not ${type}`);
+    switch (type) {
+      case "int64":
+      case "timestamp":
+        values.push(buf.readBigInt64LE(off));
+        off += 8;
+        break;
+      case "float64":
+        values.push(buf.readDoubleLE(off));
+        off += 8;
+        break;
+      case "uuid": {
+        const h = buf.toString("hex", off, off + 16);
+        values.push(`${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`);
+        off += 16;
+        break;
+      }
+      case "bool":
+        values.push(buf[off++] === 1);
+        break;
+      case "text":
+      case "json":
+      case "bytes": {
+        const len = buf.readUInt32LE(off);
+        off += 4;
+        // bytes get their own copy: a connector may keep the value after the payload buffer is reused.
+        values.push(type === "bytes" ? Buffer.from(buf.subarray(off, off + len)) : buf.toString("utf8", off, off + len));
+        off += len;
+        break;
+      }
+    }
+  }
+  return values;
+}
+
+/**
+ * A record's natural key: its schema key field's value as text (int64 in decimal, uuid in canonical
+ * form), or — for a schema without a key field — the hex SHA-256 of its canonical encoding. Two
+ * byte-identical records always share it; that is what makes a duplicate collide under `keys: natural`.
+ */
+export function naturalKey(schema: RecordSchema, values: RecordValues, digest?: Buffer): string {
+  if (schema.key !== undefined) {
+    const k = schema.fields.findIndex((f) => f.name === schema.key);
+    const v = values[k];
+    if (v !== null && v !== undefined && !Buffer.isBuffer(v)) return String(v);
+  }
+  return (digest ?? recordDigest(schema, values)).toString("hex");
+}

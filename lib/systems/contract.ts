@@ -2,10 +2,32 @@
 // A connector only talks to its system: it never times itself, knows nothing of the
 // matrix, and only ever touches names it gets from the LabNamespace it is handed.
 import type { z } from "zod";
+import type { RecordSchema, RecordValues } from "../generators/records.js";
 import type { Unit, UnitRef } from "../generators/unit.js";
 import type { LabNamespace } from "./namespace.js";
 
-export type { Unit, UnitRef };
+export type { Unit, UnitRef, RecordSchema, RecordValues };
+
+/**
+ * How a typed cell keys its records. surrogate: every record gets its own id (the unit id), so every
+ * duplicate is stored. natural: the record's own key (naturalKey: its key field, else its content
+ * digest), so a duplicate collides with its original and the system rejects or replaces it.
+ */
+export const KEY_MODES = ["surrogate", "natural"] as const;
+export type KeyMode = (typeof KEY_MODES)[number];
+
+/** A typed cell: units are records of `schema`, their payloads the canonical encoding (decodeRecord). */
+export interface TypedCell {
+  schema: RecordSchema;
+  keys: KeyMode;
+}
+
+/**
+ * What the system does when a natural key meets a stored one: rejected (a unique constraint refuses
+ * it: ON CONFLICT DO NOTHING, INSERT IGNORE), replaced (the new value overwrites: HSET, PUT, file
+ * rewrite, ReplacingMergeTree/compaction once settled), or kept (the key is not unique: both stay).
+ */
+export type CollisionBehaviour = "rejected" | "replaced" | "kept";
 
 export type SizeLayer = "L1" | "L2";
 
@@ -45,6 +67,11 @@ export interface Capabilities {
   embedded: boolean;
   /** Application-level replication factor the data is stored with (R's first factor). */
   appReplicas?: number;
+  /**
+   * Typed insertion (absent: blob only). `collision` is what a natural-key duplicate meets; `mapping`
+   * one line naming the typed layout (the README's mapping table), e.g. "table: uuid, text, jsonb, …".
+   */
+  typed?: { collision: CollisionBehaviour; mapping: string };
 }
 
 export const STAGES = ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"] as const;
@@ -60,6 +87,8 @@ export interface CellContext {
   containers: number;
   /** A fresh directory for this cell, for systems that keep files locally. */
   workDir: string;
+  /** Present for typed cells: prepare() creates the typed layout, and every unit is one record. */
+  typed?: TypedCell;
   log(message: string): void;
 }
 
@@ -108,6 +137,14 @@ export interface LabSystem {
   cleanup(scope?: string): Promise<void>;
   /** Local files/directories holding this system's data, for storage-physical (L3) readings from outside. */
   storagePaths?(): string[];
+  /**
+   * Typed cells: how many records the system holds now, counted by the system itself (count(*),
+   * HLEN/SCAN, object listing…), read after settle. The runner derives rejected/replaced duplicates
+   * as records written − records held; null when the system cannot count (with the row's reason).
+   */
+  storedRecords?(): Promise<number | null>;
+  /** Typed cells: every record held, read back from the system in schema order (round-trip tests). */
+  readRecords?(): AsyncIterable<RecordValues>;
 }
 
 /** A system's definition, exported by `<name>/<name>-options.ts` and loaded by its registry line. */
