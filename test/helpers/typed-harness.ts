@@ -62,9 +62,11 @@ export async function typedRoundTrip(name: string, options: unknown, o: TypedRou
   };
   await system.connect();
   try {
-    const collision = system.capabilities.typed?.collision;
-    if (!collision) throw new Error(`${name} declares no typed insertion (capabilities.typed)`);
+    if (!system.capabilities.typed) throw new Error(`${name} declares no typed insertion (capabilities.typed)`);
     await system.prepare(cell);
+    // read after prepare(): what a natural-key duplicate meets may depend on the cell's variant
+    // (ClickHouse MergeTree keeps it, ReplacingMergeTree replaces it; Kafka delete vs compact topics)
+    const collision = system.capabilities.typed!.collision;
     const statuses: OpStatus[] = [];
     if (o.path === "bulk") {
       statuses.push(await system.bulkInsert((async function* () {
