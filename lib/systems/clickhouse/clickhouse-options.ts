@@ -7,6 +7,7 @@ import type { SystemDefinition } from "../contract.js";
 import { clickhouseEndpoint } from "./clickhouse-connection.js";
 import type { ClickhouseVariant } from "./clickhouse-sql.js";
 import { ClickhouseSystem } from "./clickhouse-system.js";
+import { CLICKHOUSE_TYPED_MAPPING } from "./clickhouse-typed.js";
 
 const options = z
   .object({
@@ -30,7 +31,7 @@ const options = z
   .strict();
 export type ClickhouseOptions = z.infer<typeof options>;
 
-const capabilities = declareCapabilities("clickhouse", {
+const declared = declareCapabilities("clickhouse", {
   variants: {
     mergetree_lz4: "MergeTree ORDER BY id, payload CODEC(LZ4)",
     mergetree_zstd: "MergeTree ORDER BY id, payload CODEC(ZSTD(zstdLevel))",
@@ -40,6 +41,10 @@ const capabilities = declareCapabilities("clickhouse", {
   maintenance: { optimize_final: "OPTIMIZE TABLE … FINAL: merge all parts (ReplacingMergeTree drops duplicates)" },
   appReplicas: 1,
 });
+// Typed cells: what a natural-key duplicate meets depends on the variant (kept by MergeTree, replaced
+// by ReplacingMergeTree once merged); declared for the default variant (mergetree_lz4), resolved per
+// cell by the instance once prepare() knows the variant (ClickhouseSystem.capabilities).
+const capabilities = { ...declared, typed: { collision: "kept" as const, mapping: CLICKHOUSE_TYPED_MAPPING } };
 
 export const clickhouseDefinition: SystemDefinition<ClickhouseOptions> = {
   name: "clickhouse",

@@ -14,15 +14,22 @@ import { isAbsolute } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
-import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import {
+  OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type Unit, type UnitRef,
+} from "../contract.js";
+import { decodeRecord } from "../../generators/records.js";
 import { ClickhouseConnection, type ServerFeatures } from "./clickhouse-connection.js";
 import type { ClickhouseOptions } from "./clickhouse-options.js";
 import { rowHeader } from "./clickhouse-rowbinary.js";
 import { readClickhouseSizes, readClickhouseSnapshot } from "./clickhouse-sizes.js";
 import {
   VARIANTS, codecSql, countIdSql, tableRowsSql, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertRowBinarySql, labTablesSql, optimizeFinalSql,
-  partTotalsSql, pendingMutationsSql, runningMergesSql, type ClickhouseVariant,
+  literal, partTotalsSql, pendingMutationsSql, qualified, runningMergesSql, versionAtLeast, type ClickhouseVariant,
 } from "./clickhouse-sql.js";
+import {
+  createTypedTableSql, decodeTypedRows, encodeTypedRow, insertTypedSql, keyCondition, keyValue, selectTypedSql, typedDegradations, typedLayout,
+  type TypedLayout,
+} from "./clickhouse-typed.js";
 
 const SERVER_DEFAULT_CODEC = "server default (LZ4 unless its <compression> config says otherwise)";
 
@@ -41,6 +48,10 @@ export class ClickhouseSystem implements LabSystem {
   /** The cell tables' data directories as the server names them, where they exist on this machine. */
   private dataPaths: string[] = [];
   private readonly db: string;
+  /** The typed cell's table layout (absent: a blob cell). */
+  private layout?: TypedLayout;
+  /** Typed natural-key cells: the key each unit was written with (a UnitRef has no payload to derive it from). */
+  private readonly keysById = new Map<string, string>();
 
   constructor(
     private readonly lab: LabNamespace,
@@ -68,7 +79,17 @@ export class ClickhouseSystem implements LabSystem {
         return [name, codec && codec !== "LZ4" ? `${description} — on ClickHouse ${f.version} (no per-column CODEC before 19.1): payload compressed with the ${SERVER_DEFAULT_CODEC}` : description];
       }),
     );
-    return { ...this.declared, variants };
+    const out: Capabilities = { ...this.declared, variants };
+    if (this.declared.typed) {
+      // What a natural-key duplicate meets depends on the cell's variant: known once prepare() ran.
+      const v = this.cell && VARIANTS[this.cell.variant as ClickhouseVariant];
+      const typedNotes = this.layout ? typedDegradations(this.layout, f.version) : [];
+      out.typed = {
+        collision: v?.engine === "ReplacingMergeTree" ? "replaced" : this.cell ? "kept" : this.declared.typed.collision,
+        mapping: this.declared.typed.mapping + (typedNotes.length ? ` — on ClickHouse ${f.version}: ${typedNotes.join("; ")}` : ""),
+      };
+    }
+    return out;
   }
 
   private fail(what: string, e?: unknown) {
@@ -108,6 +129,7 @@ export class ClickhouseSystem implements LabSystem {
     }
     if (!f.settings.mutations_sync) out.push(`mutations_sync unsupported on ${f.version}: DELETE waits by polling system.mutations.is_done`);
     if (!f.settings.insert_deduplicate) out.push(`insert_deduplicate unsupported on ${f.version}: block deduplication cannot be switched off`);
+    if (this.layout) out.push(...typedDegradations(this.layout, f.version));
     return out;
   }
 
@@ -129,10 +151,18 @@ export class ClickhouseSystem implements LabSystem {
     this.cell = cell;
     this.tables = Array.from({ length: cell.containers }, (_, c) => this.lab.tableName("units", cell.cellKey, `c${c}`));
     const variant = this.variant;
+    const f = this.features!;
+    this.layout = cell.typed
+      ? typedLayout(cell.typed.schema, cell.typed.keys, { dateTime64: versionAtLeast(f.version, 20, 1), bool: versionAtLeast(f.version, 21, 12) })
+      : undefined;
+    this.keysById.clear();
     await this.command(createDatabaseSql(this.db), `create database ${this.db}`);
     for (const t of this.tables) {
       await this.command(dropTableSql(this.db, t), `drop leftover table ${t}`);
-      await this.command(createTableSql(this.db, t, variant, this.features!.codecs, this.options.zstdLevel), `create table ${t}`);
+      const sql = this.layout
+        ? createTypedTableSql(this.db, t, this.layout, VARIANTS[variant].engine, f.codecs ? codecSql(VARIANTS[variant].codec, this.options.zstdLevel) : null)
+        : createTableSql(this.db, t, variant, f.codecs, this.options.zstdLevel);
+      await this.command(sql, `create table ${t}`);
     }
     this.dataPaths = await this.localDataPaths();
     for (const d of this.degradations()) cell.log(`clickhouse degraded: ${d}`);
@@ -174,7 +204,8 @@ export class ClickhouseSystem implements LabSystem {
 
   /** One INSERT … FORMAT RowBinary fed from `values`; the response is read and checked. */
   private async insertStream(client: ClickHouseClient, table: string, values: Readable): Promise<void> {
-    const r = await client.exec({ query: insertRowBinarySql(this.db, table), values, clickhouse_settings: this.insertSettings });
+    const query = this.layout ? insertTypedSql(this.db, table, this.layout) : insertRowBinarySql(this.db, table);
+    const r = await client.exec({ query, values, clickhouse_settings: this.insertSettings });
     const body = await readAll(r.stream);
     if (r.http_status_code !== undefined && r.http_status_code !== 200) throw new Error(`HTTP ${r.http_status_code}: ${body}`);
     if (/Code: \d+/.test(body)) throw new Error(body);
@@ -196,6 +227,10 @@ export class ClickhouseSystem implements LabSystem {
       for await (const batch of batches) {
         for (const u of batch) {
           const s = inserts[u.container]!;
+          if (this.layout) {
+            if (!s.values.write(this.typedRow(u))) await Promise.race([once(s.values, "drain"), endedEarly(s)]);
+            continue;
+          }
           s.values.write(rowHeader(u));
           if (!s.values.write(u.payload)) await Promise.race([once(s.values, "drain"), endedEarly(s)]);
         }
@@ -211,14 +246,38 @@ export class ClickhouseSystem implements LabSystem {
     }
   }
 
+  /** A typed cell's RowBinary row of unit `u` (one record); natural keys remember the unit's key for delete(). */
+  private typedRow(u: Unit): Buffer {
+    const layout = this.layout!;
+    const values = decodeRecord(layout.schema, u.payload);
+    if (layout.keys === "natural") this.keysById.set(u.id, keyValue(layout, u.id, values));
+    return encodeTypedRow(layout, u.id, values);
+  }
+
   async insert(u: Unit): Promise<OpStatus> {
     const table = this.tables[u.container]!;
+    if (this.layout) {
+      const row = this.typedRow(u);
+      const layout = this.layout;
+      await this.conn.run(`insert of ${u.id} into ${table}`, async (client, retry) => {
+        // surrogate keys: after a dropped connection the first attempt may have landed (natural keys
+        // cannot tell a landed first attempt from a legitimate duplicate: no check)
+        if (retry && layout.keys === "surrogate" && (await this.rowsWhere(client, table, keyCondition(layout, u.id, literal))) > 0) return;
+        await this.insertStream(client, table, Readable.from([row]));
+      });
+      return OK;
+    }
     await this.conn.run(`insert of ${u.id} into ${table}`, async (client, retry) => {
       // after a dropped connection the first attempt may have landed: MergeTree would keep both
       if (retry && (await this.rowsWithId(client, table, u.id)) > 0) return;
       await this.insertStream(client, table, Readable.from([rowHeader(u), u.payload]));
     });
     return OK;
+  }
+
+  private async rowsWhere(client: ClickHouseClient, table: string, condition: string): Promise<number> {
+    const [r] = await (await client.query({ query: `SELECT count() AS n FROM ${qualified(this.db, table)} WHERE ${condition}`, format: "JSONEachRow" })).json<{ n: string }>();
+    return Number(r!.n);
   }
 
   private async rowsWithId(client: ClickHouseClient, table: string, id: string): Promise<number> {
@@ -231,7 +290,14 @@ export class ClickhouseSystem implements LabSystem {
   async delete(u: UnitRef): Promise<OpStatus> {
     const table = this.tables[u.container]!;
     const sync = this.features!.settings.mutations_sync;
-    await this.command(deleteSql(this.db, table, u.id), `delete of ${u.id} from ${table}`, sync ? { mutations_sync: "2" } : undefined);
+    let sql = deleteSql(this.db, table, u.id);
+    if (this.layout) {
+      // natural keys: every row with this unit's key goes (its duplicates share it)
+      const key = this.layout.keys === "surrogate" ? u.id : this.keysById.get(u.id);
+      if (key === undefined) throw this.fail(`delete of ${u.id} from ${table}: its natural key is unknown (not written in this cell)`);
+      sql = `ALTER TABLE ${qualified(this.db, table)} DELETE WHERE ${keyCondition(this.layout, key, literal)}`;
+    }
+    await this.command(sql, `delete of ${u.id} from ${table}`, sync ? { mutations_sync: "2" } : undefined);
     if (!sync) await this.waitForMutations([table], `delete of ${u.id} from ${table}`);
     return OK;
   }
@@ -279,6 +345,9 @@ export class ClickhouseSystem implements LabSystem {
    */
   async settle(): Promise<OpStatus> {
     if (this.tables.length === 0) return OK;
+    // Typed ReplacingMergeTree cells: a natural-key duplicate is replaced only when its parts merge;
+    // force that merge, so the records held (storedRecords) no longer depend on background timing.
+    if (this.layout && VARIANTS[this.variant].engine === "ReplacingMergeTree") await this.maintenance("optimize_final");
     const bound = this.options.settleTimeoutMs;
     const deadline = Date.now() + bound;
     let merges = 0;
@@ -297,10 +366,38 @@ export class ClickhouseSystem implements LabSystem {
     );
   }
 
+  // ---- typed records ----------------------------------------------------------------------
+
+  /** Rows held in the cell's tables: count() without FINAL — what the parts really store. */
+  async storedRecords(): Promise<number | null> {
+    if (!this.layout) return null;
+    let n = 0;
+    for (const t of this.tables) {
+      const [r] = await this.select<{ n: string }>(`SELECT count() AS n FROM ${qualified(this.db, t)}`, `count rows of ${t}`);
+      n += Number(r!.n);
+    }
+    return n;
+  }
+
+  /** Every row held (no FINAL), read as RowBinary and decoded to the generator's value types. */
+  async *readRecords(): AsyncIterable<RecordValues> {
+    const layout = this.layout;
+    if (!layout) throw this.fail("readRecords: not a typed cell");
+    for (const t of this.tables) {
+      const body = await this.conn.run(`read records of ${t}`, async (client) => {
+        const r = await client.exec({ query: selectTypedSql(this.db, t, layout) });
+        const chunks: Buffer[] = [];
+        for await (const c of r.stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+        return Buffer.concat(chunks);
+      });
+      yield* decodeTypedRows(layout, body);
+    }
+  }
+
   // ---- sizes and snapshots --------------------------------------------------------------
 
   async sizes(): Promise<SizeReading[]> {
-    return readClickhouseSizes(this.conn, this.db, this.tables, this.degradations().filter((d) => d.startsWith("CODEC")));
+    return readClickhouseSizes(this.conn, this.db, this.tables, this.degradations().filter((d) => d.startsWith("CODEC") || /^(timestamp|bool) fields/.test(d)));
   }
 
   async snapshot(): Promise<unknown> {
