@@ -1,7 +1,7 @@
 // The minio block of the config, what the connector can do, and its definition for the registry.
 import { z } from "zod";
 import { declareCapabilities } from "../capabilities.js";
-import type { SystemDefinition } from "../contract.js";
+import type { Capabilities, SystemDefinition } from "../contract.js";
 import { minioEndpoint } from "./minio-connection.js";
 import { MiB, MinioSystem } from "./minio-system.js";
 
@@ -30,20 +30,28 @@ const options = z
   .strict();
 export type MinioOptions = z.infer<typeof options>;
 
-const capabilities = declareCapabilities("minio", {
-  variants: {
-    unversioned: "plain buckets: DELETE removes the object",
-    versioned: "bucket versioning on: DELETE leaves a delete marker, the data stays as a noncurrent version",
+const capabilities: Capabilities = {
+  ...declareCapabilities("minio", {
+    variants: {
+      unversioned: "plain buckets: DELETE removes the object",
+      versioned: "bucket versioning on: DELETE leaves a delete marker, the data stays as a noncurrent version",
+    },
+    maintenance: {
+      purge_noncurrent: "remove noncurrent versions and delete markers (what a lifecycle expiry would reclaim; a no-op on unversioned buckets)",
+      await_scanner: "wait until MinIO's data scanner reports bucket usage that matches the listing (bounded by scannerTimeoutSeconds)",
+    },
+  }),
+  // A natural key's second PUT overwrites the first record's object (versioned buckets keep the old one as a noncurrent version).
+  typed: {
+    collision: "replaced",
+    mapping:
+      "JSON object <key>.json per record: int64/timestamp decimal strings, float64 JSON numbers (\"-0\", \"NaN:<bits>\", \"Infinity\" as strings), bytes base64, json fields embedded verbatim, null fields absent; bulk: concurrent PUTs",
   },
-  maintenance: {
-    purge_noncurrent: "remove noncurrent versions and delete markers (what a lifecycle expiry would reclaim; a no-op on unversioned buckets)",
-    await_scanner: "wait until MinIO's data scanner reports bucket usage that matches the listing (bounded by scannerTimeoutSeconds)",
-  },
-});
+};
 
 export const minioDefinition: SystemDefinition<MinioOptions> = {
   name: "minio",
-  description: "MinIO / S3 (minio client): one bucket per container under the lab prefix, one object per unit",
+  description: "MinIO / S3 (minio client): one bucket per container under the lab prefix, one object per unit; typed cells one JSON object per record",
   capabilities,
   options,
   endpoint: (o) => minioEndpoint(o),

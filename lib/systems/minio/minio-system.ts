@@ -1,23 +1,37 @@
 // MinIO (or any S3 server) through the minio client: one bucket per container,
-// `<prefix>-lab-<cell>-c<k>`, one object per unit named by its id. Bucket names only ever
+// `<prefix>-lab-<cell>-c<k>`, one object per unit named by its id; typed cells (issue 14) one JSON
+// object per record, `<unit id or natural key>.json` (encoding in minio-typed.ts). Bucket names only ever
 // come from LabNamespace.objectName; cleanup touches only buckets under the lab prefix.
 // The contract only: connecting and S3 calls in minio-connection.ts, sizes, scanner usage and
 // snapshot in minio-sizes.ts, options and definition in minio-options.ts.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import type * as Minio from "minio";
+import { decodeRecord } from "../../generators/records.js";
+import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef } from "../contract.js";
 import { MinioConnection } from "./minio-connection.js";
 import type { MinioOptions } from "./minio-options.js";
 import { bucketDirs, readMinioSizes, readMinioSnapshot, scannerUsage } from "./minio-sizes.js";
+import { recordContainer, recordFromJson, recordJson, recordObjectName } from "./minio-typed.js";
 
 export const MiB = 1024 * 1024;
 /** Payload bytes of concurrent bulk PUTs: keeps memory flat when units are large. */
 const INFLIGHT_BYTES = 64 * MiB;
+/** Concurrent GETs while reading a typed cell's records back. */
+const READ_CONCURRENCY = 16;
+
+/** Where a typed unit's record object is. */
+interface RecordObject {
+  bucket: string;
+  name: string;
+}
 
 export class MinioSystem implements LabSystem {
   readonly name = "minio";
   private readonly conn: MinioConnection;
   private cell?: CellContext;
+  /** Typed cells: each written unit's record object (delete gets a UnitRef, which carries no record). */
+  private readonly recordObjects = new Map<string, RecordObject>();
 
   constructor(
     private readonly lab: LabNamespace,
@@ -69,8 +83,23 @@ export class MinioSystem implements LabSystem {
     }
   }
 
+  private get typed(): TypedCell | undefined {
+    return this.cell?.typed;
+  }
+
+  /** A typed unit's record object and its JSON document; remembers the object for delete. */
+  private recordOf(u: Unit): RecordObject & { body: Buffer } {
+    const t = this.typed!;
+    const values = decodeRecord(t.schema, u.payload);
+    const name = recordObjectName(t.keys, t.schema, u.id, values, u.sha256);
+    const bucket = this.lab.objectName(this.cell!.cellKey, `c${recordContainer(t.keys, u.container, name, this.cell!.containers)}`);
+    this.recordObjects.set(u.id, { bucket, name });
+    return { bucket, name, body: recordJson(t.schema, values) };
+  }
+
   async prepare(cell: CellContext): Promise<void> {
     this.cell = cell;
+    this.recordObjects.clear();
     for (const bucket of this.buckets()) {
       // Leftovers of an earlier attempt of this cell go first, so versioning starts as configured.
       await this.dropBucket(bucket);
@@ -84,11 +113,23 @@ export class MinioSystem implements LabSystem {
   }
 
   private async put(u: Unit): Promise<void> {
+    if (this.typed) return this.putRecord(u);
     try {
       if (u.payload.length > this.options.partSize) await this.putMultipart(this.bucket(u), u.id, u.payload);
       else await this.s3.putObject(this.bucket(u), u.id, u.payload, u.payload.length);
     } catch (e) {
       throw this.conn.fail(`PUT ${this.bucket(u)}/${u.id}`, e);
+    }
+  }
+
+  /** A typed unit: its record's JSON document, one PUT (a natural key's duplicate overwrites the same object). */
+  private async putRecord(u: Unit): Promise<void> {
+    const r = this.recordOf(u);
+    try {
+      if (r.body.length > this.options.partSize) await this.putMultipart(r.bucket, r.name, r.body);
+      else await this.s3.putObject(r.bucket, r.name, r.body, r.body.length, { "Content-Type": "application/json" });
+    } catch (e) {
+      throw this.conn.fail(`PUT ${r.bucket}/${r.name}`, e);
     }
   }
 
@@ -153,11 +194,22 @@ export class MinioSystem implements LabSystem {
     return OK;
   }
 
+  /** A typed unit's record object: remembered from its insert, else derived from its record when the ref carries one. */
+  private recordObjectOf(u: UnitRef): RecordObject {
+    const known = this.recordObjects.get(u.id);
+    if (known) return known;
+    if (!(u as Partial<Unit>).payload) throw this.conn.error(`delete ${u.id}: this cell never wrote that record, and the ref carries no record to derive its name from`);
+    const { bucket, name } = this.recordOf(u as Unit);
+    return { bucket, name };
+  }
+
+  /** DELETE is idempotent in S3: a natural key's second delete (its duplicate's) finds the object gone and succeeds. */
   async delete(u: UnitRef): Promise<OpStatus> {
+    const { bucket, name } = this.typed ? this.recordObjectOf(u) : { bucket: this.bucket(u), name: u.id };
     try {
-      await this.s3.removeObject(this.bucket(u), u.id);
+      await this.s3.removeObject(bucket, name);
     } catch (e) {
-      throw this.conn.fail(`DELETE ${this.bucket(u)}/${u.id}`, e);
+      throw this.conn.fail(`DELETE ${bucket}/${name}`, e);
     }
     return OK;
   }
@@ -191,7 +243,45 @@ export class MinioSystem implements LabSystem {
   }
 
   async reset(): Promise<void> {
+    this.recordObjects.clear();
     for (const bucket of this.buckets()) await this.emptyBucket(bucket);
+  }
+
+  /** Typed cells: the cell's current record objects, counted by listing its buckets (ListObjectsV2). */
+  async storedRecords(): Promise<number | null> {
+    if (!this.typed) return null;
+    let n = 0;
+    for (const bucket of this.buckets()) n += (await this.conn.listUsage(bucket)).objects;
+    return n;
+  }
+
+  private async getObject(bucket: string, name: string): Promise<Buffer> {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const c of await this.s3.getObject(bucket, name)) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    } catch (e) {
+      throw this.conn.fail(`GET ${bucket}/${name}`, e);
+    }
+  }
+
+  /** Typed cells: every current record object of the cell's buckets (listed, then GET READ_CONCURRENCY at a time), decoded in schema order. */
+  async *readRecords(): AsyncIterable<RecordValues> {
+    const t = this.typed;
+    if (!t) throw this.conn.error("readRecords: not a typed cell");
+    for (const bucket of this.buckets()) {
+      const names: string[] = [];
+      try {
+        for await (const o of this.s3.listObjectsV2(bucket, "", true)) names.push((o as Minio.BucketItem).name!);
+      } catch (e) {
+        throw this.conn.fail(`ListObjectsV2 ${bucket}`, e);
+      }
+      for (let i = 0; i < names.length; i += READ_CONCURRENCY) {
+        const page = names.slice(i, i + READ_CONCURRENCY);
+        const bodies = await Promise.all(page.map((n) => this.getObject(bucket, n)));
+        for (let k = 0; k < page.length; k++) yield recordFromJson(t.schema, `${bucket}/${page[k]}`, bodies[k]!);
+      }
+    }
   }
 
   async sizes(): Promise<SizeReading[]> {

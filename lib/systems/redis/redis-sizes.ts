@@ -21,27 +21,38 @@ export function persistenceFiles(o: RedisFileOptions): { rdb: string; aof: strin
   return { rdb: join(dir, o.rdbFile), aof: join(dir, o.aofDir) };
 }
 
-/** Σ MEMORY USAGE and Σ STRLEN over the cell's keys. */
-async function keyUsage(conn: RedisConnection, cellKeys: () => AsyncGenerator<string[]>): Promise<{ keys: number; memory: number; strlen: number }> {
+/**
+ * Σ MEMORY USAGE and Σ STRLEN over the cell's keys. Typed cells (`typedFields`: the schema's field
+ * names) hold one hash per record: MEMORY USAGE … SAMPLES 0 (every field, not the default sample of
+ * 5) and Σ HSTRLEN of every field instead of STRLEN.
+ */
+async function keyUsage(conn: RedisConnection, cellKeys: () => AsyncGenerator<string[]>, typedFields?: readonly string[]): Promise<{ keys: number; memory: number; strlen: number }> {
   const total = { keys: 0, memory: 0, strlen: 0 };
+  const perKey = typedFields ? 1 + typedFields.length : 2;
   for await (const keys of cellKeys()) {
-    const replies = await conn.exec(`MEMORY USAGE/STRLEN over ${keys.length} lab keys`, (p) => {
-      for (const k of keys) p.memory("USAGE", k).strlen(k);
+    const what = typedFields ? `MEMORY USAGE/HSTRLEN over ${keys.length} lab record hashes` : `MEMORY USAGE/STRLEN over ${keys.length} lab keys`;
+    const replies = await conn.exec(what, (p) => {
+      for (const k of keys) {
+        if (typedFields) {
+          p.memory("USAGE", k, "SAMPLES", 0);
+          for (const f of typedFields) p.hstrlen(k, f);
+        } else p.memory("USAGE", k).strlen(k);
+      }
     });
     for (let i = 0; i < keys.length; i++) {
-      const mem = replies[2 * i];
+      const mem = replies[perKey * i];
       // A key deleted between SCAN and MEMORY USAGE replies nil: it no longer counts.
       if (mem === null) continue;
       total.keys++;
       total.memory += Number(mem);
-      total.strlen += Number(replies[2 * i + 1]);
+      for (let j = 1; j < perKey; j++) total.strlen += Number(replies[perKey * i + j]);
     }
   }
   return total;
 }
 
-export async function readRedisSizes(conn: RedisConnection, cellKeys: () => AsyncGenerator<string[]>, o: RedisFileOptions): Promise<SizeReading[]> {
-  const usage = await keyUsage(conn, cellKeys);
+export async function readRedisSizes(conn: RedisConnection, cellKeys: () => AsyncGenerator<string[]>, o: RedisFileOptions, typedFields?: readonly string[]): Promise<SizeReading[]> {
+  const usage = await keyUsage(conn, cellKeys, typedFields);
   let memory: Record<string, string>;
   try {
     memory = infoFields(await conn.redis.info("memory"));
@@ -52,7 +63,7 @@ export async function readRedisSizes(conn: RedisConnection, cellKeys: () => Asyn
   const files = persistenceFiles(o);
   const readings: SizeReading[] = [
     { layer: "L1", metric: "memory_usage_sum", bytes: usage.memory, primary: true },
-    { layer: "L1", metric: "strlen_sum", bytes: usage.strlen },
+    typedFields ? { layer: "L1", metric: "hstrlen_sum", bytes: usage.strlen } : { layer: "L1", metric: "strlen_sum", bytes: usage.strlen },
     {
       layer: "L2",
       metric: "used_memory_dataset",
@@ -78,7 +89,25 @@ export async function readRedisSizes(conn: RedisConnection, cellKeys: () => Asyn
   return readings;
 }
 
-export async function readRedisSnapshot(conn: RedisConnection, cellKeys: () => AsyncGenerator<string[]>): Promise<unknown> {
+/** How many of the cell's keys have each OBJECT ENCODING (typed cells: listpack or hashtable hashes). */
+export async function encodingCounts(conn: RedisConnection, cellKeys: () => AsyncGenerator<string[]>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for await (const keys of cellKeys()) {
+    const replies = await conn.exec(`OBJECT ENCODING over ${keys.length} lab keys`, (p) => {
+      for (const k of keys) p.object("ENCODING", k);
+    });
+    for (const r of replies) if (r !== null) counts[String(r)] = (counts[String(r)] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** What a typed cell adds to the snapshot: its schema's fields and the connector's own counts. */
+export interface TypedSnapshot {
+  fields: readonly string[];
+  counters: Record<string, number | string>;
+}
+
+export async function readRedisSnapshot(conn: RedisConnection, cellKeys: () => AsyncGenerator<string[]>, typed?: TypedSnapshot): Promise<unknown> {
   let info: string;
   try {
     info = await conn.redis.info("everything");
@@ -87,11 +116,12 @@ export async function readRedisSnapshot(conn: RedisConnection, cellKeys: () => A
   }
   // MEMORY STATS needs `+memory|stats` in the lab user's ACL; without it the snapshot says so.
   const memoryStats = await conn.redis.memory("STATS").then(pairsToObject, (e: unknown) => ({ error: firstLine(errorMessage(e)) }));
-  const lab_keys = await keyUsage(conn, cellKeys);
+  const lab_keys = await keyUsage(conn, cellKeys, typed?.fields);
   const sections = parseInfo(info);
   return {
     info: { server: sections.server, memory: sections.memory, persistence: sections.persistence, stats: sections.stats, keyspace: sections.keyspace },
     memory_stats: memoryStats,
     lab_keys,
+    ...(typed ? { typed: { ...typed.counters, object_encodings: await encodingCounts(conn, cellKeys) } } : {}),
   };
 }

@@ -1,4 +1,6 @@
-// Redis through ioredis: one string key per unit, `<prefix>:<cell>:c<container>:<unit id>`.
+// Redis through ioredis: one string key per unit, `<prefix>:<cell>:c<container>:<unit id>`;
+// typed cells (issue 14) one hash per record, `<prefix>:<cell>:<unit id or natural key>`, one field
+// per schema field (encoding in redis-typed.ts).
 // Every key comes from LabNamespace.key and every SCAN carries the lab MATCH pattern: an
 // ACL `~dedup:*` stops writes elsewhere, but SCAN without MATCH and DBSIZE still see (and
 // count) other users' keys. Every reply is checked; a reply error fails the operation.
@@ -6,11 +8,13 @@
 // redis-info.ts, sizes and snapshot in redis-sizes.ts, options and definition in redis-options.ts.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { decodeRecord } from "../../generators/records.js";
+import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef } from "../contract.js";
 import { RedisConnection } from "./redis-connection.js";
 import { escapeGlob, infoFields, persistenceBusy, persistenceCounter, persistenceState, persistenceStatusField, type PersistenceKind } from "./redis-info.js";
 import type { RedisOptions } from "./redis-options.js";
 import { persistenceFiles, readRedisSizes, readRedisSnapshot } from "./redis-sizes.js";
+import { hashArgs, recordFromHash, recordKeyPart } from "./redis-typed.js";
 
 /**
  * Bulk insert sends one MSET per MSET_BYTES of payload and keeps BULK_WINDOW of them in flight
@@ -27,6 +31,14 @@ export class RedisSystem implements LabSystem {
   readonly name = "redis";
   private readonly conn: RedisConnection;
   private cell?: CellContext;
+  /**
+   * Typed cells: each written unit's record key (delete gets a UnitRef, which carries no record),
+   * the keys this connector wrote and has not deleted (a natural key shared by duplicates is
+   * deleted once: the second DEL must find nothing), and the connector's own counts from replies.
+   */
+  private readonly recordKeys = new Map<string, string>();
+  private readonly held = new Set<string>();
+  private counts = { records_written: 0, replaced: 0 };
 
   constructor(
     private readonly lab: LabNamespace,
@@ -67,6 +79,24 @@ export class RedisSystem implements LabSystem {
     return this.conn.scan(this.pattern(scope), (k) => this.lab.isLabKey(k));
   }
 
+  /**
+   * SCAN pages of the cell's keys without repeats (SCAN may return a key twice while the server
+   * rehashes its table): what typed cells count, size and read. Memory: one string per key.
+   */
+  private async *distinctCellKeys(): AsyncGenerator<string[]> {
+    const seen = new Set<string>();
+    for await (const keys of this.scan("cell")) {
+      const fresh = keys.filter((k) => !seen.has(k));
+      for (const k of fresh) seen.add(k);
+      if (fresh.length) yield fresh;
+    }
+  }
+
+  /** The cell's keys as sizes and snapshot read them: typed cells without SCAN's repeats, blob cells as before. */
+  private cellKeys(): AsyncGenerator<string[]> {
+    return this.typed ? this.distinctCellKeys() : this.scan("cell");
+  }
+
   private async deleteMatching(scope: "cell" | "lab" | { prefix: string }): Promise<void> {
     const unlink = this.cell?.variant === "unlink";
     for await (const keys of this.scan(scope)) {
@@ -76,7 +106,70 @@ export class RedisSystem implements LabSystem {
 
   async prepare(cell: CellContext): Promise<void> {
     this.cell = cell;
+    this.forgetRecords();
     await this.deleteMatching("cell");
+  }
+
+  private forgetRecords(): void {
+    this.recordKeys.clear();
+    this.held.clear();
+    this.counts = { records_written: 0, replaced: 0 };
+  }
+
+  private get typed(): TypedCell | undefined {
+    return this.cell?.typed;
+  }
+
+  /**
+   * A natural key meets an earlier record's hash: HSET alone would leave a field the new record has
+   * null (absent) from the old one, so where the schema has nullable fields the old hash is deleted
+   * first (DEL, then HSET, pipelined); otherwise HSET overwrites every field.
+   */
+  private get replaceByDelete(): boolean {
+    const t = this.typed!;
+    return t.keys === "natural" && t.schema.fields.some((f) => f.nullable);
+  }
+
+  /** The record's key and HSET arguments; remembers the unit's key for delete. */
+  private recordOf(u: Unit): { key: string; args: (string | Buffer)[] } {
+    const t = this.typed!;
+    const values = decodeRecord(t.schema, u.payload);
+    const key = this.lab.key(this.cell!.cellKey, recordKeyPart(t.keys, t.schema, u.id, values, u.sha256));
+    this.recordKeys.set(u.id, key);
+    return { key, args: hashArgs(t.schema, values) };
+  }
+
+  /**
+   * Queue one record's commands on a pipeline (DEL first where replaceByDelete). The returned
+   * function checks its replies: a fresh key gets every field (HSET's reply = field count), a
+   * replaced one is counted; anything else (a leftover or a half-written hash) fails the operation.
+   */
+  private queueRecord(p: { del(k: string): unknown; hset(k: string, ...a: (string | Buffer)[]): unknown }, u: Unit): (replies: unknown[], at: number) => number {
+    const { key, args } = this.recordOf(u);
+    const byDelete = this.replaceByDelete;
+    if (byDelete) p.del(key);
+    p.hset(key, ...args);
+    const fields = args.length / 2;
+    return (replies, at) => {
+      const added = Number(replies[at + (byDelete ? 1 : 0)]);
+      const existed = byDelete ? Number(replies[at]) === 1 : added === 0;
+      if (existed && this.typed!.keys === "surrogate") throw this.conn.error(`HSET ${key}: the key already existed (surrogate keys are unique)`);
+      if (!existed && added !== fields) throw this.conn.error(`HSET ${key} added ${added} of ${fields} fields (a partial hash was there)`);
+      this.counts.records_written++;
+      if (existed) this.counts.replaced++;
+      this.held.add(key);
+      return byDelete ? 2 : 1;
+    };
+  }
+
+  /** One pipeline of HSETs (DEL+HSET for replaceByDelete) for a part of a typed bulk insert. */
+  private async hsetPart(units: Unit[]): Promise<void> {
+    const checks: ((replies: unknown[], at: number) => number)[] = [];
+    const replies = await this.conn.exec(`HSET ${units.length} records`, (p) => {
+      for (const u of units) checks.push(this.queueRecord(p, u));
+    });
+    let at = 0;
+    for (const check of checks) at += check(replies, at);
   }
 
   /** One MSET per part: one command and one reply for many keys, checked like any reply. */
@@ -100,7 +193,7 @@ export class RedisSystem implements LabSystem {
       for await (const batch of batches) {
         for (const part of splitByBytes(batch, MSET_BYTES)) {
           if (failure) break;
-          inflight.push(track(this.msetPart(part)));
+          inflight.push(track(this.typed ? this.hsetPart(part) : this.msetPart(part)));
           if (inflight.length >= BULK_WINDOW) await inflight.shift();
         }
         if (failure) break;
@@ -113,6 +206,10 @@ export class RedisSystem implements LabSystem {
   }
 
   async insert(u: Unit): Promise<OpStatus> {
+    if (this.typed) {
+      await this.hsetPart([u]);
+      return OK;
+    }
     let reply: string;
     try {
       reply = await this.redis.set(this.key(u), u.payload);
@@ -123,8 +220,19 @@ export class RedisSystem implements LabSystem {
     return OK;
   }
 
+  /** A typed unit's record key: remembered from its insert, else derived from its record when the ref carries one. */
+  private recordKeyOf(u: UnitRef): string {
+    const known = this.recordKeys.get(u.id);
+    if (known) return known;
+    const payload = (u as Partial<Unit>).payload;
+    if (!payload) throw this.conn.error(`delete ${u.id}: this cell never wrote that record, and the ref carries no record to derive its key from`);
+    return this.recordOf(u as Unit).key;
+  }
+
   async delete(u: UnitRef): Promise<OpStatus> {
-    const key = this.key(u);
+    const key = this.typed ? this.recordKeyOf(u) : this.key(u);
+    // A natural key shared by duplicates holds one hash: the first unit's delete removes it, the others find nothing.
+    const expected = this.typed && !this.held.has(key) ? 0 : 1;
     const cmd = this.cell!.variant === "unlink" ? "UNLINK" : "DEL";
     let removed: number;
     try {
@@ -132,7 +240,8 @@ export class RedisSystem implements LabSystem {
     } catch (e) {
       throw this.conn.fail(`${cmd} ${key}`, e);
     }
-    if (removed !== 1) throw this.conn.error(`${cmd} ${key} removed ${removed} keys (expected 1)`);
+    if (removed !== expected) throw this.conn.error(`${cmd} ${key} removed ${removed} keys (expected ${expected})`);
+    this.held.delete(key);
     return OK;
   }
 
@@ -187,15 +296,46 @@ export class RedisSystem implements LabSystem {
   }
 
   async reset(): Promise<void> {
+    this.forgetRecords();
     await this.deleteMatching("cell");
   }
 
+  private get typedFields(): string[] | undefined {
+    return this.typed?.schema.fields.map((f) => f.name);
+  }
+
   async sizes(): Promise<SizeReading[]> {
-    return readRedisSizes(this.conn, () => this.scan("cell"), this.options);
+    return readRedisSizes(this.conn, () => this.cellKeys(), this.options, this.typedFields);
   }
 
   async snapshot(): Promise<unknown> {
-    return readRedisSnapshot(this.conn, () => this.scan("cell"));
+    const t = this.typed;
+    return readRedisSnapshot(this.conn, () => this.cellKeys(), t && { fields: this.typedFields!, counters: { keys: t.keys, ...this.counts } });
+  }
+
+  /** Typed cells: the cell's record hashes, counted by SCAN MATCH over the cell's key pattern. */
+  async storedRecords(): Promise<number | null> {
+    if (!this.typed) return null;
+    let n = 0;
+    for await (const keys of this.distinctCellKeys()) n += keys.length;
+    return n;
+  }
+
+  /** Typed cells: every record hash (HGETALL as buffers, pipelined per SCAN page), decoded in schema order. */
+  async *readRecords(): AsyncIterable<RecordValues> {
+    const t = this.typed;
+    if (!t) throw this.conn.error("readRecords: not a typed cell");
+    for await (const keys of this.distinctCellKeys()) {
+      const replies = await this.conn.exec(`HGETALL ${keys.length} record hashes`, (p) => {
+        for (const k of keys) p.hgetallBuffer(k);
+      });
+      for (let i = 0; i < keys.length; i++) {
+        const h = replies[i] as Record<string, Buffer>;
+        // A key deleted between SCAN and HGETALL replies an empty hash: it is no longer held.
+        if (Object.keys(h).length === 0) continue;
+        yield recordFromHash(t.schema, keys[i]!, h);
+      }
+    }
   }
 
   async cleanup(scope?: string): Promise<void> {
