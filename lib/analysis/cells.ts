@@ -63,7 +63,7 @@ export interface LatencySource {
 }
 
 /** Default grouping: pooled over grades (and repeats), split by everything else that defines the workload. */
-export const LATENCY_BY = ["system", "variant", "payload", "granularity", "placement", "unit_size", "n_units", "stage"];
+export const LATENCY_BY = ["system", "variant", "payload", "granularity", "placement", "insertion", "keys", "unit_size", "n_units", "stage"];
 
 export type LatencyDataSource = "samples" | "histograms";
 

@@ -14,7 +14,7 @@ import {
 import { distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
 import { LAYER_STYLE, LAYER_SYMBOLS, outlineFor, PERCENTILE_SYMBOLS, systemColor, VARIANT_DASHES, VARIANT_PATTERNS } from "./palette.js";
-import { slicesOf, systemRank, systemSeries, type Slice, type SystemSeries } from "./slices.js";
+import { seriesId, slicesOf, systemRank, systemSeries, type Slice, type SystemSeries } from "./slices.js";
 import { BOUNDARIES, WHERE_THRESHOLD, type ReductionRow } from "./reduction.js";
 import { LAYER_LABELS, LAYERS, type SizeRow } from "./sizes.js";
 import { THROUGHPUT_METRICS, type ThroughputRow } from "./throughput.js";
@@ -38,7 +38,7 @@ function oneSlice(f: Frame, what: string, given?: Slice): Slice {
 }
 
 const finite = (v: number) => (Number.isFinite(v) ? v : null);
-const seriesKey = (s: { system: string; variant: string; storage_profile?: string }) => `${s.system}\u0000${s.variant}\u0000${s.storage_profile ?? ""}`;
+const seriesKey = seriesId;
 
 function barStyle(s: SystemSeries): Record<string, unknown> {
   const color = systemColor(s.system);
@@ -205,6 +205,8 @@ export function edrFigure(edr: Frame, opts: EdrFigureOptions = {}): FigureSpec {
 
 export interface DatasetSizeRow {
   grade: string;
+  /** blob or typed (absent: blob). */
+  insertion?: string;
   logical: number;
   unique: number;
 }
@@ -277,7 +279,8 @@ export function sizesFigure(sizes: Frame, dataset?: DatasetSizeRow[], opts: Slic
           });
         }
       }
-      const ds = dataset?.find((x) => x.grade === grade);
+      // Blob and typed cells of a payload are different datasets: the series' own (old bundles: blob).
+      const ds = dataset?.find((x) => x.grade === grade && (x.insertion ?? "blob") === (s.insertion || "blob"));
       if (ds) {
         shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: onAxis(ds.logical / unit.div), y1: onAxis(ds.logical / unit.div), line: { color: "#000", width: 1.5, dash: "dot" }, name: "logical bytes (L0)", showlegend: i === 0, legendgroup: "l0" });
         shapes.push({ type: "line", xref: `${ax.x} domain`, yref: ax.y, x0: 0, x1: 1, y0: onAxis(ds.unique / unit.div), y1: onAxis(ds.unique / unit.div), line: { color: "#D55E00", width: 1.5, dash: "dash" }, name: "unique bytes (ideal dedup)", showlegend: i === 0, legendgroup: "unique" });

@@ -6,6 +6,7 @@ import { tableToIPC, type Table } from "apache-arrow";
 import type { ColumnTable } from "arquero";
 import { formatBytes } from "../bytes.js";
 import { loadBundles, type BundleMeta, type LoadedBundles } from "../results/bundle.js";
+import { insertionLabel } from "../results/schema.js";
 
 export type Frame = ColumnTable;
 
@@ -34,10 +35,26 @@ export function frame(t: Table | Frame): Frame {
   return f;
 }
 
-/** Cell tables of bundles written before `storage_profile` existed get it as "" (one configuration dimension everywhere). */
+/**
+ * Cell tables of bundles written before `storage_profile`, `insertion` or `keys` existed get them
+ * with the values those runs had: storage_profile "", insertion "blob", keys "" (one set of
+ * configuration dimensions everywhere; a null left by a cell file without them reads the same).
+ */
 function withStorageProfile(f: Frame): Frame {
   const cols = f.columnNames();
-  return cols.includes("cell_id") && cols.includes("system") && !cols.includes("storage_profile") ? f.derive({ storage_profile: () => "" }) : f;
+  if (!cols.includes("cell_id") || !cols.includes("system")) return f;
+  const add: Record<string, string> = {};
+  if (!cols.includes("storage_profile")) add.storage_profile = "() => ''";
+  if (!cols.includes("insertion")) add.insertion = "() => 'blob'";
+  else if (hasNull(f, "insertion")) add.insertion = "d => d.insertion == null || d.insertion === '' ? 'blob' : d.insertion";
+  if (!cols.includes("keys")) add.keys = "() => ''";
+  else if (hasNull(f, "keys")) add.keys = "d => d.keys == null ? '' : d.keys";
+  return Object.keys(add).length ? f.derive(add) : f;
+}
+
+function hasNull(f: Frame, column: string): boolean {
+  for (const v of f.array(column) as Iterable<unknown>) if (v === null || v === undefined) return true;
+  return false;
 }
 
 /** Frames of bundles already loaded with `loadBundles`. */
@@ -51,7 +68,7 @@ export async function loadFrames(dirs: string[]): Promise<LabFrames> {
 }
 
 /** The dimensions that make two cells the same configuration (everything but run, cell and repeat). */
-export const CONFIG_DIMS = ["system", "variant", "storage_profile", "payload", "granularity", "placement", "unit_size", "n_units", "grade", "dup_fraction"] as const;
+export const CONFIG_DIMS = ["system", "variant", "storage_profile", "payload", "granularity", "placement", "insertion", "keys", "unit_size", "n_units", "grade", "dup_fraction"] as const;
 export type ConfigDim = (typeof CONFIG_DIMS)[number];
 
 /** The configuration of a cell (CONFIG_DIMS), as every aggregated analysis row carries it. */
@@ -62,11 +79,17 @@ export interface ConfigFields {
   payload: string;
   granularity: string;
   placement: string;
+  /** blob or typed (bundles written before typed insertion: blob). */
+  insertion: string;
+  /** Typed cells' key mode (surrogate, natural); "" for blob cells. */
+  keys: string;
   unit_size: string;
   n_units: number;
   grade: string;
   dup_fraction: number;
 }
+
+export { insertionLabel };
 
 /** One row per cell (run_id, cell_id) with its dimensions, from the results table. */
 export function cellsOf(results: Table | Frame): Frame {

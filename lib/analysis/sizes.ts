@@ -43,7 +43,7 @@ export function sizeTable(results: Table | Frame): Frame {
 }
 
 /** A dataset is identified by the configuration fields that describe its data, not the system it went into. */
-export interface DatasetSizes extends Pick<ConfigFields, "payload" | "granularity" | "placement" | "unit_size" | "n_units" | "grade"> {
+export interface DatasetSizes extends Pick<ConfigFields, "payload" | "granularity" | "placement" | "insertion" | "unit_size" | "n_units" | "grade"> {
   /** Logical bytes of the dataset (duplicates included), mean over repeats. */
   logical: number;
   /** Unique bytes: what perfect deduplication would store. */
@@ -52,7 +52,8 @@ export interface DatasetSizes extends Pick<ConfigFields, "payload" | "granularit
 
 /** Logical and unique bytes of each dataset (L0, from the manifest), per workload and grade. */
 export function datasetSizes(results: Table | Frame): Frame {
-  const keys = ["payload", "granularity", "placement", "unit_size", "n_units", "grade"];
+  // Typed records and blobs of one payload are different datasets (different L0 bytes).
+  const keys = ["payload", "granularity", "placement", "insertion", "unit_size", "n_units", "grade"];
   const f = frame(results).filter((d: { stage: string; metric: string }) => d.stage === "dataset" && (d.metric === "logical_bytes" || d.metric === "unique_bytes"));
   if (f.numRows() === 0) return aq.table(Object.fromEntries([...keys, "logical", "unique"].map((k) => [k, []])));
   return f

@@ -3,6 +3,7 @@
 // one payload gives plain file names ("edr") and many payloads give "edr-random_binary".
 import * as aq from "arquero";
 import { systemNames } from "../systems/registry.js";
+import { insertionLabel } from "../results/schema.js";
 import { datasetLabel, distinct, type Frame } from "./frames.js";
 
 export const SLICE_DIMS = ["payload", "granularity", "placement", "unit_size", "n_units"] as const;
@@ -50,6 +51,10 @@ export interface SystemSeries {
   variant: string;
   /** The storage layer under the system ("" in bundles written before it was recorded). */
   storage_profile: string;
+  /** blob or typed ("blob" in bundles written before typed insertion). */
+  insertion: string;
+  /** Typed series' key mode ("" for blob). */
+  keys: string;
   label: string;
   /** Index of the variant among this system's variants (pattern / dash). */
   variantIndex: number;
@@ -64,23 +69,37 @@ export function systemRank(system: string): number {
 }
 
 export function systemSeries(f: Frame): SystemSeries[] {
-  const withProfile = f.columnNames().includes("storage_profile");
-  const pairs = (f.select("system", "variant", ...(withProfile ? ["storage_profile"] : [])).dedupe().objects() as { system: string; variant: string; storage_profile?: string }[]).map(
-    (p) => ({ system: p.system, variant: p.variant, storage_profile: p.storage_profile ?? "" }),
+  const cols = f.columnNames();
+  const optional = ["storage_profile", "insertion", "keys"].filter((c) => cols.includes(c));
+  const pairs = (f.select("system", "variant", ...optional).dedupe().objects() as { system: string; variant: string; storage_profile?: string; insertion?: string | null; keys?: string | null }[]).map(
+    (p) => ({ system: p.system, variant: p.variant, storage_profile: p.storage_profile ?? "", insertion: p.insertion || "blob", keys: p.keys ?? "" }),
   );
   const rank = systemRank;
-  pairs.sort((a, b) => rank(a.system) - rank(b.system) || a.system.localeCompare(b.system) || a.variant.localeCompare(b.variant) || a.storage_profile.localeCompare(b.storage_profile));
-  // The storage profile is named only where a system appears on several.
-  return pairs.map((p) => {
-    const mine = pairs.filter((q) => q.system === p.system);
+  const ins = (p: { insertion: string; keys: string }) => insertionLabel(p.insertion, p.keys);
+  // Blob before typed·natural before typed·surrogate would be alphabetical; keep blob, surrogate, natural.
+  const insRank = (p: { insertion: string; keys: string }) => ["blob", "typed·surrogate", "typed·natural"].indexOf(ins(p));
+  pairs.sort((a, b) => rank(a.system) - rank(b.system) || a.system.localeCompare(b.system) || a.variant.localeCompare(b.variant) || a.storage_profile.localeCompare(b.storage_profile) || insRank(a) - insRank(b));
+  const distinctSeries = [...new Map(pairs.map((p) => [seriesId(p), p])).values()];
+  // The storage profile is named only where a system appears on several; the insertion where the
+  // frame has typed cells (a figure of blob cells alone reads as before).
+  const anyTyped = distinctSeries.some((p) => p.insertion === "typed");
+  return distinctSeries.map((p) => {
+    const mine = distinctSeries.filter((q) => q.system === p.system);
     const variants = [...new Set(mine.map((q) => q.variant))];
     const profiles = new Set(mine.map((q) => q.storage_profile));
-    const label = (variants.length > 1 ? `${p.system} (${p.variant})` : p.system) + (profiles.size > 1 ? ` · ${p.storage_profile || "?"}` : "");
-    return { ...p, label, variantIndex: mine.findIndex((q) => q.variant === p.variant && q.storage_profile === p.storage_profile) };
+    const label = (variants.length > 1 ? `${p.system} (${p.variant})` : p.system) + (profiles.size > 1 ? ` · ${p.storage_profile || "?"}` : "") + (anyTyped ? ` · ${ins(p)}` : "");
+    return { ...p, label, variantIndex: mine.findIndex((q) => q.variant === p.variant && q.storage_profile === p.storage_profile && ins(q) === ins(p)) };
   });
 }
 
-/** Does a row belong to a series (system, variant and, where recorded, storage profile)? */
-export function inSeries(r: { system: string; variant: string; storage_profile?: string }, s: SystemSeries): boolean {
-  return r.system === s.system && r.variant === s.variant && (r.storage_profile ?? "") === s.storage_profile;
+type SeriesFields = { system: string; variant: string; storage_profile?: string; insertion?: string | null; keys?: string | null };
+
+/** The identity of a series: system, variant, storage profile, insertion·keys (absent columns: "", blob). */
+export function seriesId(r: SeriesFields): string {
+  return `${r.system}\u0000${r.variant}\u0000${r.storage_profile ?? ""}\u0000${insertionLabel(r.insertion, r.keys)}`;
+}
+
+/** Does a row belong to a series (system, variant and, where recorded, storage profile and insertion)? */
+export function inSeries(r: SeriesFields, s: SystemSeries): boolean {
+  return seriesId(r) === seriesId(s);
 }

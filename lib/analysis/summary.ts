@@ -6,7 +6,7 @@
 // and named in the status column (the one validity rule: cells.ts isUsable).
 import type { Table } from "apache-arrow";
 import { mean } from "../metrics/stats.js";
-import { isStageRow, type ResultRow } from "../results/schema.js";
+import { insertionLabel, isStageRow, type ResultRow } from "../results/schema.js";
 import { isLeftOut, isUsable, latencyCells, type LatencySource } from "./cells.js";
 import { frame, type Frame } from "./frames.js";
 
@@ -14,9 +14,15 @@ export interface SummaryLine {
   system: string;
   variant: string;
   payload: string;
+  /** "blob", "typed·surrogate" or "typed·natural". */
+  insertion: string;
   grade: string;
   stage: string;
   repeats: number;
+  /** Typed cells: records held after the stage and natural-key collisions (means over repeats' valid rows); null for blob. */
+  records_stored: number | null;
+  rejected_duplicates: number | null;
+  replaced_duplicates: number | null;
   edr_cluster: number | null;
   edr_replica: number | null;
   ideal_ratio: number | null;
@@ -31,9 +37,10 @@ export interface SummaryLine {
 }
 
 /** The summary groups by these (pooled over repeats). */
-export const SUMMARY_BY = ["system", "variant", "payload", "grade", "granularity", "placement", "stage"];
+export const SUMMARY_BY = ["system", "variant", "payload", "insertion", "keys", "grade", "granularity", "placement", "stage"];
 
 const STAGE_ORDER = ["bulk_insert", "perfile_insert", "perfile_delete", "maintenance"];
+const INSERTION_ORDER = ["blob", "typed·surrogate", "typed·natural"];
 
 const isTable = (x: unknown): x is Table | Frame => typeof (x as { numRows?: unknown }).numRows !== "undefined" || typeof (x as { numCols?: unknown }).numCols !== "undefined";
 
@@ -83,7 +90,8 @@ export function summaryLines(input: LatencySource | Table): SummaryLine[] {
     const leftNote = left.length ? `${left.length} invalid row${left.length === 1 ? "" : "s"} left out (${[...new Set(left.map((r) => r.reason || "no reason"))].slice(0, 2).join("; ")})` : "";
     const status = errors.length ? `FAILED: ${errors[0]!.reason}` : notImpl ? "not implemented" : "ok";
     lines.push({
-      system: first.system, variant: first.variant, payload: first.payload, grade: first.grade, stage: first.stage, repeats,
+      system: first.system, variant: first.variant, payload: first.payload, insertion: insertionLabel(first.insertion, first.keys), grade: first.grade, stage: first.stage, repeats,
+      records_stored: pick("records_stored"), rejected_duplicates: pick("rejected_duplicates"), replaced_duplicates: pick("replaced_duplicates"),
       edr_cluster: pick("edr_cluster"), edr_replica: pick("edr_replica"), ideal_ratio: pick("ideal_ratio"),
       mbps: pick("throughput_MBps"), p50_ms: p50, p99_ms: p99, latency_source: source, invalid_rows: left.length,
       status: leftNote ? `${status}; ${leftNote}` : status,
@@ -92,7 +100,7 @@ export function summaryLines(input: LatencySource | Table): SummaryLine[] {
   const gradeKey = (g: string) => Number(g.replace(/^U/, "")) || 0;
   return lines.sort((a, b) =>
     a.system.localeCompare(b.system) || a.variant.localeCompare(b.variant) || a.payload.localeCompare(b.payload) ||
-    gradeKey(a.grade) - gradeKey(b.grade) || STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage));
+    INSERTION_ORDER.indexOf(a.insertion) - INSERTION_ORDER.indexOf(b.insertion) || gradeKey(a.grade) - gradeKey(b.grade) || STAGE_ORDER.indexOf(a.stage) - STAGE_ORDER.indexOf(b.stage));
 }
 
 /** How a p50/p99 value is printed in the summary (and in the thesis tables): 3 decimals, integers from 1000. */
@@ -106,15 +114,26 @@ function fmt(v: number | null, digits = 2): string {
   return formatMs(v, digits);
 }
 
+/** "400 (−40 rejected)", "360 (40 replaced)", "400" or "—" (blob). */
+function recordsCell(l: SummaryLine): string {
+  if (l.records_stored === null && l.rejected_duplicates === null && l.replaced_duplicates === null) return "—";
+  const held = l.records_stored === null ? "?" : fmt(l.records_stored, 0);
+  const dups = [l.rejected_duplicates ? `${fmt(l.rejected_duplicates, 0)} rejected` : "", l.replaced_duplicates ? `${fmt(l.replaced_duplicates, 0)} replaced` : ""].filter(Boolean);
+  return dups.length ? `${held} (${dups.join(", ")})` : held;
+}
+
 /** Fixed-width text table for terminals and logs. */
 export function formatSummary(lines: SummaryLine[]): string {
-  const header = ["system", "variant", "payload", "grade", "stage", "n", "EDR_cluster", "EDR_replica", "ideal", "MB/s", "p50 ms", "p99 ms", "status"];
+  // Typed cells add two columns (insertion; records held and natural-key collisions); blob-only summaries read as before.
+  const typed = lines.some((l) => l.insertion !== "blob");
+  const header = ["system", "variant", "payload", ...(typed ? ["insertion"] : []), "grade", "stage", "n", "EDR_cluster", "EDR_replica", "ideal", "MB/s", "p50 ms", "p99 ms", ...(typed ? ["records (dups)"] : []), "status"];
   const body = lines.map((l) => [
-    l.system, l.variant, l.payload, l.grade, l.stage, String(l.repeats), fmt(l.edr_cluster), fmt(l.edr_replica), fmt(l.ideal_ratio),
-    fmt(l.mbps, 1), fmt(l.p50_ms, 3), fmt(l.p99_ms, 3), l.status.length > 90 ? l.status.slice(0, 89) + "…" : l.status,
+    l.system, l.variant, l.payload, ...(typed ? [l.insertion] : []), l.grade, l.stage, String(l.repeats), fmt(l.edr_cluster), fmt(l.edr_replica), fmt(l.ideal_ratio),
+    fmt(l.mbps, 1), fmt(l.p50_ms, 3), fmt(l.p99_ms, 3), ...(typed ? [recordsCell(l)] : []), l.status.length > 90 ? l.status.slice(0, 89) + "…" : l.status,
   ]);
+  const shift = typed ? 1 : 0;
+  const numeric = new Set([5, 6, 7, 8, 9, 10, 11].map((i) => i + shift));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const numeric = new Set([5, 6, 7, 8, 9, 10, 11]);
   const line = (r: string[]) => r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
   const notes: string[] = [];
   const sources = new Set(lines.map((l) => l.latency_source).filter(Boolean));
@@ -126,6 +145,7 @@ export function formatSummary(lines: SummaryLine[]): string {
     );
   }
   if ([...sources].some((s) => s.startsWith("not pooled"))) notes.push("p50/p99 —: several repeats and no raw samples given (pass the loaded bundle, not only its results table).");
+  if (typed) notes.push("records (dups): records held after the stage (typed cells), and natural-key duplicates the system rejected or replaced in it (written − change in records held).");
   if (lines.some((l) => l.invalid_rows > 0)) notes.push("Rows marked invalid (valid = false) are left out of every number and counted in the status column.");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line), ...(notes.length ? ["", ...notes] : [])].join("\n");
 }

@@ -10,7 +10,7 @@ import type { EdrMetric, EdrRow } from "./edr.js";
 import { BOUNDARIES, WHERE_THRESHOLD, type ReductionRow } from "./reduction.js";
 import type { LatencyCellRow } from "./cells.js";
 import { LATENCY_STATS, OPERATION_LABELS } from "./latency.js";
-import { inSeries, systemSeries } from "./slices.js";
+import { inSeries, seriesId, systemSeries } from "./slices.js";
 import { latexEscape } from "./latex.js";
 
 export { latexEscape };
@@ -198,7 +198,7 @@ export function reductionThesisTable(red: Frame, opts: ReductionTableOptions = {
   const workloads = [...new Set(rows.map(wkey))];
   const stub = profiles ? 3 : 2;
   // Repeats per row (the most any boundary had); one n for every row goes into the group titles, not a column of "2".
-  const rowKey = (r: ReductionRow) => `${wkey(r)}\u0000${r.stage}\u0000${r.system}\u0000${r.variant}\u0000${r.storage_profile ?? ""}\u0000${r.grade}`;
+  const rowKey = (r: ReductionRow) => `${wkey(r)}\u0000${r.stage}\u0000${seriesId(r)}\u0000${r.grade}`;
   const rowN = new Map<string, number>();
   for (const r of rows) rowN.set(rowKey(r), Math.max(rowN.get(rowKey(r)) ?? 0, r.n));
   const ns = new Set(rowN.values());
@@ -637,7 +637,7 @@ export function potentialThesisTable(pf: Frame, opts: PotentialTableOptions = {}
       for (const s of series) {
         let named = false;
         for (const g of grades) {
-          const cells = inG.filter((r) => r.system === s.system && r.variant === s.variant && (r.storage_profile ?? "") === (s.storage_profile ?? "") && r.grade === g);
+          const cells = inG.filter((r) => inSeries(r, s) && r.grade === g);
           const meas = cells.filter((r) => r.kind === "measured");
           if (!meas.length) continue;
           const n = Math.max(...meas.map((r) => r.n));

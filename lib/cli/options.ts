@@ -12,6 +12,8 @@ export function matrixFlags(cmd: Command): Command {
     .option("--grades <list>", "duplicate grades: U0,U50,U90,U95,U99 or fractions like 0.3")
     .option("--granularities <list>", "file and/or block")
     .option("--placements <list>", "within and/or across")
+    .option("--insertion <mode>", "blob (default), typed (one record per unit in typed columns) or both")
+    .option("--keys <mode>", "typed cells' keys: surrogate (default), natural (duplicates collide) or both")
     .option("--stages <list>", "bulk_insert,perfile_insert,perfile_delete,maintenance")
     .option("--units <n>", "units per dataset", (v) => wholeNumberArg(v, "--units", MAX_UNITS, 100))
     .option("--unit-size <size>", "unit size, e.g. 16KiB or a range 4KiB..1MiB")
@@ -37,6 +39,8 @@ export interface MatrixFlagValues {
   grades?: string;
   granularities?: string;
   placements?: string;
+  insertion?: string;
+  keys?: string;
   stages?: string;
   units?: number;
   unitSize?: string;
@@ -50,7 +54,7 @@ export function overridesFrom(o: MatrixFlagValues): ConfigOverrides {
   const list = (s?: string) => (s === undefined ? undefined : [s]);
   return {
     systems: list(o.systems), payloads: list(o.payloads), grades: list(o.grades), granularities: list(o.granularities),
-    placements: list(o.placements), stages: list(o.stages), units: o.units, unitSize: o.unitSize, blockSize: o.blockSize,
+    placements: list(o.placements), insertion: o.insertion, keys: o.keys, stages: list(o.stages), units: o.units, unitSize: o.unitSize, blockSize: o.blockSize,
     repeats: o.repeats, seed: o.seed, labPrefix: o.labPrefix,
   };
 }

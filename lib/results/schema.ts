@@ -38,6 +38,10 @@ export interface CellDims {
   grade: string;
   granularity: string;
   placement: string;
+  /** blob (opaque units) or typed (one record per unit in typed columns). Bundles written before it: read as blob. */
+  insertion: string;
+  /** Typed cells' key mode: surrogate or natural; "" for blob cells. */
+  keys: string;
   cache_state: string;
   repeat: number;
   /** The storage layer under the system (L3): thin, replicated×3, compressed, dedup, longhorn, file-blocks, none. */
@@ -47,7 +51,7 @@ export interface CellDims {
 const CELL_COLUMNS = {
   run_id: "string", cell_id: "string", system: "string", variant: "string", payload: "string", unit_size: "string",
   n_units: "int", dup_fraction: "number", grade: "string", granularity: "string", placement: "string",
-  cache_state: "string", repeat: "int", storage_profile: "string",
+  insertion: "string", keys: "string", cache_state: "string", repeat: "int", storage_profile: "string",
 } as const;
 
 /**
@@ -139,4 +143,9 @@ export function rowValid(value: number | null, reason: string): boolean {
 /** Rows that describe a cell rather than a measured stage: the dataset's ground truth (L0) and the empty cell's baseline. */
 export function isStageRow(stage: string): boolean {
   return stage !== "dataset" && stage !== "prepare";
+}
+
+/** Readable insertion of a cell: "blob", "typed·surrogate", "typed·natural" (legends, tables, the plan). */
+export function insertionLabel(insertion: string | null | undefined, keys: string | null | undefined): string {
+  return insertion === "typed" ? `typed·${keys || "surrogate"}` : "blob";
 }

@@ -20,7 +20,7 @@ import { systemDefinition } from "../systems/registry.js";
 import type { RunConfig } from "./config.js";
 import { emit, type RunEvents } from "./events.js";
 import { cellDims, type Cell } from "./matrix.js";
-import { CellRows, joinReasons, recordDataset, recordMeasurement, recordSizes, type SizePoint } from "./rows.js";
+import { CellRows, joinReasons, recordDataset, recordMeasurement, recordRecords, recordSizes, type HeldRecords, type SizePoint } from "./rows.js";
 import { recordPotential } from "./potential-rows.js";
 import { BatchFeeder } from "./batch-feeder.js";
 import { cellWorkDirPrefix } from "./cleanup.js";
@@ -150,8 +150,30 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     out.add("dataset", "replication_factor", R, "x");
     // What the storage layer is, beside the system's own snapshots (snapshots.arrow, stage "prepare").
     record.snapshots.push({ cell_id: cell.id, system: system.name, stage: "prepare", point: "before", data: { storage_layer: { kind: l3.kind, profile: l3.profile ?? l3.kind, replicas: l3.replicas ?? cell.system.replication.storage, description: l3.description ?? "" } } });
+    if (cell.insertion === "typed") {
+      out.add("dataset", "n_records", t.n_units, "records", { layer: "L0" });
+      out.add("dataset", "duplicate_records", t.duplicate_items, "records", { layer: "L0" });
+    }
     await system.connect();
-    await system.prepare({ lab: cfg.lab, cellKey: cell.key, variant: cell.variant, containers: ds.containers, workDir, log: (m) => void env.log(m) });
+    // Typed cells need the system's typed mapping (read after connect: the resolved capabilities).
+    const typedCaps = system.capabilities.typed;
+    if (cell.insertion === "typed" && !typedCaps) {
+      for (const s of cfg.stages) out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}: typed insertion (the connector declares no typed mapping, capabilities.typed)` });
+      await env.log(`cell ${cell.id}: ${system.name} has no typed insertion: its stages are recorded as not implemented`);
+      return record;
+    }
+    const typed = cell.insertion === "typed" ? { schema: ds.recordSchema!, keys: cell.keys ?? "surrogate" } as const : undefined;
+    // Records held, counted by the system itself after settle (typed cells), or why there is no count.
+    const held = async (): Promise<HeldRecords> => {
+      if (!system.storedRecords) return { count: null, reason: `${system.name} cannot count the records it holds (no storedRecords)` };
+      try {
+        const n = await system.storedRecords();
+        return n === null ? { count: null, reason: `${system.name} could not count the records it holds` } : { count: n, reason: "" };
+      } catch (e) {
+        return { count: null, reason: `counting records failed: ${env.redact.text(errorMessage(e))}` };
+      }
+    };
+    await system.prepare({ lab: cfg.lab, cellKey: cell.key, variant: cell.variant, containers: ds.containers, workDir, log: (m) => void env.log(m), ...(typed ? { typed } : {}) });
     const prepPhase: PhaseWindow = { cellId: cell.id, system: system.name, stage: "prepare", start: Date.now() };
 
     // The empty cell's settled sizes: the baseline every insert stage must start from
@@ -194,6 +216,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       const baseline = changed || !last ? await settle(system, () => sizesAt(phase, "before"), settleOpts) : last;
       const before = baseline.point;
       const dirty = inserting ? joinReasons(notFresh(empty.point, before, t.logical_bytes, { l3Measured: l3!.untrimmedBytes !== undefined }), await untrimmed(t.logical_bytes)) : "";
+      const heldBefore = typed ? await held() : undefined;
       await snapshot(s, "before");
       out.add(s, "baseline_settle_s", baseline.durationS, "s", { reason: joinReasons(baseline.note, baseline.unsettled && `${baseline.unsettled} still changing before the stage`) });
       // Bulk input is produced ahead of the clock (a worker thread); the wait for it is measured.
@@ -242,6 +265,11 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       await snapshot(s, "after");
       recordMeasurement(out, record, s, m, env.runId, cell.id, dims);
       out.add(s, "settle_s", settled.durationS, "s", { reason: joinReasons(settled.note, settled.unsettled && `${settled.unsettled} still changing after ${settleOpts.timeoutMs / 1000} s`) });
+      if (typed && typedCaps) {
+        recordRecords(out, s, {
+          collision: typedCaps.collision, keys: typed.keys, written: inserting ? m.units : 0, before: heldBefore!, after: await held(),
+        });
+      }
       recordSizes(out, s, before, after, m.bytes, t.dedup_ratio, R, { baseline: dirty, unsettled: joinReasons(settled.note ? "L1,L2" : "", settled.unsettled) },
         storedAfter ? { logical: t.logical_bytes, empty: empty.point, emptyReason: empty.unsettled && `the empty cell's ${empty.unsettled} was still changing` } : undefined);
       if (!inserting) {

@@ -12,7 +12,8 @@ import { COPY_POLICIES, gradeLabel, parseGrade } from "../generators/plan.js";
 import { PrometheusConfigSchema, StorageLayerSpecSchema } from "../metrics/prometheus-config.js";
 import { parseBytes } from "../bytes.js";
 import { parseSizeSpec, type SizeSpec } from "../generators/sizes.js";
-import { STAGES, type Stage } from "../systems/contract.js";
+import { STAGES, type KeyMode, type Stage } from "../systems/contract.js";
+import { SYNTHETIC_RECORD_SCHEMAS } from "../generators/records-synthetic.js";
 import { EMBEDDED_SYSTEMS, loadSystems, systemDefinition, systemNames as knownSystems } from "../systems/registry.js";
 import { LabNamespace } from "../systems/namespace.js";
 import { DEFAULT_SETTLE, type SettleOptions } from "./settle.js";
@@ -35,6 +36,20 @@ const SystemSettingsSchema = z
 
 const sizeLike = z.union([z.string(), z.number()]);
 
+/** `matrix.insertion` / `--insertion`: which insertion modes the matrix runs. */
+export const INSERTIONS = ["blob", "typed", "both"] as const;
+/** `matrix.keys` / `--keys`: which key modes typed cells run (blob cells have no keys). */
+export const KEY_CHOICES = ["surrogate", "natural", "both"] as const;
+export type Insertion = "blob" | "typed";
+
+/** The insertion modes and key modes a `both` expands to, in matrix order (blob first, surrogate first). */
+export function insertionModes(choice: (typeof INSERTIONS)[number]): Insertion[] {
+  return choice === "both" ? ["blob", "typed"] : [choice];
+}
+export function keyModes(choice: (typeof KEY_CHOICES)[number]): KeyMode[] {
+  return choice === "both" ? ["surrogate", "natural"] : [choice];
+}
+
 /** Bounds of a dataset and a matrix: planning is closed-form, but a cell still writes every unit. */
 export const MAX_UNITS = 100_000_000;
 export const MAX_REPEATS = 1000;
@@ -51,6 +66,10 @@ export const ConfigFileSchema = z
         grades: z.array(z.union([z.string(), z.number()])).min(1).default(["U0", "U50", "U90"]),
         granularities: z.array(z.enum(["file", "block"])).min(1).default(["file"]),
         placements: z.array(z.enum(["within", "across"])).min(1).default(["within"]),
+        /** blob: every unit one opaque payload; typed: every unit one record in typed columns (issue 14); both: the two. */
+        insertion: z.enum(INSERTIONS).default("blob"),
+        /** Typed cells only: surrogate (every record its own id) and/or natural (the record's own key: duplicates collide). */
+        keys: z.enum(KEY_CHOICES).default("surrogate"),
         stages: z.array(z.enum(STAGES)).min(1).default([...STAGES]),
         repeats: z.number().int().min(1).max(MAX_REPEATS).default(1),
         cacheState: z.enum(["warm"]).default("warm"),
@@ -114,6 +133,10 @@ export interface RunConfig {
   grades: number[];
   granularities: ("file" | "block")[];
   placements: ("within" | "across")[];
+  /** Insertion modes of the matrix (blob cells first): ["blob"] unless matrix.insertion says typed or both. */
+  insertions: Insertion[];
+  /** Key modes of the typed cells (ignored by blob cells). */
+  keys: KeyMode[];
   stages: Stage[];
   repeats: number;
   cacheState: "warm";
@@ -141,6 +164,8 @@ export interface ConfigOverrides {
   grades?: string[];
   granularities?: string[];
   placements?: string[];
+  insertion?: string;
+  keys?: string;
   stages?: string[];
   repeats?: number;
   units?: number;
@@ -219,6 +244,22 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   prepareRealPayloads(file.data, payloads);
   for (const p of payloads) payloadType(p);
   if (new Set(grades).size !== grades.length) throw new UsageError("a grade is listed twice", "list each grade once");
+  const insertion = overrides.insertion ?? m.insertion;
+  if (!(INSERTIONS as readonly string[]).includes(insertion)) throw new UsageError(`unknown insertion "${insertion}"`, "use blob, typed or both");
+  const keysChoice = overrides.keys ?? m.keys;
+  if (!(KEY_CHOICES as readonly string[]).includes(keysChoice)) throw new UsageError(`unknown keys "${keysChoice}"`, "use surrogate, natural or both");
+  const insertions = insertionModes(insertion as (typeof INSERTIONS)[number]);
+  const keys = keyModes(keysChoice as (typeof KEY_CHOICES)[number]);
+  if (insertions.includes("typed")) {
+    // Records are whole units: refused here, before anything runs (the Dataset would refuse it per cell).
+    if (granularities.includes("block")) {
+      throw new UsageError("typed insertion with block granularity: records are whole units", "use granularities file with insertion typed (or insertion blob for block cells)");
+    }
+    const untyped = payloads.filter((p) => !SYNTHETIC_RECORD_SCHEMAS[p]);
+    if (untyped.length) {
+      throw new UsageError(`payload ${untyped.join(", ")} has no record schema for typed insertion`, `use insertion blob, or typed payloads: ${Object.keys(SYNTHETIC_RECORD_SCHEMAS).join(", ")}`);
+    }
+  }
   const repeats = overrides.repeats ?? m.repeats;
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > MAX_REPEATS) throw new UsageError(`repeats must be a whole number from 1 to ${MAX_REPEATS} (got ${repeats})`, "pass --repeats 3");
   const units = overrides.units ?? d.units;
@@ -271,11 +312,11 @@ export function resolveConfig(raw: unknown, overrides: ConfigOverrides = {}, whe
   const source: ConfigFile = {
     ...file,
     lab: { prefix: lab.prefix },
-    matrix: { ...m, systems: systemNames, payloads, grades, granularities, placements, stages, repeats },
+    matrix: { ...m, systems: systemNames, payloads, grades, granularities, placements, insertion: insertion as ConfigFile["matrix"]["insertion"], keys: keysChoice as ConfigFile["matrix"]["keys"], stages, repeats },
     dataset: { ...d, units, unitSize: overrides.unitSize ?? d.unitSize, blockSize, seed },
   };
   return {
-    lab, systems, payloads, grades, granularities, placements, stages, repeats, cacheState: m.cacheState,
+    lab, systems, payloads, grades, granularities, placements, insertions, keys, stages, repeats, cacheState: m.cacheState,
     units, unitSize, blockSize, containers: d.containers, policy: d.policy, seed,
     batchBytes, readAheadBytes, workDir: file.workDir, settle: file.settle, prometheus: file.prometheus, metrics: file.metrics, events: file.events, source,
   };

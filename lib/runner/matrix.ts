@@ -1,4 +1,5 @@
-// The experiment matrix: repeat × system × variant × payload × grade × granularity × placement.
+// The experiment matrix: repeat × system × variant × payload × grade × granularity × placement
+// × insertion (blob | typed) × keys (typed cells: surrogate | natural).
 // Every system in a repeat sees the identical dataset (fair comparison); repeats get fresh
 // data because the dataset seed includes the repeat. Seeds are hashes, never s, s+1, s+2.
 import { createHash } from "node:crypto";
@@ -6,11 +7,16 @@ import { Dataset, DatasetSpecSchema, type DatasetSpec } from "../generators/data
 import { gradeLabel, plannedTotals } from "../generators/plan.js";
 import { payloadType } from "../generators/payloads.js";
 import { formatSizeSpec } from "../generators/sizes.js";
-import type { CellDims } from "../results/schema.js";
-import type { RunConfig, SystemPlan } from "./config.js";
+import { insertionLabel, type CellDims } from "../results/schema.js";
+import type { KeyMode } from "../systems/contract.js";
+import type { Insertion, RunConfig, SystemPlan } from "./config.js";
 
 export interface Cell {
-  /** Stable, readable id: system.variant.payload.grade.granularity.placement.rN */
+  /**
+   * Stable, readable id: system.variant.payload.grade.granularity.placement.rN for blob cells (the
+   * ids of every run before typed insertion existed), system.variant.payload.grade.granularity.placement.typed-KEYS.rN
+   * for typed cells (typed-surrogate, typed-natural).
+   */
   id: string;
   /** Short name-safe key for per-cell objects (topics, buckets, directories). */
   key: string;
@@ -21,9 +27,20 @@ export interface Cell {
   grade: string;
   granularity: "file" | "block";
   placement: "within" | "across";
+  /** blob: opaque units; typed: one record per unit in typed columns. */
+  insertion: Insertion;
+  /** Typed cells: how records are keyed; undefined for blob cells. */
+  keys?: KeyMode;
   repeat: number;
   dataset: DatasetSpec;
 }
+
+/** The id part of a typed cell ("typed-natural"); blob cells have none (their ids are unchanged). */
+export function insertionIdPart(insertion: Insertion, keys?: KeyMode): string {
+  return insertion === "typed" ? `typed-${keys ?? "surrogate"}` : "";
+}
+
+export { insertionLabel };
 
 export function expandMatrix(cfg: RunConfig, runId: string): Cell[] {
   const cells: Cell[] = [];
@@ -33,27 +50,38 @@ export function expandMatrix(cfg: RunConfig, runId: string): Cell[] {
         for (const payload of cfg.payloads)
           for (const fraction of cfg.grades)
             for (const granularity of cfg.granularities)
-              for (const placement of cfg.placements) {
-                const grade = gradeLabel(fraction);
-                const id = [system.name, variant, payload, grade, granularity, placement, `r${repeat}`].join(".");
-                cells.push({
-                  id,
-                  key: cfg.lab.cellKey(runId, id),
-                  system, variant, payload, fraction, grade, granularity, placement, repeat,
-                  dataset: DatasetSpecSchema.parse({
-                    payload, units: cfg.units, size: cfg.unitSize, fraction, granularity, blockSize: cfg.blockSize,
-                    placement, containers: cfg.containers, policy: cfg.policy, seed: `${cfg.seed}/r${repeat}`,
-                  }),
-                });
-              }
+              for (const placement of cfg.placements)
+                for (const [insertion, keys] of insertionCells(cfg)) {
+                  const grade = gradeLabel(fraction);
+                  const typedPart = insertionIdPart(insertion, keys);
+                  const id = [system.name, variant, payload, grade, granularity, placement, ...(typedPart ? [typedPart] : []), `r${repeat}`].join(".");
+                  cells.push({
+                    id,
+                    key: cfg.lab.cellKey(runId, id),
+                    system, variant, payload, fraction, grade, granularity, placement, insertion, keys, repeat,
+                    dataset: DatasetSpecSchema.parse({
+                      payload, units: cfg.units, size: cfg.unitSize, fraction, granularity, blockSize: cfg.blockSize,
+                      placement, containers: cfg.containers, policy: cfg.policy, seed: `${cfg.seed}/r${repeat}`,
+                      // Blob specs carry no insertion field: their dataset (and its id) is the one of every earlier run.
+                      ...(insertion === "typed" ? { insertion } : {}),
+                    }),
+                  });
+                }
   return cells;
+}
+
+/** The (insertion, keys) pairs of the matrix: blob once, typed once per key mode. */
+function insertionCells(cfg: RunConfig): [Insertion, KeyMode | undefined][] {
+  const insertions = cfg.insertions ?? ["blob"];
+  return insertions.flatMap((i): [Insertion, KeyMode | undefined][] => (i === "typed" ? (cfg.keys ?? ["surrogate"]).map((k): [Insertion, KeyMode] => [i, k]) : [[i, undefined]]));
 }
 
 export function cellDims(cell: Cell, runId: string, cfg: RunConfig): CellDims {
   return {
     run_id: runId, cell_id: cell.id, system: cell.system.name, variant: cell.variant, payload: cell.payload,
     unit_size: formatSizeSpec(cfg.unitSize), n_units: cfg.units, dup_fraction: cell.fraction, grade: cell.grade,
-    granularity: cell.granularity, placement: cell.placement, cache_state: cfg.cacheState, repeat: cell.repeat,
+    granularity: cell.granularity, placement: cell.placement, insertion: cell.insertion, keys: cell.keys ?? "",
+    cache_state: cfg.cacheState, repeat: cell.repeat,
     storage_profile: "", // known once the storage layer is provisioned (runCell)
   };
 }
@@ -72,7 +100,9 @@ export interface CellPlan {
 export function planCell(cell: Cell, cfg: RunConfig): CellPlan {
   // Synthetic data: closed form, flat in the number of units. Real data: its staged units decide
   // sizes and how many distinct units exist, so the (bounded) dataset is planned unit by unit.
-  const ds = payloadType(cell.payload).kind === "synthetic" ? { totals: syntheticTotals(cell.dataset) } : new Dataset(cell.dataset);
+  // Typed cells: the Dataset generates the records once to know their L0 bytes (bounded by MAX_UNITS).
+  const closedForm = payloadType(cell.payload).kind === "synthetic" && cell.dataset.insertion !== "typed";
+  const ds = closedForm ? { totals: syntheticTotals(cell.dataset) } : new Dataset(cell.dataset);
   if (ds instanceof Dataset) ds.close();
   const inserts = (cfg.stages.includes("bulk_insert") ? 1 : 0) + (cfg.stages.includes("perfile_insert") ? 1 : 0);
   const operations = (cfg.stages.includes("perfile_insert") ? cfg.units : 0) + (cfg.stages.includes("perfile_delete") ? cfg.units : 0);
@@ -88,10 +118,16 @@ export function configFingerprint(cfg: RunConfig): string {
     lab: cfg.lab.prefix,
     systems: cfg.systems.map((s) => ({ name: s.name, variants: s.variants, maintenance: s.maintenance, replication: s.replication })),
     payloads: cfg.payloads, grades: cfg.grades, granularities: cfg.granularities, placements: cfg.placements,
+    // Blob-only matrices hash as before insertion existed (their --resume fingerprints stay valid).
+    ...(sameAsBlobOnly(cfg) ? {} : { insertions: cfg.insertions, keys: cfg.keys }),
     stages: cfg.stages, repeats: cfg.repeats, units: cfg.units, unitSize: cfg.unitSize, blockSize: cfg.blockSize,
     containers: cfg.containers, policy: cfg.policy, seed: cfg.seed,
   };
   return createHash("sha256").update(JSON.stringify(defining)).digest("hex").slice(0, 16);
+}
+
+function sameAsBlobOnly(cfg: RunConfig): boolean {
+  return (cfg.insertions ?? ["blob"]).every((i) => i === "blob");
 }
 
 function syntheticTotals(spec: DatasetSpec): Pick<Dataset["totals"], "logical_bytes" | "unique_bytes" | "dedup_ratio"> {

@@ -5,7 +5,7 @@ import { formatBytes } from "../bytes.js";
 import { payloadType } from "../generators/payloads.js";
 import { systemDefinition } from "../systems/registry.js";
 import type { RunConfig } from "./config.js";
-import { expandMatrix, planCell, type CellPlan } from "./matrix.js";
+import { expandMatrix, insertionLabel, planCell, type CellPlan } from "./matrix.js";
 
 export interface RunPlan {
   cells: CellPlan[];
@@ -52,7 +52,7 @@ export function planRun(cfg: RunConfig, only?: (cellId: string) => boolean): Run
 }
 
 export function formatPlan(plan: RunPlan): string {
-  const lines = plan.cells.map((c) => `  ${c.cell.id.padEnd(60)} ${formatBytes(c.bytesWritten).padStart(10)}  ideal ${c.idealRatio.toFixed(2)}`);
+  const lines = plan.cells.map((c) => `  ${c.cell.id.padEnd(60)} ${insertionLabel(c.cell.insertion, c.cell.keys ?? "").padEnd(15)} ${formatBytes(c.bytesWritten).padStart(10)}  ideal ${c.idealRatio.toFixed(2)}`);
   const mins = plan.estimateSeconds / 60;
   return [
     `dry run — nothing was opened or written`,

@@ -8,7 +8,7 @@ import { summarize } from "../metrics/stats.js";
 import type { L3Reading } from "../metrics/storage-layer.js";
 import type { CellRecord } from "../results/bundle.js";
 import { rowValid, type CellDims, type ResultRow } from "../results/schema.js";
-import type { SizeReading, Stage } from "../systems/contract.js";
+import type { CollisionBehaviour, KeyMode, SizeReading, Stage } from "../systems/contract.js";
 
 /** Builds the long-format rows of one cell. Validity is never set by hand: see rowValid. */
 export class CellRows {
@@ -188,4 +188,68 @@ function recordStored(out: CellRows, stage: Stage, s: StoredDataset, after: Size
     );
     out.add(stage, "stored_bytes", net, "B", { layer, replica: layer === "L3" ? "per_replica" : "", reason });
   }
+}
+
+/** Records held by a typed cell at one point: the system's own count, or why there is none. */
+export interface HeldRecords {
+  count: number | null;
+  /** Why count is null ("" when it is a count). */
+  reason: string;
+}
+
+/** What a typed stage did to the records held (recordRecords' input). */
+export interface TypedStageRecords {
+  /** What a natural-key duplicate meets on this system (capabilities.typed.collision). */
+  collision: CollisionBehaviour;
+  keys: KeyMode;
+  /** Records the stage wrote (insert stages: its units; 0 for delete and maintenance). */
+  written: number;
+  before: HeldRecords;
+  after: HeldRecords;
+  /** Why the stage's readings cannot be trusted (e.g. an unsettled layer) — carried by every row. */
+  reason?: string;
+}
+
+/**
+ * Collision rows of a typed stage, derived outside the connector from the records written and the
+ * change in records held (both counted after settle):
+ *  - `records_stored`: records held after the stage.
+ *  - insert stages: collided = written − (held after − held before); `rejected_duplicates` carries it
+ *    where the system rejects a colliding key, `replaced_duplicates` where it replaces one; a
+ *    system that keeps colliding keys (or surrogate keys, which never collide) must hold every
+ *    record, so a non-zero difference there is lost or invented records: a reason, never silence.
+ *  - maintenance: records gone during it are replacements (ReplacingMergeTree merges, log
+ *    compaction) where the system replaces; anywhere else a change is a reason.
+ *  - perfile_delete: `records_deleted` = held before − held after; no collision rows.
+ * A count the system cannot give (null) makes every derived row null with that reason.
+ */
+export function recordRecords(out: CellRows, stage: Stage, r: TypedStageRecords): void {
+  const base = r.reason ?? "";
+  out.add(stage, "records_stored", r.after.count, "records", { reason: joinReasons(r.after.reason, base) });
+  const countReason = joinReasons(r.before.count === null ? `records held before the stage: ${r.before.reason || "not counted"}` : "", r.after.count === null ? `records held after the stage: ${r.after.reason || "not counted"}` : "");
+  const change = r.before.count !== null && r.after.count !== null ? r.after.count - r.before.count : null;
+  if (stage === "perfile_delete") {
+    out.add(stage, "records_deleted", change === null ? null : -change, "records", { reason: joinReasons(countReason, base) });
+    return;
+  }
+  const inserting = stage === "bulk_insert" || stage === "perfile_insert";
+  // Records that vanished (insert: written but not held; maintenance: held before, gone after).
+  const collided = change === null ? null : inserting ? r.written - change : -change;
+  const expectCollisions = r.keys === "natural" && (inserting ? r.collision !== "kept" : r.collision === "replaced");
+  let problem = "";
+  if (collided !== null && collided !== 0 && !expectCollisions) {
+    problem = r.keys === "surrogate"
+      ? `${Math.abs(collided)} record(s) ${collided > 0 ? "written but not held" : "held beyond those written"}: surrogate keys never collide`
+      : inserting
+        ? `${Math.abs(collided)} record(s) ${collided > 0 ? "written but not held" : "held beyond those written"}: the system declares that it keeps colliding keys`
+        : `records held changed by ${-collided} during ${stage}, which does not replace on this system (collision: ${r.collision})`;
+  } else if (collided !== null && collided < 0) {
+    problem = `${-collided} record(s) more held than written (${r.written} written, held ${r.before.count} → ${r.after.count})`;
+  }
+  const reason = joinReasons(countReason, problem, base);
+  const kind = r.collision === "replaced" ? "replaced_duplicates" : "rejected_duplicates";
+  // Where the system keeps collisions, both counts are 0 by definition (and a difference is `problem`).
+  const value = collided === null ? null : r.collision === "kept" ? 0 : collided;
+  out.add(stage, kind, value, "records", { reason });
+  out.add(stage, kind === "replaced_duplicates" ? "rejected_duplicates" : "replaced_duplicates", collided === null ? null : 0, "records", { reason: collided === null ? reason : joinReasons(r.collision === "kept" ? problem : "", base) });
 }

@@ -45,7 +45,7 @@ function rowsFor(payload: string, repeats = 3): { results: ResultRow[]; latencie
         const cell_id = `${s.system}.${s.variant}.${payload}.${g.grade}.file.within.r${repeat}`;
         const dims = {
           run_id: "run-a", cell_id, system: s.system, variant: s.variant, payload, unit_size: "4096", n_units: 10, dup_fraction: g.f,
-          grade: g.grade, granularity: "file", placement: "within", cache_state: "warm", repeat, storage_profile: "thin",
+          grade: g.grade, granularity: "file", placement: "within", insertion: "blob", keys: "", cache_state: "warm", repeat, storage_profile: "thin",
         };
         const add = (stage: string, metric: string, value: number | null, extra: Partial<ResultRow> = {}) =>
           results.push({ ...dims, timestamp: 0, stage, metric, value, unit: "", layer: "", phase: "", replica: "", valid: value !== null, reason: value === null ? "no L3 reading" : "", ...extra });

@@ -34,7 +34,7 @@ function rows(specs: CellSpec[]): ResultRow[] {
       const cell_id = `${s.system}.${s.variant}.${s.grade}.r${repeat}`;
       const dims = {
         run_id: "run-r", cell_id, system: s.system, variant: s.variant, payload: "random_binary", unit_size: "4096", n_units: 244,
-        dup_fraction: s.f, grade: s.grade, granularity: "file", placement: "within", cache_state: "warm", repeat, storage_profile: "",
+        dup_fraction: s.f, grade: s.grade, granularity: "file", placement: "within", insertion: "blob", keys: "", cache_state: "warm", repeat, storage_profile: "",
       };
       const add = (stage: string, metric: string, value: number | null, extra: Partial<ResultRow> = {}) =>
         out.push({ ...dims, timestamp: 0, stage, metric, value, unit: "B", layer: "", phase: "", replica: "", valid: value !== null, reason: value === null ? "no reading" : "", ...extra });

@@ -31,7 +31,7 @@ interface PlanFlags extends MatrixFlagValues {
 }
 
 function hasMatrixFlags(o: RunFlags): boolean {
-  return ["config", "systems", "payloads", "grades", "granularities", "placements", "stages", "units", "unitSize", "blockSize", "repeats", "seed", "labPrefix"]
+  return ["config", "systems", "payloads", "grades", "granularities", "placements", "insertion", "keys", "stages", "units", "unitSize", "blockSize", "repeats", "seed", "labPrefix"]
     .some((k) => (o as Record<string, unknown>)[k] !== undefined);
 }
 
@@ -156,7 +156,7 @@ export function registerRun(program: Command): void {
     const plan = planRun(cfg);
     if (o.json) {
       const json = {
-        cells: plan.cells.map((c) => ({ cell_id: c.cell.id, bytes_written: c.bytesWritten, ideal_ratio: c.idealRatio, operations: c.operations })),
+        cells: plan.cells.map((c) => ({ cell_id: c.cell.id, insertion: c.cell.insertion, keys: c.cell.keys ?? "", bytes_written: c.bytesWritten, ideal_ratio: c.idealRatio, operations: c.operations })),
         bytes: plan.bytes, operations: plan.operations, estimate_seconds: plan.estimateSeconds, endpoints: plan.endpoints, expected: plan.expected,
       };
       process.stdout.write(JSON.stringify(json, null, 2) + "\n");
