@@ -3,11 +3,13 @@
 // snapshot: sqlite-sizes.ts; options, capabilities, definition: sqlite-options.ts.
 import type Database from "better-sqlite3";
 import { SystemError } from "../../errors.js";
+import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
 import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { openSqlite, removeSqliteFiles, sqliteFiles, sqlitePath } from "./sqlite-connection.js";
 import { readSqliteSizes, readSqliteSnapshot } from "./sqlite-sizes.js";
-import { createTableSql, deleteSql, insertSql } from "./sqlite-sql.js";
+import { countSql, createTableSql, deleteSql, insertSql } from "./sqlite-sql.js";
+import { SqliteTypedLayout, dbstatBytes } from "./sqlite-typed.js";
 
 export class SqliteSystem implements LabSystem {
   readonly name = "sqlite";
@@ -16,6 +18,11 @@ export class SqliteSystem implements LabSystem {
   private path = "";
   private insertStmts: Database.Statement[] = [];
   private deleteStmts: Database.Statement[] = [];
+  /** Typed cells: the table layout, each group's natural key (delete gets only a UnitRef), collisions met. */
+  private typed?: SqliteTypedLayout;
+  private groupKeys = new Map<number, unknown>();
+  private rejected = 0;
+  private deletesOfAbsent = 0;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -30,7 +37,7 @@ export class SqliteSystem implements LabSystem {
   }
 
   private table(container: number): string {
-    return this.lab.tableName("units", `c${container}`);
+    return this.lab.tableName(this.cell?.typed ? "records" : "units", `c${container}`);
   }
 
   private tables(): string[] {
@@ -42,6 +49,10 @@ export class SqliteSystem implements LabSystem {
     this.cell = cell;
     this.path = sqlitePath(cell.workDir, this.lab.sqlName);
     this.db = openSqlite(this.path, cell.variant);
+    this.typed = cell.typed ? new SqliteTypedLayout(cell.typed.schema, cell.typed.keys) : undefined;
+    this.groupKeys.clear();
+    this.rejected = 0;
+    this.deletesOfAbsent = 0;
     this.createTables();
   }
 
@@ -49,31 +60,72 @@ export class SqliteSystem implements LabSystem {
     const db = this.db!;
     this.insertStmts = [];
     this.deleteStmts = [];
+    const l = this.typed;
     for (const t of this.tables()) {
-      db.exec(createTableSql(t));
-      this.insertStmts.push(db.prepare(insertSql(t)));
-      this.deleteStmts.push(db.prepare(deleteSql(t)));
+      db.exec(l ? l.createSql(t) : createTableSql(t));
+      this.insertStmts.push(db.prepare(l ? l.insertSql(t) : insertSql(t)));
+      this.deleteStmts.push(db.prepare(l ? l.deleteSql(t) : deleteSql(t)));
     }
   }
 
+  /** One unit's row: the blob row, or (typed) the decoded record under its key; a natural-key duplicate is counted. */
+  private write(u: Unit): void {
+    const l = this.typed;
+    if (!l) {
+      this.insertStmts[u.container]!.run(u.id, u.size, u.sha256, u.payload);
+      return;
+    }
+    const values = decodeRecord(l.schema, u.payload);
+    const key = l.keyValue(u.index, values, u.sha256);
+    if (l.keys === "natural") this.groupKeys.set(u.group, key);
+    const r = this.insertStmts[u.container]!.run(...l.row(key as never, values));
+    if (r.changes === 0) this.rejected++;
+  }
+
+  /** Prepared statements, one transaction per batch. */
   async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
-    const db = this.db!;
-    const writeBatch = db.transaction((units: Unit[]) => {
-      for (const u of units) this.insertStmts[u.container]!.run(u.id, u.size, u.sha256, u.payload);
+    const writeBatch = this.db!.transaction((units: Unit[]) => {
+      for (const u of units) this.write(u);
     });
     for await (const batch of batches) writeBatch(batch);
     return OK;
   }
 
   async insert(u: Unit): Promise<OpStatus> {
-    this.insertStmts[u.container]!.run(u.id, u.size, u.sha256, u.payload);
+    this.write(u);
     return OK;
   }
 
+  /**
+   * Blob and surrogate cells delete the unit's own row. Natural cells delete the record under the
+   * unit's natural key, remembered per group at insert (byte-identical records share group and key):
+   * the row may already be gone when another unit of the group was deleted before — counted, not an error.
+   */
   async delete(u: UnitRef): Promise<OpStatus> {
-    const r = this.deleteStmts[u.container]!.run(u.id);
+    const l = this.typed;
+    if (l?.keys === "natural") {
+      if (!this.groupKeys.has(u.group)) throw new SystemError("sqlite", this.path, `delete of ${u.id}: no record of group ${u.group} was inserted in this cell`);
+      const r = this.deleteStmts[u.container]!.run(this.groupKeys.get(u.group));
+      if (r.changes === 0) this.deletesOfAbsent++;
+      return OK;
+    }
+    const r = this.deleteStmts[u.container]!.run(l ? BigInt(u.index) : u.id);
     if (r.changes !== 1) throw new SystemError("sqlite", this.path, `delete of ${u.id} removed ${r.changes} rows`);
     return OK;
+  }
+
+  /** Typed cells: rows of the typed tables (count(*)). */
+  async storedRecords(): Promise<number | null> {
+    if (!this.typed) return null;
+    let n = 0;
+    for (const t of this.tables()) n += Number((this.db!.prepare(countSql(t)).get() as { n: number }).n);
+    return n;
+  }
+
+  /** Typed cells: every row of every typed table, decoded back to the schema's values. */
+  async *readRecords(): AsyncIterable<RecordValues> {
+    if (!this.typed) throw new SystemError("sqlite", this.path, "readRecords: not a typed cell");
+    for (const t of this.tables()) yield* this.typed.read(this.db!, t);
   }
 
   /** WAL mode: copy the WAL into the database file and truncate it, so L1/L2 see every row. */
@@ -95,11 +147,16 @@ export class SqliteSystem implements LabSystem {
   }
 
   async sizes(): Promise<SizeReading[]> {
-    return readSqliteSizes(this.db!, this.storagePaths());
+    const sizes = await readSqliteSizes(this.db!, this.storagePaths());
+    if (!this.typed) return sizes;
+    const bytes = dbstatBytes(this.db!, this.tables());
+    return [...sizes, { layer: "L1", metric: "sqlite_dbstat_typed_table_bytes", bytes, ...(bytes === null ? { reason: "dbstat virtual table unavailable" } : {}) }];
   }
 
   async snapshot(): Promise<unknown> {
-    return readSqliteSnapshot(this.db!, this.tables());
+    const s = readSqliteSnapshot(this.db!, this.tables()) as Record<string, unknown>;
+    if (!this.typed) return s;
+    return { ...s, typed: { keys: this.typed.keys, rejected_duplicates: this.rejected, deletes_of_absent_records: this.deletesOfAbsent } };
   }
 
   async cleanup(): Promise<void> {
