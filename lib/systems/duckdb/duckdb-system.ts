@@ -1,13 +1,15 @@
 // DuckDB through @duckdb/node-api: the contract only. One database file per cell; bulk through
 // the Appender. Opening the file: duckdb-connection.ts; SQL text: duckdb-sql.ts; sizes and
 // snapshot: duckdb-sizes.ts; options, capabilities, definition: duckdb-options.ts.
-import { DuckDBBlobValue, type DuckDBConnection, type DuckDBInstance } from "@duckdb/node-api";
+import { DuckDBBlobValue, type DuckDBAppender, type DuckDBConnection, type DuckDBInstance, type DuckDBPreparedStatement } from "@duckdb/node-api";
 import { SystemError } from "../../errors.js";
+import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
 import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { closeDuckdb, duckdbFiles, duckdbPath, openDuckdb, removeDuckdbFiles } from "./duckdb-connection.js";
 import { readDuckdbSizes, readDuckdbSnapshot } from "./duckdb-sizes.js";
 import { createTableSql, deleteSql, insertSql } from "./duckdb-sql.js";
+import { DuckdbTypedLayout, type DuckdbKey } from "./duckdb-typed.js";
 
 export class DuckdbSystem implements LabSystem {
   readonly name = "duckdb";
@@ -15,6 +17,13 @@ export class DuckdbSystem implements LabSystem {
   private conn?: DuckDBConnection;
   private cell?: CellContext;
   private path = "";
+  /** Typed cells: the table layout, prepared statements, each group's natural key (delete gets only a UnitRef), collisions met. */
+  private typed?: DuckdbTypedLayout;
+  private typedInserts: DuckDBPreparedStatement[] = [];
+  private typedDeletes: DuckDBPreparedStatement[] = [];
+  private groupKeys = new Map<number, DuckdbKey>();
+  private rejected = 0;
+  private deletesOfAbsent = 0;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -30,7 +39,11 @@ export class DuckdbSystem implements LabSystem {
   }
 
   private table(container: number): string {
-    return this.lab.tableName("units", `c${container}`);
+    return this.lab.tableName(this.cell?.typed ? "records" : "units", `c${container}`);
+  }
+
+  private staging(container: number): string {
+    return this.lab.tableName("staging", `c${container}`);
   }
 
   async prepare(cell: CellContext): Promise<void> {
@@ -38,14 +51,76 @@ export class DuckdbSystem implements LabSystem {
     this.cell = cell;
     this.path = duckdbPath(cell.workDir, this.lab.sqlName);
     ({ instance: this.instance, conn: this.conn } = await openDuckdb(this.path));
+    this.typed = cell.typed ? new DuckdbTypedLayout(cell.typed.schema, cell.typed.keys) : undefined;
+    this.groupKeys.clear();
+    this.rejected = 0;
+    this.deletesOfAbsent = 0;
     await this.createTables();
   }
 
   private async createTables(): Promise<void> {
-    for (let c = 0; c < this.cell!.containers; c++) await this.conn!.run(createTableSql(this.table(c)));
+    const l = this.typed;
+    this.typedInserts = [];
+    this.typedDeletes = [];
+    for (let c = 0; c < this.cell!.containers; c++) {
+      const t = this.table(c);
+      await this.conn!.run(l ? l.createSql(t) : createTableSql(t));
+      if (!l) continue;
+      this.typedInserts.push(await this.conn!.prepare(l.insertSql(t)));
+      this.typedDeletes.push(await this.conn!.prepare(l.deleteSql(t)));
+    }
+  }
+
+  /** A typed unit's record and the key it is stored under (natural keys remembered per group for delete). */
+  private record(u: Unit): { key: DuckdbKey; values: RecordValues } {
+    const l = this.typed!;
+    const values = decodeRecord(l.schema, u.payload);
+    const key = l.keyValue(u.index, values, u.sha256);
+    if (l.keys === "natural") this.groupKeys.set(u.group, key);
+    return { key, values };
+  }
+
+  /**
+   * Typed bulk: surrogate cells through the Appender into the table; natural cells through the
+   * Appender into a TEMP staging table, moved per batch with INSERT … SELECT … ON CONFLICT DO NOTHING
+   * (the Appender has no ON CONFLICT), rejected duplicates counted as staged − inserted.
+   */
+  private async typedBulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    const l = this.typed!;
+    const conn = this.conn!;
+    const containers = this.cell!.containers;
+    const natural = l.keys === "natural";
+    if (natural) for (let c = 0; c < containers; c++) await conn.run(l.createStagingSql(this.staging(c)));
+    const appenders: DuckDBAppender[] = [];
+    try {
+      for (let c = 0; c < containers; c++) {
+        appenders.push(natural ? await conn.createAppender(this.staging(c), "main", "temp") : await conn.createAppender(this.table(c)));
+      }
+      for await (const batch of batches) {
+        const staged = new Array<number>(containers).fill(0);
+        for (const u of batch) {
+          const { key, values } = this.record(u);
+          l.appendRow(appenders[u.container]!, key, values);
+          staged[u.container]!++;
+        }
+        for (const a of appenders) a.flushSync();
+        if (!natural) continue;
+        for (let c = 0; c < containers; c++) {
+          if (staged[c] === 0) continue;
+          const r = await conn.run(l.moveStagingSql(this.table(c), this.staging(c)));
+          this.rejected += staged[c]! - Number(r.rowsChanged);
+          await conn.run(`DELETE FROM temp.main.${this.staging(c)}`);
+        }
+      }
+    } finally {
+      for (const a of appenders) a.closeSync();
+      if (natural) for (let c = 0; c < containers; c++) await conn.run(`DROP TABLE IF EXISTS temp.main.${this.staging(c)}`);
+    }
+    return OK;
   }
 
   async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    if (this.typed) return this.typedBulkInsert(batches);
     const appenders = await Promise.all(
       Array.from({ length: this.cell!.containers }, (_, c) => this.conn!.createAppender(this.table(c))),
     );
@@ -68,11 +143,35 @@ export class DuckdbSystem implements LabSystem {
   }
 
   async insert(u: Unit): Promise<OpStatus> {
+    if (this.typed) {
+      const { key, values } = this.record(u);
+      const p = this.typedInserts[u.container]!;
+      this.typed.bindRow(p, key, values);
+      const r = await p.run();
+      if (Number(r.rowsChanged) === 0) this.rejected++;
+      return OK;
+    }
     await this.conn!.run(insertSql(this.table(u.container)), [u.id, u.size, blob(u.sha256), blob(u.payload)]);
     return OK;
   }
 
+  /**
+   * Surrogate cells delete the unit's row by its index. Natural cells delete the record under the
+   * unit's natural key, remembered per group at insert (byte-identical records share group and key):
+   * the row may already be gone when another unit of the group was deleted before — counted, not an error.
+   */
   async delete(u: UnitRef): Promise<OpStatus> {
+    if (this.typed) {
+      const natural = this.typed.keys === "natural";
+      const key = natural ? this.groupKeys.get(u.group) : { type: "int64" as const, value: BigInt(u.index) };
+      if (!key) throw new SystemError("duckdb", this.path, `delete of ${u.id}: no record of group ${u.group} was inserted in this cell`);
+      const p = this.typedDeletes[u.container]!;
+      this.typed.bindKey(p, key);
+      const n = Number((await p.run()).rowsChanged);
+      if (natural && n === 0) this.deletesOfAbsent++;
+      else if (n !== 1) throw new SystemError("duckdb", this.path, `delete of ${u.id} removed ${n} rows`);
+      return OK;
+    }
     const r = await this.conn!.run(deleteSql(this.table(u.container)), [u.id]);
     if (r.rowsChanged !== 1) throw new SystemError("duckdb", this.path, `delete of ${u.id} removed ${r.rowsChanged} rows`);
     return OK;
@@ -96,12 +195,30 @@ export class DuckdbSystem implements LabSystem {
     await this.prepare(this.cell!);
   }
 
+  /** Typed cells: rows of the typed tables (count(*)). */
+  async storedRecords(): Promise<number | null> {
+    if (!this.typed) return null;
+    let n = 0;
+    for (let c = 0; c < this.cell!.containers; c++) {
+      n += Number((await this.conn!.runAndReadAll(`SELECT count(*) AS n FROM ${this.table(c)}`)).getRows()[0]![0]);
+    }
+    return n;
+  }
+
+  /** Typed cells: every row of every typed table, decoded back to the schema's values. */
+  async *readRecords(): AsyncIterable<RecordValues> {
+    if (!this.typed) throw new SystemError("duckdb", this.path, "readRecords: not a typed cell");
+    for (let c = 0; c < this.cell!.containers; c++) yield* this.typed.read(this.conn!, this.table(c));
+  }
+
   async sizes(): Promise<SizeReading[]> {
     return readDuckdbSizes(this.conn!, this.storagePaths());
   }
 
   async snapshot(): Promise<unknown> {
-    return readDuckdbSnapshot(this.conn!, this.table(0));
+    const s = (await readDuckdbSnapshot(this.conn!, this.table(0))) as Record<string, unknown>;
+    if (!this.typed) return s;
+    return { ...s, typed: { keys: this.typed.keys, rejected_duplicates: this.rejected, deletes_of_absent_records: this.deletesOfAbsent } };
   }
 
   async cleanup(): Promise<void> {
