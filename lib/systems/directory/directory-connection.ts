@@ -38,6 +38,33 @@ export async function writeUnitFile(dir: string, path: string, payload: Buffer, 
   }
 }
 
+/**
+ * Typed cells: write a record file. Created with O_EXCL; when `replace` is set and the file exists
+ * (a natural-key duplicate) it is rewritten instead. Returns true when an existing file was replaced.
+ */
+export async function writeRecordFile(dir: string, path: string, content: Buffer, fsync: boolean, replace: boolean): Promise<boolean> {
+  let replaced = false;
+  try {
+    let fh;
+    try {
+      fh = await open(path, "wx");
+    } catch (e) {
+      if (!replace || (e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      fh = await open(path, "w");
+      replaced = true;
+    }
+    try {
+      await fh.write(content, 0, content.length, 0);
+      if (fsync) await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw new SystemError("directory", dir, errorMessage(e), { cause: e });
+  }
+  return replaced;
+}
+
 /** fsync every file of a container directory, then the directory itself. */
 export async function syncDirectory(sub: string): Promise<void> {
   for (const name of await readdir(sub)) {

@@ -4,6 +4,7 @@ import { declareCapabilities } from "../capabilities.js";
 import type { SystemDefinition } from "../contract.js";
 import { directoryEndpoint } from "./directory-connection.js";
 import { DirectorySystem } from "./directory-system.js";
+import { DIRECTORY_TYPED_MAPPING } from "./directory-typed.js";
 
 const options = z
   .object({
@@ -13,10 +14,13 @@ const options = z
   .strict();
 export type DirectoryOptions = z.infer<typeof options>;
 
-const capabilities = declareCapabilities("directory", {
-  variants: { default: "one file per unit, written with write() + close()", fsync: "fsync every file before close" },
-  maintenance: { sync: "fsync every file and directory" },
-});
+const capabilities = {
+  ...declareCapabilities("directory", {
+    variants: { default: "one file per unit, written with write() + close()", fsync: "fsync every file before close" },
+    maintenance: { sync: "fsync every file and directory" },
+  }),
+  typed: { collision: "replaced" as const, mapping: DIRECTORY_TYPED_MAPPING },
+};
 
 export const directoryDefinition: SystemDefinition<DirectoryOptions> = {
   name: "directory",

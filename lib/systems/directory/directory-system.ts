@@ -3,12 +3,14 @@
 // The contract only: the directory and its files in directory-connection.ts, sizes and
 // snapshot in directory-sizes.ts, options and definition in directory-options.ts.
 import { execFile } from "node:child_process";
-import { readdir, rm, unlink } from "node:fs/promises";
+import { readFile, readdir, rm, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { SystemError } from "../../errors.js";
+import { SystemError, errorMessage } from "../../errors.js";
+import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
 import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
-import { containerDir, freshDirectory, labDirectory, syncDirectory, writeUnitFile } from "./directory-connection.js";
+import { containerDir, freshDirectory, labDirectory, syncDirectory, writeRecordFile, writeUnitFile } from "./directory-connection.js";
+import { decodeRecordFile, encodeRecordFile, recordFileName } from "./directory-typed.js";
 import type { DirectoryOptions } from "./directory-options.js";
 import { readDirectorySizes, readDirectorySnapshot } from "./directory-sizes.js";
 import { promisify } from "node:util";
@@ -19,6 +21,10 @@ export class DirectorySystem implements LabSystem {
   readonly name = "directory";
   private dir = "";
   private cell?: CellContext;
+  /** Typed natural cells: each group's file name (delete gets only a UnitRef); collisions met. */
+  private groupFiles = new Map<number, string>();
+  private replaced = 0;
+  private deletesOfAbsent = 0;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -33,14 +39,35 @@ export class DirectorySystem implements LabSystem {
     this.cell = cell;
     this.dir = labDirectory(this.options.root, cell.workDir, this.lab.objectName(cell.cellKey));
     await freshDirectory(this.dir, cell.containers);
+    this.resetTyped();
+  }
+
+  private resetTyped(): void {
+    this.groupFiles.clear();
+    this.replaced = 0;
+    this.deletesOfAbsent = 0;
   }
 
   private path(u: UnitRef): string {
-    return join(containerDir(this.dir, u.container), u.id);
+    const typed = this.cell?.typed;
+    if (!typed) return join(containerDir(this.dir, u.container), u.id);
+    if (typed.keys === "surrogate") return join(containerDir(this.dir, u.container), `${u.id}.json`);
+    const name = this.groupFiles.get(u.group);
+    if (!name) throw new SystemError("directory", this.dir, `delete of ${u.id}: no record of group ${u.group} was written in this cell`);
+    return join(containerDir(this.dir, u.container), name);
   }
 
-  private write(u: Unit): Promise<void> {
-    return writeUnitFile(this.dir, this.path(u), u.payload, this.cell!.variant === "fsync");
+  /** A blob unit's file, or (typed) its record's JSON file under the cell's key: a natural duplicate rewrites it. */
+  private async write(u: Unit): Promise<void> {
+    const typed = this.cell!.typed;
+    const fsync = this.cell!.variant === "fsync";
+    if (!typed) return writeUnitFile(this.dir, this.path(u), u.payload, fsync);
+    const values = decodeRecord(typed.schema, u.payload);
+    const name = recordFileName(typed.keys, u.id, typed.schema, values, u.sha256);
+    const natural = typed.keys === "natural";
+    if (natural) this.groupFiles.set(u.group, name);
+    const path = join(containerDir(this.dir, u.container), name);
+    if (await writeRecordFile(this.dir, path, encodeRecordFile(typed.schema, values), fsync, natural)) this.replaced++;
   }
 
   async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
@@ -53,9 +80,37 @@ export class DirectorySystem implements LabSystem {
     return OK;
   }
 
+  /**
+   * Blob and surrogate cells unlink the unit's own file. Natural cells unlink the record's file (the
+   * group's natural key, remembered at write): it may already be gone when another unit of the group
+   * was deleted before — counted, not an error.
+   */
   async delete(u: UnitRef): Promise<OpStatus> {
-    await unlink(this.path(u));
+    try {
+      await unlink(this.path(u));
+    } catch (e) {
+      if (this.cell?.typed?.keys === "natural" && (e as NodeJS.ErrnoException).code === "ENOENT") this.deletesOfAbsent++;
+      else throw new SystemError("directory", this.dir, errorMessage(e), { cause: e });
+    }
     return OK;
+  }
+
+  /** Typed cells: record files held, counted by listing every container directory. */
+  async storedRecords(): Promise<number | null> {
+    if (!this.cell?.typed) return null;
+    let n = 0;
+    for (let c = 0; c < this.cell.containers; c++) n += (await readdir(containerDir(this.dir, c))).length;
+    return n;
+  }
+
+  /** Typed cells: every record file, decoded back to the schema's values. */
+  async *readRecords(): AsyncIterable<RecordValues> {
+    const typed = this.cell?.typed;
+    if (!typed) throw new SystemError("directory", this.dir, "readRecords: not a typed cell");
+    for (let c = 0; c < this.cell!.containers; c++) {
+      const sub = containerDir(this.dir, c);
+      for (const name of (await readdir(sub)).sort()) yield decodeRecordFile(typed.schema, await readFile(join(sub, name)));
+    }
   }
 
   /** Nothing to wait for: file sizes and allocated blocks (delayed allocation included) are visible as soon as a write returns. */
@@ -76,6 +131,7 @@ export class DirectorySystem implements LabSystem {
 
   async reset(): Promise<void> {
     await freshDirectory(this.dir, this.cell!.containers);
+    this.resetTyped();
   }
 
   async sizes(): Promise<SizeReading[]> {
@@ -83,7 +139,10 @@ export class DirectorySystem implements LabSystem {
   }
 
   async snapshot(): Promise<unknown> {
-    return readDirectorySnapshot(this.dir);
+    const s = (await readDirectorySnapshot(this.dir)) as Record<string, unknown>;
+    const typed = this.cell?.typed;
+    if (!typed) return s;
+    return { ...s, typed: { keys: typed.keys, replaced_duplicates: this.replaced, deletes_of_absent_records: this.deletesOfAbsent } };
   }
 
   async cleanup(scope?: string): Promise<void> {
