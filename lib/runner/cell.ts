@@ -156,8 +156,7 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
     }
     await system.connect();
     // Typed cells need the system's typed mapping (read after connect: the resolved capabilities).
-    const typedCaps = system.capabilities.typed;
-    if (cell.insertion === "typed" && !typedCaps) {
+    if (cell.insertion === "typed" && !system.capabilities.typed) {
       for (const s of cfg.stages) out.add(s, "stage_status", null, "", { reason: `not implemented by ${system.name}: typed insertion (the connector declares no typed mapping, capabilities.typed)` });
       await env.log(`cell ${cell.id}: ${system.name} has no typed insertion: its stages are recorded as not implemented`);
       return record;
@@ -265,9 +264,11 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
       await snapshot(s, "after");
       recordMeasurement(out, record, s, m, env.runId, cell.id, dims);
       out.add(s, "settle_s", settled.durationS, "s", { reason: joinReasons(settled.note, settled.unsettled && `${settled.unsettled} still changing after ${settleOpts.timeoutMs / 1000} s`) });
-      if (typed && typedCaps) {
+      // The collision behaviour is read now: a connector may resolve it per variant in prepare() (ClickHouse's engines).
+      const collision = system.capabilities.typed?.collision;
+      if (typed && collision) {
         recordRecords(out, s, {
-          collision: typedCaps.collision, keys: typed.keys, written: inserting ? m.units : 0, before: heldBefore!, after: await held(),
+          collision, keys: typed.keys, written: inserting ? m.units : 0, before: heldBefore!, after: await held(),
         });
       }
       recordSizes(out, s, before, after, m.bytes, t.dedup_ratio, R, { baseline: dirty, unsettled: joinReasons(settled.note ? "L1,L2" : "", settled.unsettled) },

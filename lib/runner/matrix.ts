@@ -62,7 +62,7 @@ export function expandMatrix(cfg: RunConfig, runId: string): Cell[] {
                     dataset: DatasetSpecSchema.parse({
                       payload, units: cfg.units, size: cfg.unitSize, fraction, granularity, blockSize: cfg.blockSize,
                       placement, containers: cfg.containers, policy: cfg.policy, seed: `${cfg.seed}/r${repeat}`,
-                      // Blob specs carry no insertion field: their dataset (and its id) is the one of every earlier run.
+                      // Blob cells keep the default (blob): their dataset seed, id and units are those of every earlier run.
                       ...(insertion === "typed" ? { insertion } : {}),
                     }),
                   });
