@@ -1,7 +1,14 @@
 // Typed insertion (issue 14) on the embedded systems: every synthetic payload at U0 and U90, with
 // surrogate and natural keys, through the bulk path and per record, into real SQLite (both journal
 // modes), DuckDB and directory cells; counts exact and the round trip lossless.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
+import type { CellContext, Unit } from "../../lib/systems/contract.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
+import { systemDefinition } from "../../lib/systems/registry.js";
 import { TYPED_PAYLOADS, typedRoundTrip } from "../helpers/typed-harness.js";
 
 const SYSTEMS: { name: string; variants: string[] }[] = [
@@ -39,6 +46,80 @@ for (const sys of SYSTEMS) {
           }
         }
       }
+    }
+  });
+}
+
+// Many batches (cross-batch duplicates), the per-stage lifecycle the runner drives (insert, counted
+// collisions, sizes, delete every unit, reset), and placement across containers, where a natural key
+// is unique per container (table or directory) only.
+async function lifecycle(name: string, o: { payload: string; keys: "surrogate" | "natural"; placement: "within" | "across"; units: number; path: "bulk" | "perfile" }) {
+  const def = systemDefinition(name);
+  const lab = new LabNamespace();
+  const system = def.create({}, lab);
+  const dataset = new Dataset(DatasetSpecSchema.parse({
+    payload: o.payload, units: o.units, size: { min: 1024, max: 1024 }, fraction: 0.9, insertion: "typed", placement: o.placement,
+  }));
+  const workDir = mkdtempSync(join(tmpdir(), "dedup-lab-typed-life-"));
+  const cell: CellContext = {
+    lab, cellKey: "t" + Math.random().toString(36).slice(2, 10), variant: Object.keys(def.capabilities.variants)[0]!,
+    containers: dataset.containers, workDir, log: () => {}, typed: { schema: dataset.recordSchema!, keys: o.keys },
+  };
+  // Records a correct system holds: all, or one per distinct record per container (natural keys).
+  const perContainer = new Set(Array.from(dataset.units(), (u) => `${u.container}/${u.sha256.toString("hex")}`));
+  const expected = o.keys === "surrogate" ? dataset.length : perContainer.size;
+  await system.connect();
+  try {
+    await system.prepare(cell);
+    if (o.path === "bulk") {
+      let batches = 0;
+      expect((await system.bulkInsert((async function* () {
+        for (const b of dataset.batches(16 * 1024)) {
+          batches++;
+          yield b as Unit[];
+        }
+      })())).code).toBe("ok");
+      expect(batches).toBeGreaterThan(5);
+    } else {
+      for (const u of dataset.units()) expect((await system.insert(u)).code).toBe("ok");
+    }
+    expect((await system.settle()).code).toBe("ok");
+    expect(await system.storedRecords!()).toBe(expected);
+    const snap = (await system.snapshot()) as { typed: Record<string, number | string> };
+    const collided = o.keys === "natural" ? dataset.length - expected : 0;
+    expect(snap.typed[system.capabilities.typed!.collision === "replaced" ? "replaced_duplicates" : "rejected_duplicates"]).toBe(collided);
+    const sizes = await system.sizes();
+    for (const layer of ["L1", "L2"] as const) {
+      const p = sizes.find((s) => s.layer === layer && s.primary);
+      expect(p?.bytes).toBeGreaterThan(0);
+    }
+    for (const u of dataset.units()) expect((await system.delete(u)).code).toBe("ok");
+    await system.settle();
+    expect(await system.storedRecords!()).toBe(0);
+    const after = (await system.snapshot()) as { typed: Record<string, number> };
+    expect(after.typed.deletes_of_absent_records).toBe(collided);
+    await system.reset();
+    expect(await system.storedRecords!()).toBe(0);
+    return { expected, collided };
+  } finally {
+    await system.cleanup(cell.cellKey);
+    await system.close();
+    expect(readdirSync(workDir)).toEqual([]);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+for (const sys of SYSTEMS) {
+  describe(`typed lifecycle on ${sys.name}`, () => {
+    for (const keys of ["surrogate", "natural"] as const) {
+      it(`400 records, many batches, ${keys}: counted collisions, sizes, every unit deleted, reset, cleanup`, async () => {
+        const r = await lifecycle(sys.name, { payload: "random_binary", keys, placement: "within", units: 400, path: "bulk" });
+        expect(r.collided).toBe(keys === "natural" ? 360 : 0);
+      });
+      it(`placement across 4 containers, per record, ${keys} keys (a natural key is unique within its container only)`, async () => {
+        const r = await lifecycle(sys.name, { payload: "structured_json", keys, placement: "across", units: 200, path: "perfile" });
+        if (keys === "natural") expect(r.collided).toBeGreaterThan(0);
+      });
     }
   });
 }
