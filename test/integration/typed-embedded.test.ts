@@ -6,7 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
+import { field, recordsEqual, type RecordSchema, type RecordValues } from "../../lib/generators/records.js";
 import type { CellContext, Unit } from "../../lib/systems/contract.js";
+import { decodeRecordFile, encodeRecordFile } from "../../lib/systems/directory/directory-typed.js";
+import { SqliteTypedLayout } from "../../lib/systems/sqlite/sqlite-typed.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 import { systemDefinition } from "../../lib/systems/registry.js";
 import { TYPED_PAYLOADS, typedRoundTrip } from "../helpers/typed-harness.js";
@@ -123,3 +126,24 @@ for (const sys of SYSTEMS) {
     }
   });
 }
+
+describe("typed encodings of values the synthetic payloads do not generate", () => {
+  const schema: RecordSchema = {
+    name: "edge", key: "k",
+    fields: [field("k", "int64"), field("f", "float64"), field("t", "timestamp", true), field("b", "bytes"), field("j", "json"), field("u", "uuid", true), field("x", "bool")],
+  };
+  it("directory record files keep int64 extremes, NaN, ±Infinity, -0, empty bytes, JSON whitespace and nulls exactly", () => {
+    for (const f of [NaN, Infinity, -Infinity, -0, 5e-324, 0.1]) {
+      const values: RecordValues = [-(2n ** 63n), f, 2n ** 63n - 1n, Buffer.alloc(0), '{ "b" : [1,  2], "a":null }', null, false];
+      const back = decodeRecordFile(schema, encodeRecordFile(schema, values));
+      expect(recordsEqual(schema, back, values)).toBe(true);
+    }
+  });
+  it("sqlite refuses a float64 NaN or -0 loudly instead of storing NULL or 0", () => {
+    const l = new SqliteTypedLayout(schema, "natural");
+    for (const f of [NaN, -0]) {
+      expect(() => l.row(1n, [1n, f, null, Buffer.alloc(1), "{}", null, true])).toThrow(/REAL column cannot hold/);
+    }
+    expect(l.row(1n, [1n, Infinity, null, Buffer.alloc(1), "{}", null, true])).toHaveLength(7);
+  });
+});

@@ -5,6 +5,8 @@
 //   (json kept verbatim: SQLite has no JSON column type, its JSON functions read TEXT, and the
 //   harness compares the original text); bytes → BLOB; uuid → BLOB of its 16 bytes (the value's
 //   own 128 bits, as L0 counts it — TEXT would store 36 characters and measure the spelling).
+//   A float64 NaN or -0 is refused with an error: REAL would read them back as NULL and 0 (the
+//   synthetic schemas never generate them).
 //
 // Keys. surrogate: `_unit INTEGER PRIMARY KEY` = the unit's index (the rowid itself: no extra
 // index), every duplicate stored. natural: the schema's key field is the PRIMARY KEY (an int64 key
@@ -55,9 +57,13 @@ export function bytesToUuid(b: Buffer): string {
 
 type SqlValue = bigint | number | string | Buffer | null;
 
-function toSql(type: FieldType, v: FieldValue): SqlValue {
+function toSql(type: FieldType, v: FieldValue, name = ""): SqlValue {
   if (v === null) return null;
   switch (type) {
+    case "float64":
+      // SQLite's REAL turns NaN into NULL and -0.0 into 0: refuse them rather than store another value.
+      if (Number.isNaN(v) || Object.is(v, -0)) throw new Error(`sqlite: float64 field ${name} is ${String(v) === "0" ? "-0" : String(v)}, which a REAL column cannot hold exactly`);
+      return v as number;
     case "bool":
       return v ? 1n : 0n;
     case "uuid":
@@ -145,7 +151,7 @@ export class SqliteTypedLayout {
 
   /** Bind parameters of one row. */
   row(key: SqlValue, values: RecordValues): SqlValue[] {
-    const out = this.schema.fields.map((f, k) => toSql(f.type, values[k]!));
+    const out = this.schema.fields.map((f, k) => toSql(f.type, values[k]!, f.name));
     return this.extra() ? [key, ...out] : out;
   }
 
