@@ -7,6 +7,7 @@ import { sslOptions, wireOptionsShape } from "../postgres/postgres-options.js";
 import { endpointOf } from "./cockroach-connection.js";
 import { CRDB_MAINTENANCE, CRDB_VARIANTS } from "./cockroach-sql.js";
 import { CockroachSystem } from "./cockroach-system.js";
+import { pgTypedMapping } from "../postgres/postgres-typed.js";
 
 const options = z
   .object({
@@ -29,11 +30,11 @@ const options = z
   .strict();
 export type CockroachOptions = z.infer<typeof options>;
 
-const capabilities = declareCapabilities("cockroach", {
-  variants: CRDB_VARIANTS,
-  maintenance: CRDB_MAINTENANCE,
-  appReplicas: 1,
-});
+const capabilities = {
+  ...declareCapabilities("cockroach", { variants: CRDB_VARIANTS, maintenance: CRDB_MAINTENANCE, appReplicas: 1 }),
+  // Natural keys: the primary key refuses a stored key (multi-row INSERT … ON CONFLICT DO NOTHING).
+  typed: { collision: "rejected" as const, mapping: pgTypedMapping("cockroachdb") },
+};
 
 export const cockroachDefinition: SystemDefinition<CockroachOptions> = {
   name: "cockroach",

@@ -8,6 +8,7 @@ import type pg from "pg";
 import type { LabNamespace } from "../namespace.js";
 import { OK, notImplemented, type Capabilities, type CellContext, type OpStatus, type SizeReading, type Unit } from "../contract.js";
 import { ident } from "../postgres/postgres-sql.js";
+import { maxRowsPerInsert, typedCreateTableSql, typedInsertSql, typedParams, type PgFlavour } from "../postgres/postgres-typed.js";
 import { PostgresSystem } from "../postgres/postgres-system.js";
 import { sleep } from "../reconnect.js";
 import { tryCrdb, type CrdbAnswer } from "./cockroach-connection.js";
@@ -76,7 +77,16 @@ export class CockroachSystem extends PostgresSystem {
     return this.isCrdb ? [createDatabaseSql(this.lab.sqlName), gcTtlSql(this.lab.sqlName, this.co.gcTtlSeconds)] : super.namespaceCreateSql();
   }
 
+  /** CockroachDB's JSON is JSONB (not verbatim): json fields become STRING there; the stand-in keeps PostgreSQL's json. */
+  protected override flavour(): PgFlavour {
+    return this.isCrdb ? "cockroachdb" : "postgresql";
+  }
+
   protected override tableSql(container: number): string[] {
+    if (this.typed) {
+      const digestIndex = this.typed.layout.digest ? { digestIndex: { name: this.hashIndexName(container), dedup: null } } : {};
+      return typedCreateTableSql(this.table(container), this.typed.layout, { compression: null, external: false, ...digestIndex });
+    }
     return createTableSql(this.table(container), this.cell!.variant as CrdbVariant, this.hashIndexName(container));
   }
 
@@ -95,6 +105,7 @@ export class CockroachSystem extends PostgresSystem {
 
   /** Multi-row INSERT statements per container, bounded in rows and bytes (memory stays at one batch). */
   override async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    if (this.typed) return this.typedMultiRowInsert(batches);
     for await (const batch of batches) {
       const byContainer = new Map<number, Unit[]>();
       for (const u of batch) {
@@ -108,6 +119,32 @@ export class CockroachSystem extends PostgresSystem {
         }
       }
     }
+    return OK;
+  }
+
+  /** Typed bulk: multi-row INSERTs of typed columns per container (natural keys: ON CONFLICT DO NOTHING, rejected rows counted). */
+  private async typedMultiRowInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    const l = this.typed!.layout;
+    const maxRows = Math.min(this.co.insertMaxRows, maxRowsPerInsert(l));
+    let written = 0;
+    let inserted = 0;
+    for await (const batch of batches) {
+      const byContainer = new Map<number, Unit[]>();
+      for (const u of batch) {
+        const list = byContainer.get(u.container);
+        if (list) list.push(u);
+        else byContainer.set(u.container, [u]);
+      }
+      for (const [container, units] of byContainer) {
+        for (const chunk of chunkForInsert(units, maxRows, this.co.insertMaxBytes)) {
+          const params = chunk.flatMap((u) => typedParams(l, u, this.typedRecord(u)));
+          const r = await this.once("typed bulk insert (multi-row INSERT)", (c) => c.query(typedInsertSql(this.table(container), l, chunk.length), params));
+          written += chunk.length;
+          inserted += r.rowCount ?? 0;
+        }
+      }
+    }
+    this.countTyped(written, inserted, "bulk insert (multi-row INSERT" + (l.keys === "natural" ? ", ON CONFLICT DO NOTHING)" : ")"));
     return OK;
   }
 
@@ -179,7 +216,7 @@ export class CockroachSystem extends PostgresSystem {
         server: this.server,
         namespaceKind: this.namespaceKind(),
         gcTtlSeconds: this.co.gcTtlSeconds,
-        notes: this.notes,
+        notes: this.typedNotes(),
         reconnects: this.reconnects,
       }),
     );

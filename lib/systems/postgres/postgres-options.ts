@@ -6,6 +6,7 @@ import type { SystemDefinition } from "../contract.js";
 import { endpointOf } from "./postgres-connection.js";
 import { PG_MAINTENANCE, PG_VARIANTS } from "./postgres-sql.js";
 import { PostgresSystem } from "./postgres-system.js";
+import { pgTypedMapping } from "./postgres-typed.js";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -51,11 +52,11 @@ const options = z
   .strict();
 export type PostgresOptions = z.infer<typeof options>;
 
-const capabilities = declareCapabilities("postgres", {
-  variants: PG_VARIANTS,
-  maintenance: PG_MAINTENANCE,
-  appReplicas: 1,
-});
+const capabilities = {
+  ...declareCapabilities("postgres", { variants: PG_VARIANTS, maintenance: PG_MAINTENANCE, appReplicas: 1 }),
+  // Natural keys: the primary key refuses a stored key (ON CONFLICT DO NOTHING, COPY via a staging table).
+  typed: { collision: "rejected" as const, mapping: pgTypedMapping("postgresql") },
+};
 
 export const postgresDefinition: SystemDefinition<PostgresOptions> = {
   name: "postgres",

@@ -42,23 +42,32 @@ async function pgstattupleTotals(c: pg.Client, database: string, rels: Row[]): P
 }
 
 /**
- * L1 = stored payload bytes (pg_column_size), L2 = pg_total_relation_size, with the parts beside
- * them — of the cell's own tables (names starting with `tablePrefix`), never another cell's.
+ * L1 = stored payload bytes (pg_column_size; typed cells: of the field columns), L2 =
+ * pg_total_relation_size (heap + TOAST + indexes), with the parts beside them — of the cell's own tables (names starting with `tablePrefix`), never another cell's.
  */
-export async function readPostgresSizes(c: pg.Client, schema: string, database: string, tablePrefix: string): Promise<SizeReading[]> {
+/** Typed cells: the L1 query of one table over its field columns (count, stored, raw), and the metric names it stands for. */
+export interface L1Source {
+  sql(qualifiedTable: string): string;
+  stored: string;
+  raw: string;
+}
+
+const PAYLOAD_L1: L1Source = { sql: payloadSizesSql, stored: "pg_column_size_payload", raw: "octet_length_payload" };
+
+export async function readPostgresSizes(c: pg.Client, schema: string, database: string, tablePrefix: string, l1: L1Source = PAYLOAD_L1): Promise<SizeReading[]> {
   const rels = ((await c.query(RELATION_SIZES_SQL, [schema])).rows as Row[]).filter((r) => String(r.relname).startsWith(tablePrefix));
   const sum = (k: string) => rels.reduce((a, r) => a + num(r[k]), 0);
   let stored = 0;
   let raw = 0;
   for (const r of rels) {
-    const p = (await c.query(payloadSizesSql(qualify(schema, String(r.relname))))).rows[0] as Row;
+    const p = (await c.query(l1.sql(qualify(schema, String(r.relname))))).rows[0] as Row;
     stored += num(p.stored);
     raw += num(p.raw);
   }
   const tuple = await pgstattupleTotals(c, database, rels);
   return [
-    { layer: "L1", metric: "pg_column_size_payload", bytes: stored, primary: true },
-    { layer: "L1", metric: "octet_length_payload", bytes: raw },
+    { layer: "L1", metric: l1.stored, bytes: stored, primary: true },
+    { layer: "L1", metric: l1.raw, bytes: raw },
     { layer: "L1", metric: "pgstattuple_tuple_len", bytes: tuple.live, ...(tuple.reason ? { reason: tuple.reason } : {}) },
     { layer: "L2", metric: "pg_total_relation_size", bytes: sum("total_bytes"), primary: true },
     { layer: "L2", metric: "pg_table_size", bytes: sum("table_bytes") },

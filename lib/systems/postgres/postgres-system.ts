@@ -9,15 +9,35 @@ import type pg from "pg";
 import { from as copyFrom, type CopyStreamQuery } from "pg-copy-streams";
 import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
+import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { PgConnection, endpointOf, wireError, type WireOptions } from "./postgres-connection.js";
-import { readPostgresSizes, readPostgresSnapshot } from "./postgres-sizes.js";
+import { readPostgresSizes, readPostgresSnapshot, type L1Source } from "./postgres-sizes.js";
 import {
   COPY_BINARY_HEADER, COPY_BINARY_TRAILER, PG_MAINTENANCE, PG_VARIANTS, copyBinarySql, copyRowPrefix, createTableSql,
   LAB_TABLES_SQL, deleteSql, ident, insertSql, qualify, unitsTableName, unitsTablePrefix, variantProblem, type PgVariant, type ServerInfo,
 } from "./postgres-sql.js";
+import {
+  copyRow, decodeTypedRow, pgTypedLayout, stagingCreateSql, stagingMergeSql, stagingTable, typedCopySql, typedCreateTableSql, typedDeleteSql,
+  typedFieldSizesSql, typedInsertSql, typedKey, typedParams, typedSelectSql, type PgFlavour, type PgTypedLayout,
+} from "./postgres-typed.js";
 
 const COPY_BUFFER_BYTES = 1 << 20;
+/** Natural-key bulk path: staged bytes per container before the staging table is merged and emptied. */
+const STAGE_FLUSH_BYTES = 64 << 20;
+/** Rows per page when reading typed records back. */
+const READ_PAGE_ROWS = 1000;
+
+/** Typed-cell bookkeeping: what was written and rejected, and each unit's key for deletes. */
+interface TypedState {
+  layout: PgTypedLayout;
+  /** Natural keys: unit id → key parameter (a delete gets only the unit's reference). */
+  keyOf: Map<string, string>;
+  /** Natural keys: keys already deleted (a later duplicate's delete finds nothing, legitimately). */
+  deleted: Set<string>;
+  written: number;
+  rejected: number;
+}
 
 export class PostgresSystem implements LabSystem {
   readonly name: string = "postgres";
@@ -25,6 +45,8 @@ export class PostgresSystem implements LabSystem {
   protected cell?: CellContext;
   /** Things skipped or degraded, with reasons; recorded in every snapshot. */
   protected notes: string[] = [];
+  /** Present in a typed cell (cell.typed): the table layout and the collision counts. */
+  protected typed?: TypedState;
 
   constructor(
     protected readonly o: WireOptions,
@@ -109,7 +131,20 @@ export class PostgresSystem implements LabSystem {
     return qualify(this.lab.sqlName, name);
   }
 
+  /** Which typed column types the server takes (CockroachDB: no verbatim json). */
+  protected flavour(): PgFlavour {
+    return "postgresql";
+  }
+
   protected tableSql(container: number): string[] {
+    if (this.typed) {
+      const v = this.cell!.variant as PgVariant;
+      const compression = this.server.versionNum >= 140000 && v !== "external" ? (v === "lz4" ? "lz4" : "pglz") : null;
+      const dedup = v === "hash_index" ? "on" : v === "hash_index_nodedup" ? "off" : null;
+      return typedCreateTableSql(this.table(container), this.typed.layout, {
+        compression, external: v === "external", ...(dedup ? { digestIndex: { name: this.hashIndexName(container), dedup } } : {}),
+      });
+    }
     return createTableSql(this.table(container), this.cell!.variant as PgVariant, this.server.versionNum, this.hashIndexName(container));
   }
 
@@ -126,9 +161,14 @@ export class PostgresSystem implements LabSystem {
   async prepare(cell: CellContext): Promise<void> {
     this.cell = cell;
     this.notes = [];
+    this.typed = undefined;
     await this.retrying("preparing the lab namespace", async (c) => {
       const problem = await this.checkVariant(c, cell.variant);
       if (problem) throw this.fail(problem);
+      if (cell.typed) {
+        const digest = cell.variant === "hash_index" || cell.variant === "hash_index_nodedup";
+        this.typed = { layout: pgTypedLayout(cell.typed.schema, cell.typed.keys, this.flavour(), digest), keyOf: new Map(), deleted: new Set(), written: 0, rejected: 0 };
+      }
       // The namespace is shared by every cell and run; only this cell's own tables are replaced.
       for (const s of this.namespaceCreateSql()) await c.query(s);
       await this.createTables(c);
@@ -145,10 +185,163 @@ export class PostgresSystem implements LabSystem {
 
   async reset(): Promise<void> {
     await this.retrying("resetting the lab tables", (c) => this.createTables(c));
+    if (this.typed) Object.assign(this.typed, { keyOf: new Map(), deleted: new Set(), written: 0, rejected: 0 });
+  }
+
+  // --- typed cells ----------------------------------------------------------------------------
+
+  /** A typed unit's record, and (natural keys) its key remembered for a later delete. */
+  protected typedRecord(u: Unit): RecordValues {
+    const t = this.typed!;
+    const values = decodeRecord(t.layout.schema, u.payload);
+    if (t.layout.keys === "natural") t.keyOf.set(u.id, typedKey(t.layout, u, values));
+    return values;
+  }
+
+  /** Counts written and rejected records (natural keys: ON CONFLICT DO NOTHING) and records the stage's collisions in the notes. */
+  protected countTyped(written: number, inserted: number, doing: string): void {
+    const t = this.typed!;
+    t.written += written;
+    t.rejected += written - inserted;
+    if (written !== inserted) {
+      const note = `${doing}: ${written - inserted} of ${written} records rejected (natural key already stored)`;
+      this.cell?.log(note);
+    }
+  }
+
+  /** Typed bulk: binary COPY per container; natural keys COPY into a temp staging table merged with ON CONFLICT DO NOTHING. */
+  protected async typedBulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    const t = this.typed!;
+    const l = t.layout;
+    const natural = l.keys === "natural";
+    const main = await this.db.client("bulk insert");
+    interface Sink { client: pg.Client; container: number; stage: string; stream?: CopyStreamQuery; error?: unknown; staged: number; rows: number }
+    const sinks = new Map<number, Sink>();
+    let written = 0;
+    let inserted = 0;
+    const write = async (s: Sink, buf: Buffer) => {
+      if (s.error) throw s.error;
+      if (!s.stream!.write(buf)) await once(s.stream!, "drain");
+    };
+    const open = async (s: Sink) => {
+      const target = natural ? stagingTable(s.stage) : this.table(s.container);
+      const stream = s.client.query(copyFrom(typedCopySql(target, l), { highWaterMark: COPY_BUFFER_BYTES }));
+      s.stream = stream;
+      s.error = undefined;
+      stream.on("error", (e) => (s.error ??= e));
+      await write(s, COPY_BINARY_HEADER);
+    };
+    const close = async (s: Sink) => {
+      if (!s.stream) return;
+      s.stream.end(COPY_BINARY_TRAILER);
+      await finished(s.stream);
+      s.stream = undefined;
+      if (natural) {
+        const r = await s.client.query(stagingMergeSql(s.stage, this.table(s.container), l));
+        inserted += r.rowCount ?? 0;
+        await s.client.query(`TRUNCATE ${stagingTable(s.stage)}`);
+      } else inserted += s.rows;
+      s.staged = 0;
+      s.rows = 0;
+    };
+    try {
+      for await (const batch of batches) {
+        for (const u of batch) {
+          let s = sinks.get(u.container);
+          if (!s) {
+            const client = sinks.size === 0 ? main : await this.db.newClient();
+            s = { client, container: u.container, stage: unitsTableName(this.cell!.cellKey, u.container) + "_stage", staged: 0, rows: 0 };
+            sinks.set(u.container, s);
+            if (natural) {
+              await client.query(`DROP TABLE IF EXISTS ${stagingTable(s.stage)}`);
+              await client.query(stagingCreateSql(s.stage, this.table(u.container)));
+            }
+          }
+          if (!s.stream) await open(s);
+          const row = copyRow(l, u, this.typedRecord(u));
+          await write(s, row);
+          s.staged += row.length;
+          s.rows++;
+          written++;
+          if (natural && s.staged >= STAGE_FLUSH_BYTES) await close(s);
+        }
+      }
+      for (const s of sinks.values()) await close(s);
+      if (natural) for (const s of sinks.values()) await s.client.query(`DROP TABLE IF EXISTS ${stagingTable(s.stage)}`);
+      this.countTyped(written, inserted, "bulk insert (binary COPY" + (natural ? " via staging, ON CONFLICT DO NOTHING)" : ")"));
+      return OK;
+    } catch (e) {
+      for (const s of sinks.values()) s.stream?.destroy();
+      this.db.noteIfLost(e);
+      throw wireError(this.name, this.o, "typed bulk insert (COPY)", e);
+    } finally {
+      for (const s of sinks.values()) if (s.client !== main) await s.client.end().catch(() => {});
+    }
+  }
+
+  /** One typed record: INSERT (natural keys: ON CONFLICT DO NOTHING, a collision is counted as rejected). */
+  protected async typedInsert(u: Unit): Promise<OpStatus> {
+    const l = this.typed!.layout;
+    const params = typedParams(l, u, this.typedRecord(u));
+    const r = await this.once(`inserting ${u.id}`, (c) =>
+      c.query({ name: `dedup_lab_tins_${this.cell!.cellKey}_c${u.container}`, text: typedInsertSql(this.table(u.container), l), values: params }),
+    );
+    this.countTyped(1, r.rowCount ?? 0, `insert of ${u.id}`);
+    return OK;
+  }
+
+  /** Deletes the unit's row by the key the cell uses; natural keys: a duplicate whose record was already deleted finds nothing. */
+  protected async typedDelete(u: UnitRef): Promise<OpStatus> {
+    const t = this.typed!;
+    let key = u.id;
+    if (t.layout.keys === "natural") {
+      const k = t.keyOf.get(u.id);
+      if (k === undefined) throw this.fail(`delete of ${u.id}: this connector never inserted it, so its natural key is unknown`);
+      key = k;
+    }
+    const r = await this.once(`deleting ${u.id}`, (c) =>
+      c.query({ name: `dedup_lab_tdel_${this.cell!.cellKey}_c${u.container}`, text: typedDeleteSql(this.table(u.container), t.layout), values: [key] }),
+    );
+    const already = t.layout.keys === "natural" && r.rowCount === 0 && t.deleted.has(key);
+    if (r.rowCount !== 1 && !already) throw this.fail(`delete of ${u.id} (key ${key}) from ${this.table(u.container)} removed ${r.rowCount} rows (expected 1)`);
+    if (t.layout.keys === "natural") t.deleted.add(key);
+    return OK;
+  }
+
+  async storedRecords(): Promise<number | null> {
+    if (!this.typed) return null;
+    return this.retrying("counting records", async (c) => {
+      let n = 0;
+      for (let k = 0; k < this.cell!.containers; k++) n += Number((await c.query(`SELECT count(*) AS n FROM ${this.table(k)}`)).rows[0].n);
+      return n;
+    });
+  }
+
+  async *readRecords(): AsyncIterable<RecordValues> {
+    const t = this.typed;
+    if (!t) throw this.fail("readRecords: not a typed cell");
+    for (let k = 0; k < this.cell!.containers; k++) {
+      let after: string | undefined;
+      for (;;) {
+        const rows = await this.retrying(`reading records of ${this.table(k)}`, async (c) =>
+          (await c.query(typedSelectSql(this.table(k), t.layout, READ_PAGE_ROWS, after !== undefined), after === undefined ? [] : [after])).rows as Record<string, unknown>[],
+        );
+        for (const r of rows) yield decodeTypedRow(t.layout, r);
+        if (rows.length < READ_PAGE_ROWS) break;
+        after = String(rows[rows.length - 1]!._lab_pk);
+      }
+    }
+  }
+
+  /** L1 of a typed cell: the field columns' stored and raw bytes. */
+  protected typedL1(): L1Source | undefined {
+    const l = this.typed?.layout;
+    return l && { sql: (table) => typedFieldSizesSql(table, l), stored: "pg_column_size_fields", raw: "octet_length_fields" };
   }
 
   /** Binary COPY, one stream per container (its own connection beyond the first); socket back-pressure is respected. */
   async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    if (this.typed) return this.typedBulkInsert(batches);
     const main = await this.db.client("bulk insert");
     const streams = new Map<number, { client: pg.Client; stream: CopyStreamQuery; error?: unknown }>();
     const write = async (s: { stream: CopyStreamQuery; error?: unknown }, buf: Buffer) => {
@@ -186,6 +379,7 @@ export class PostgresSystem implements LabSystem {
   }
 
   async insert(u: Unit): Promise<OpStatus> {
+    if (this.typed) return this.typedInsert(u);
     await this.once(`inserting ${u.id}`, (c) =>
       c.query({ name: `dedup_lab_ins_${this.cell!.cellKey}_c${u.container}`, text: insertSql(this.table(u.container)), values: [u.id, u.size, u.sha256, u.payload] }),
     );
@@ -193,6 +387,7 @@ export class PostgresSystem implements LabSystem {
   }
 
   async delete(u: UnitRef): Promise<OpStatus> {
+    if (this.typed) return this.typedDelete(u);
     const r = await this.once(`deleting ${u.id}`, (c) =>
       c.query({ name: `dedup_lab_del_${this.cell!.cellKey}_c${u.container}`, text: deleteSql(this.table(u.container)), values: [u.id] }),
     );
@@ -242,7 +437,7 @@ export class PostgresSystem implements LabSystem {
   // --- sizes and snapshots ------------------------------------------------------------------
 
   async sizes(): Promise<SizeReading[]> {
-    return this.retrying("reading sizes", (c) => readPostgresSizes(c, this.lab.sqlName, this.o.database, unitsTablePrefix(this.cell!.cellKey)));
+    return this.retrying("reading sizes", (c) => readPostgresSizes(c, this.lab.sqlName, this.o.database, unitsTablePrefix(this.cell!.cellKey), this.typedL1()));
   }
 
   async snapshot(): Promise<unknown> {
@@ -252,11 +447,22 @@ export class PostgresSystem implements LabSystem {
         database: this.o.database,
         server: this.server,
         namespaceKind: this.namespaceKind(),
-        notes: this.notes,
+        notes: this.typedNotes(),
         reconnects: this.reconnects,
         describe: (e) => wireError(this.name, this.o, "", e).message,
       }),
     );
+  }
+
+  /** The notes, with a typed cell's layout and collision counts first. */
+  protected typedNotes(): string[] {
+    const t = this.typed;
+    if (!t) return this.notes;
+    const l = t.layout;
+    return [
+      `typed cell: schema ${l.schema.name}, keys ${l.keys} (primary key ${l.keyColumn ? "_lab_key text" : l.fieldColumns[l.pkField]}); ${t.written} records written, ${t.rejected} rejected as natural-key duplicates since the last reset`,
+      ...this.notes,
+    ];
   }
 
   async cleanup(scope?: string): Promise<void> {
