@@ -22,14 +22,14 @@ const converted = new WeakMap<Table, Frame>();
 
 /** An apache-arrow Table (e.g. from `loadBundles`) or an arquero table, as an arquero table. */
 export function frame(t: Table | Frame): Frame {
-  if (t instanceof aq.ColumnTable) return withStorageProfile(t);
+  if (t instanceof aq.ColumnTable) return withStorageProfile(t, false);
   let f = converted.get(t);
   if (!f) {
     // arquero 8 reads Arrow through flechette: hand it IPC bytes (its types reject an apache-arrow Table).
     // Timestamps stay epoch-ms numbers, as in the bundle's own row objects. Columns are then
     // materialized once: Arrow-backed strings would be UTF-8 decoded again on every row access.
     const arrow = aq.fromArrow(tableToIPC(t, "stream"), { useDate: false });
-    f = withStorageProfile(aq.table(Object.fromEntries(arrow.columnNames().map((name) => [name, arrow.array(name)]))));
+    f = withStorageProfile(aq.table(Object.fromEntries(arrow.columnNames().map((name) => [name, arrow.array(name)]))), true);
     converted.set(t, f);
   }
   return f;
@@ -38,17 +38,18 @@ export function frame(t: Table | Frame): Frame {
 /**
  * Cell tables of bundles written before `storage_profile`, `insertion` or `keys` existed get them
  * with the values those runs had: storage_profile "", insertion "blob", keys "" (one set of
- * configuration dimensions everywhere; a null left by a cell file without them reads the same).
+ * configuration dimensions everywhere; a null left by a cell file without them reads the same —
+ * filled once, when an Arrow table is converted: frames built by hand are taken as they are).
  */
-function withStorageProfile(f: Frame): Frame {
+function withStorageProfile(f: Frame, fillNulls: boolean): Frame {
   const cols = f.columnNames();
   if (!cols.includes("cell_id") || !cols.includes("system")) return f;
   const add: Record<string, string> = {};
   if (!cols.includes("storage_profile")) add.storage_profile = "() => ''";
   if (!cols.includes("insertion")) add.insertion = "() => 'blob'";
-  else if (hasNull(f, "insertion")) add.insertion = "d => d.insertion == null || d.insertion === '' ? 'blob' : d.insertion";
+  else if (fillNulls && hasNull(f, "insertion")) add.insertion = "d => d.insertion == null || d.insertion === '' ? 'blob' : d.insertion";
   if (!cols.includes("keys")) add.keys = "() => ''";
-  else if (hasNull(f, "keys")) add.keys = "d => d.keys == null ? '' : d.keys";
+  else if (fillNulls && hasNull(f, "keys")) add.keys = "d => d.keys == null ? '' : d.keys";
   return Object.keys(add).length ? f.derive(add) : f;
 }
 

@@ -42,7 +42,7 @@ describe("parameters cell", () => {
       expect(decls.map((d) => d.name), path).toContain("outDir");
     }
     const slice = parameterDecls(readNotebook(NOTEBOOKS[1]!));
-    expect(slice.map((d) => d.name)).toEqual(["systems", "payloads", "grades", "stages", "repeats", "units", "unitSize", "configFile", "outDir"]);
+    expect(slice.map((d) => d.name)).toEqual(["systems", "payloads", "grades", "stages", "repeats", "units", "unitSize", "insertion", "keys", "configFile", "outDir"]);
     expect(slice.find((d) => d.name === "systems")).toMatchObject({ kind: "string[]", annotation: "string[]" });
     expect(slice.find((d) => d.name === "repeats")).toMatchObject({ kind: "number", defaultValue: 2 });
   });

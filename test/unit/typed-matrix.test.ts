@@ -11,7 +11,8 @@ import { loadAndResolve } from "../../lib/runner/config.js";
 import { configFingerprint, expandMatrix, planCell } from "../../lib/runner/matrix.js";
 import { formatPlan, planRun } from "../../lib/runner/plan.js";
 import { CellRows, recordRecords, type TypedStageRecords } from "../../lib/runner/rows.js";
-import type { CellDims, ResultRow } from "../../lib/results/schema.js";
+import { rowsToTable } from "../../lib/results/arrow-io.js";
+import { RESULTS, type CellDims, type ResultRow } from "../../lib/results/schema.js";
 import type { Stage } from "../../lib/systems/contract.js";
 import { mainInProcess } from "../helpers/cli-in-process.js";
 
@@ -192,9 +193,11 @@ describe("analysis: blob and typed series", () => {
     expect(old.array("insertion")).toEqual(["blob"]);
     expect(old.array("keys")).toEqual([""]);
     expect(systemSeries(old).map((s) => s.label)).toEqual(["s"]);
-    // A cell file without them (null in the column) reads the same.
-    const nulls = frame(aqTable([row(null, null)]));
+    // A cell file written before them (rows without the fields → nulls in the Arrow columns) reads the same.
+    const { insertion: _i, keys: _k, ...oldRow } = { ...DIMS, timestamp: 0, stage: "bulk_insert", replica: "", layer: "", phase: "", metric: "x", value: 1, unit: "", valid: true, reason: "" };
+    const nulls = frame(rowsToTable(RESULTS, [oldRow as ResultRow]));
     expect(nulls.array("insertion")).toEqual(["blob"]);
+    expect(nulls.array("keys")).toEqual([""]);
   });
 });
 
