@@ -112,7 +112,9 @@ export function legendHeight(labels: string[], size: PrintSize): number {
   let lines = 1;
   let x = 0;
   for (const l of labels) {
-    const w = 40 + textPx(l, FONT_SIZE);
+    // Symbol, gap and DejaVu Sans text as plotly sets them: measured against rendered legends, the
+    // 0.6 em text estimate plus 40 px fell short by a row (sizes figure at 360 pt: 3 rows, 2 reserved).
+    const w = 46 + 1.08 * textPx(l, FONT_SIZE);
     if (x > 0 && x + w > size.width - 20) { lines++; x = 0; }
     x += w;
   }
@@ -304,10 +306,11 @@ export function valueAxis(values: number[], title: string, opts: ValueAxisOption
   const pos = values.filter((v) => Number.isFinite(v) && v > 0);
   const log = opts.log === "auto" || opts.log === undefined ? spansDecades(pos) : opts.log && pos.length > 0;
   const t = title ? { text: title, standoff: 4 } : undefined;
+  // "log scale" on its own line: appended, a rotated title outgrew a panel row and ran into the next.
   if (!log) return axisStyle({ type: "linear", rangemode: "tozero", title: t, ...opts.extra });
   const lo = Math.min(...pos) / 1.25;
   const hi = Math.max(...pos) * 1.15;
-  return axisStyle({ type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi), title: t ? { ...t, text: `${title}, log scale` } : undefined, ...opts.extra });
+  return axisStyle({ type: "log", range: [Math.log10(lo), Math.log10(hi)], ...logTicks(lo, hi), title: t ? { ...t, text: `${title}<br>log scale` } : undefined, ...opts.extra });
 }
 
 /** Number formatting for hover and tables: 3 significant digits, no exponent below 1e6. */

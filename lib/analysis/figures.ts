@@ -458,7 +458,7 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
         }
       }
       layout[ax.xaxis] = axisStyle({ type: "category", categoryorder: "array", categoryarray: grades, domain: d.x, anchor: ax.y, title: r === nr - 1 ? { text: "duplicate grade", standoff: 6 } : undefined });
-      layout[ax.yaxis] = valueAxis(rowRange, c === 0 ? `throughput (${THROUGHPUT_METRICS[metric]})` : "", { log: rowLog, extra: { domain: d.y, anchor: ax.x, showticklabels: c === 0, ...(rowLog ? {} : { matches: axisIds(r * nc).y === ax.y ? undefined : axisIds(r * nc).y }) } });
+      layout[ax.yaxis] = valueAxis(rowRange, c === 0 ? THROUGHPUT_METRICS[metric] : "", { log: rowLog, extra: { domain: d.y, anchor: ax.x, showticklabels: c === 0, ...(rowLog ? {} : { matches: axisIds(r * nc).y === ax.y ? undefined : axisIds(r * nc).y }) } });
       annotations.push(panelTitle(STAGE_LABELS[stage] ?? stage, d));
     });
   });

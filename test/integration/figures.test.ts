@@ -112,6 +112,12 @@ describe("dedup-lab figures", () => {
     expect(tex.status).toBe(0);
     expect(tex.overfull).toEqual([]);
     expect(readFileSync(join(out, `${names[0]}.tex`), "utf8")).toContain(`\\label{fig:${names[0]}}`);
+    // On a narrower text (the plain 11 pt article of the tables, 360 pt) a figure is scaled to \linewidth
+    // instead of sticking out, and LaTeX names the fix (redraw at that width).
+    const narrow = overfullBoxes(dir, "figures-narrow", names.map((n) => join(out, `${n}.tex`)), [`\\graphicspath{{${out}/}}`]);
+    expect(narrow.errors).toEqual([]);
+    expect(narrow.overfull).toEqual([]);
+    expect(readFileSync(join(dir, "figures-narrow.log"), "utf8")).toContain("Package dedup-lab Warning: Figure");
     expect(svgRoots(names.map((n) => join(out, `${n}.svg`)))).toEqual(names.map(() => "{http://www.w3.org/2000/svg}svg"));
     const text = printSize();
     for (const spec of expected) {
