@@ -52,7 +52,8 @@ export function planRun(cfg: RunConfig, only?: (cellId: string) => boolean): Run
 }
 
 export function formatPlan(plan: RunPlan): string {
-  const lines = plan.cells.map((c) => `  ${c.cell.id.padEnd(60)} ${insertionLabel(c.cell.insertion, c.cell.keys ?? "").padEnd(15)} ${formatBytes(c.bytesWritten).padStart(10)}  ideal ${c.idealRatio.toFixed(2)}`);
+  const width = Math.max(60, ...plan.cells.map((c) => c.cell.id.length)); // typed ids are longer (…typed-natural.rN)
+  const lines = plan.cells.map((c) => `  ${c.cell.id.padEnd(width)} ${insertionLabel(c.cell.insertion, c.cell.keys ?? "").padEnd(15)} ${formatBytes(c.bytesWritten).padStart(10)}  ideal ${c.idealRatio.toFixed(2)}`);
   const mins = plan.estimateSeconds / 60;
   return [
     `dry run — nothing was opened or written`,
