@@ -182,11 +182,18 @@ export function markInterruptedSync(dir: string): void {
 }
 
 export async function readMeta(dir: string): Promise<BundleMeta> {
-  let meta: BundleMeta;
+  let text: string;
   try {
-    meta = JSON.parse(await readFile(join(dir, "bundle.json"), "utf8")) as BundleMeta;
+    text = await readFile(join(dir, "bundle.json"), "utf8");
   } catch {
     throw new UsageError(`${dir} is not a dedup-lab run bundle (no bundle.json)`, "pass a directory written by `dedup-lab run`");
+  }
+  let meta: BundleMeta;
+  try {
+    meta = JSON.parse(text) as BundleMeta;
+  } catch (e) {
+    // Damaged, not absent: saying "no bundle.json" sent the user looking for a file that is there.
+    throw new UsageError(`${join(dir, "bundle.json")} is not valid JSON (${(e as Error).message}); the file is damaged or cut short`, "restore it from a copy of the bundle; its cells/ and Arrow files are not affected");
   }
   if (meta.schema !== BUNDLE_SCHEMA_VERSION) {
     throw new UsageError(`${dir} has bundle schema ${meta.schema}, this dedup-lab reads ${BUNDLE_SCHEMA_VERSION}`, "use the dedup-lab version that wrote it");

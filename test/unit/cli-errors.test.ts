@@ -115,6 +115,13 @@ describe("item 3: one line, exit 2, nothing written", () => {
     expectOneLine(await mainInProcess(["report", b]), /cells\/c0001\.json is not valid JSON .*damaged or cut short — delete that file; `dedup-lab run --resume`/);
   });
 
+  it("report on a damaged bundle.json says damaged, not missing", async () => {
+    const b = join(tmp(), "bundle");
+    await RunBundle.create(b, { run_id: "t", cells_total: 0, config_fingerprint: "t" });
+    truncateSync(join(b, "bundle.json"), 10);
+    expectOneLine(await mainInProcess(["report", b]), /bundle\/bundle\.json is not valid JSON .*damaged or cut short — restore it from a copy/);
+  });
+
   it("datasets verify on a broken manifest.json names the path", async () => {
     const d = join(tmp(), "ds");
     await writeDataset(DatasetSpecSchema.parse({ payload: "random_binary", units: 3, size: { min: 4096, max: 4096 }, fraction: 0 }), d);
