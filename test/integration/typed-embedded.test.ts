@@ -119,10 +119,12 @@ for (const sys of SYSTEMS) {
         const r = await lifecycle(sys.name, { payload: "random_binary", keys, placement: "within", units: 400, path: "bulk" });
         expect(r.collided).toBe(keys === "natural" ? 360 : 0);
       });
-      it(`placement across 4 containers, per record, ${keys} keys (a natural key is unique within its container only)`, async () => {
-        const r = await lifecycle(sys.name, { payload: "structured_json", keys, placement: "across", units: 200, path: "perfile" });
-        if (keys === "natural") expect(r.collided).toBeGreaterThan(0);
-      });
+      for (const path of ["bulk", "perfile"] as const) {
+        it(`placement across 4 containers, ${path}, ${keys} keys (a natural key is unique within its container only)`, async () => {
+          const r = await lifecycle(sys.name, { payload: "structured_json", keys, placement: "across", units: path === "bulk" ? 800 : 200, path });
+          if (keys === "natural") expect(r.collided).toBeGreaterThan(0);
+        });
+      }
     }
   });
 }
