@@ -12,7 +12,7 @@ import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus,
 import { MinioConnection } from "./minio-connection.js";
 import type { MinioOptions } from "./minio-options.js";
 import { bucketDirs, readMinioSizes, readMinioSnapshot, scannerUsage } from "./minio-sizes.js";
-import { recordContainer, recordFromJson, recordJson, recordObjectName } from "./minio-typed.js";
+import { keyObjectName, recordContainer, recordFromJson, recordJson, recordObjectName } from "./minio-typed.js";
 
 export const MiB = 1024 * 1024;
 /** Payload bytes of concurrent bulk PUTs: keeps memory flat when units are large. */
@@ -30,7 +30,10 @@ export class MinioSystem implements LabSystem {
   readonly name = "minio";
   private readonly conn: MinioConnection;
   private cell?: CellContext;
-  /** Typed cells: each written unit's record object (delete gets a UnitRef, which carries no record). */
+  /**
+   * Typed cells with natural keys: each written unit's record object (delete gets a UnitRef, which
+   * carries no record; a surrogate-keyed object is named by the unit id in its unit's bucket).
+   */
   private readonly recordObjects = new Map<string, RecordObject>();
 
   constructor(
@@ -93,7 +96,7 @@ export class MinioSystem implements LabSystem {
     const values = decodeRecord(t.schema, u.payload);
     const name = recordObjectName(t.keys, t.schema, u.id, values, u.sha256);
     const bucket = this.lab.objectName(this.cell!.cellKey, `c${recordContainer(t.keys, u.container, name, this.cell!.containers)}`);
-    this.recordObjects.set(u.id, { bucket, name });
+    if (t.keys === "natural") this.recordObjects.set(u.id, { bucket, name });
     return { bucket, name, body: recordJson(t.schema, values) };
   }
 
@@ -194,8 +197,9 @@ export class MinioSystem implements LabSystem {
     return OK;
   }
 
-  /** A typed unit's record object: remembered from its insert, else derived from its record when the ref carries one. */
+  /** A typed unit's record object: `<unit id>.json` in its bucket (surrogate), else remembered from its insert or derived from its record when the ref carries one. */
   private recordObjectOf(u: UnitRef): RecordObject {
+    if (this.typed!.keys === "surrogate") return { bucket: this.bucket(u), name: keyObjectName(u.id) };
     const known = this.recordObjects.get(u.id);
     if (known) return known;
     if (!(u as Partial<Unit>).payload) throw this.conn.error(`delete ${u.id}: this cell never wrote that record, and the ref carries no record to derive its name from`);

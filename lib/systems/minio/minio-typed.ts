@@ -191,7 +191,11 @@ const MAX_NAME = 900;
  * instead (`%%` never appears in encodeURIComponent's output, so names stay distinct).
  */
 export function recordObjectName(keys: KeyMode, schema: RecordSchema, unitId: string, values: RecordValues, digest: Buffer): string {
-  const key = keys === "surrogate" ? unitId : naturalKey(schema, values, digest);
+  return keyObjectName(keys === "surrogate" ? unitId : naturalKey(schema, values, digest));
+}
+
+/** The object name of a record key (see recordObjectName). */
+export function keyObjectName(key: string): string {
   const enc = encodeURIComponent(key);
   return `${enc.length <= MAX_NAME ? enc : `%%${createHash("sha256").update(key).digest("hex")}`}.json`;
 }
