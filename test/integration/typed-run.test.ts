@@ -18,12 +18,13 @@ import { expandMatrix } from "../../lib/runner/matrix.js";
 import { runMatrix } from "../../lib/runner/run.js";
 import { systemDefinition } from "../../lib/systems/registry.js";
 
-const SYSTEM = process.env.DEDUP_LAB_TYPED_RUN_SYSTEM ?? "sqlite";
+// SQLite and DuckDB reject a colliding natural key, the directory replaces it (file rewrite): both derivations run.
+const SYSTEMS = (process.env.DEDUP_LAB_TYPED_RUN_SYSTEMS ?? "sqlite,duckdb,directory").split(",");
 const UNITS = 60;
 const root = mkdtempSync(join(tmpdir(), "dedup-lab-typed-run-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe(`a typed run on ${SYSTEM} (insertion both, keys both)`, () => {
+describe.each(SYSTEMS)("a typed run on %s (insertion both, keys both)", (SYSTEM) => {
   it("runs blob and typed cells side by side; natural keys count exactly the manifest's duplicates", async () => {
     const cfg = await loadAndResolve({
       matrix: {
@@ -41,7 +42,7 @@ describe(`a typed run on ${SYSTEM} (insertion both, keys both)`, () => {
     expect(cells.filter((c) => c.insertion === "blob").map((c) => c.id)).toContain(`${SYSTEM}.${cells[0]!.variant}.structured_json.U90.file.within.r1`);
     expect(cells.filter((c) => c.insertion === "typed").map((c) => c.id)).toContain(`${SYSTEM}.${cells[0]!.variant}.structured_json.U90.file.within.typed-natural.r1`);
 
-    const dir = join(root, "bundle");
+    const dir = join(root, `bundle-${SYSTEM}`);
     const r = await runMatrix(cfg, { dir });
     expect(r.failed).toBe(0);
     expect(r.done).toBe(12);
