@@ -5,6 +5,7 @@ import type { SystemDefinition } from "../contract.js";
 import { mariadbEndpoint } from "./mariadb-connection.js";
 import type { MariadbVariant } from "./mariadb-sql.js";
 import { MariadbSystem } from "./mariadb-system.js";
+import { MARIADB_TYPED_MAPPING } from "./mariadb-typed.js";
 
 const options = z
   .object({
@@ -24,7 +25,8 @@ const options = z
   .strict();
 export type MariadbOptions = z.infer<typeof options>;
 
-const capabilities = declareCapabilities("mariadb", {
+const capabilities = {
+  ...declareCapabilities("mariadb", {
   variants: {
     default: "InnoDB, server default row format (DYNAMIC), no compression",
     page_compressed: "InnoDB PAGE_COMPRESSED=1 (algorithm = innodb_compression_algorithm; holes punched per page)",
@@ -35,7 +37,10 @@ const capabilities = declareCapabilities("mariadb", {
     analyze: "ANALYZE TABLE only (statistics refresh, no rebuild)",
   },
   appReplicas: 1,
-});
+  }),
+  // Natural keys: the primary key refuses a stored key (INSERT IGNORE; only duplicate-key warnings accepted).
+  typed: { collision: "rejected" as const, mapping: MARIADB_TYPED_MAPPING },
+};
 
 export const mariadbDefinition: SystemDefinition<MariadbOptions> = {
   name: "mariadb",

@@ -4,18 +4,36 @@
 // DELETE. Connecting and reconnects: mariadb-connection.ts; SQL text: mariadb-sql.ts; sizes
 // and snapshot: mariadb-sizes.ts; options, capabilities, definition: mariadb-options.ts.
 import type mysql from "mysql2/promise";
+import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
 import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { MariadbConnection, isDuplicateKey } from "./mariadb-connection.js";
 import type { MariadbOptions } from "./mariadb-options.js";
 import { readMariadbSizes, readMariadbSnapshot, type MariadbCellTables } from "./mariadb-sizes.js";
 import {
-  MAX_ROWS_PER_INSERT, VARIANT_TABLE_OPTIONS, createDatabaseSql, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertSql, labTablesSql,
+  MAX_ROWS_PER_INSERT, VARIANT_TABLE_OPTIONS, createDatabaseSql, qualified, createTableSql, deleteSql, dropDatabaseSql, dropTableSql, insertSql, labTablesSql,
   type MariadbVariant,
 } from "./mariadb-sql.js";
+import {
+  decodeTypedRow, keyParam, mariadbTypedLayout, maxTypedRows, pageKey, typedCreateTableSql, typedDeleteSql, typedInsertSql, typedParams,
+  typedSelectSql, type MariadbParam, type MariadbTypedLayout,
+} from "./mariadb-typed.js";
 
 /** Per-row overhead of the binary protocol (lengths, id, size, sha256), generously rounded. */
 const ROW_OVERHEAD = 128;
+/** Rows per page when reading typed records back. */
+const READ_PAGE_ROWS = 1000;
+/** MariaDB's ER_DUP_ENTRY: the only warning an INSERT IGNORE of a typed cell may leave. */
+const DUP_ENTRY = 1062;
+
+/** Typed-cell bookkeeping: the layout, the collision counts, each unit's key for deletes. */
+interface TypedState {
+  layout: MariadbTypedLayout;
+  keyOf: Map<string, MariadbParam>;
+  deleted: Set<string>;
+  written: number;
+  rejected: number;
+}
 
 export class MariadbSystem implements LabSystem {
   readonly name = "mariadb";
@@ -26,6 +44,8 @@ export class MariadbSystem implements LabSystem {
   /** innodb_max_dirty_pages_pct_lwm > 0: the page cleaner flushes an idle server's dirty pages. */
   private idleFlushing = false;
   private readonly db: string;
+  /** Present in a typed cell (cell.typed). */
+  private typed?: TypedState;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -75,10 +95,12 @@ export class MariadbSystem implements LabSystem {
     this.cell = cell;
     this.tables = Array.from({ length: cell.containers }, (_, c) => this.lab.tableName("units", cell.cellKey, `c${c}`));
     const variant = this.variant;
+    this.typed = cell.typed ? { layout: mariadbTypedLayout(cell.typed.schema, cell.typed.keys), keyOf: new Map(), deleted: new Set(), written: 0, rejected: 0 } : undefined;
     await this.query(createDatabaseSql(this.db), `create database ${this.db}`);
     for (const t of this.tables) {
       await this.query(dropTableSql(this.db, t), `drop leftover table ${t}`);
-      await this.query(createTableSql(this.db, t, variant), `create table ${t}`);
+      const sql = this.typed ? typedCreateTableSql(this.db, t, this.typed.layout, VARIANT_TABLE_OPTIONS[variant]) : createTableSql(this.db, t, variant);
+      await this.query(sql, `create table ${t}`);
     }
   }
 
@@ -106,6 +128,7 @@ export class MariadbSystem implements LabSystem {
   }
 
   async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    if (this.typed) return this.typedBulkInsert(batches);
     const pending = this.tables.map(() => ({ units: [] as Unit[], bytes: 0 }));
     const limit = this.statementBytes;
     for await (const batch of batches) {
@@ -155,11 +178,16 @@ export class MariadbSystem implements LabSystem {
   }
 
   async insert(u: Unit): Promise<OpStatus> {
+    if (this.typed) {
+      await this.insertTyped(u.container, [u]);
+      return OK;
+    }
     await this.insertRows(u.container, [u]);
     return OK;
   }
 
   async delete(u: UnitRef): Promise<OpStatus> {
+    if (this.typed) return this.deleteTyped(u);
     const table = this.tables[u.container]!;
     const deleted = await this.conn.run(`delete of ${u.id} from ${table}`, async (c, retry) => {
       const [r] = await c.execute<mysql.ResultSetHeader>(deleteSql(this.db, table), [u.id]);
@@ -168,6 +196,130 @@ export class MariadbSystem implements LabSystem {
     });
     if (deleted !== 1) throw this.fail(`delete of ${u.id} from ${table} removed ${deleted} rows`);
     return OK;
+  }
+
+  // ---- typed cells ------------------------------------------------------------------------
+
+  /** Typed bulk: multi-row INSERTs (INSERT IGNORE with natural keys) per container, bounded by statement bytes and placeholders. */
+  private async typedBulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
+    const pending = this.tables.map(() => ({ units: [] as Unit[], bytes: 0 }));
+    const limit = this.statementBytes;
+    const maxRows = Math.min(MAX_ROWS_PER_INSERT, maxTypedRows(this.typed!.layout));
+    for await (const batch of batches) {
+      for (const u of batch) {
+        const p = pending[u.container]!;
+        const bytes = u.size + ROW_OVERHEAD;
+        if (p.units.length > 0 && (p.bytes + bytes > limit || p.units.length >= maxRows)) {
+          await this.insertTyped(u.container, p.units);
+          p.units = [];
+          p.bytes = 0;
+        }
+        p.units.push(u);
+        p.bytes += bytes;
+      }
+    }
+    for (const [c, p] of pending.entries()) if (p.units.length > 0) await this.insertTyped(c, p.units);
+    return OK;
+  }
+
+  /**
+   * One multi-row INSERT of typed records. Natural keys: INSERT IGNORE, so a record whose key is
+   * stored (or earlier in the statement) is rejected and counted (rows − affected rows); every
+   * warning it leaves must be a duplicate key (IGNORE would also turn other errors into warnings).
+   */
+  private async insertTyped(container: number, units: Unit[]): Promise<void> {
+    const t = this.typed!;
+    const l = t.layout;
+    const table = this.tables[container]!;
+    const params: MariadbParam[] = [];
+    for (const u of units) {
+      if (u.size + ROW_OVERHEAD > this.maxAllowedPacket) {
+        throw this.fail(`record ${u.id} (${u.size} B) exceeds max_allowed_packet=${this.maxAllowedPacket} — raise max_allowed_packet on the server`);
+      }
+      const values = decodeRecord(l.schema, u.payload);
+      if (l.keys === "natural") t.keyOf.set(u.id, keyParam(l, u, values));
+      try {
+        params.push(...typedParams(l, u, values));
+      } catch (e) {
+        throw this.fail(`record ${u.id}: ${(e as Error).message}`);
+      }
+    }
+    const sql = typedInsertSql(this.db, table, l, units.length);
+    const natural = l.keys === "natural";
+    const inserted = await this.conn.run(`typed insert of ${units.length} rows into ${table}`, async (c, retry) => {
+      try {
+        if (natural) await c.query("SET SESSION max_error_count = 65535");
+        const [r] = await c.execute<mysql.ResultSetHeader>(sql, params);
+        if (natural && r.warningStatus > 0) {
+          const [w] = await c.query<mysql.RowDataPacket[]>("SHOW WARNINGS");
+          const other = w.find((x) => Number(x.Code) !== DUP_ENTRY);
+          if (other) throw this.fail(`INSERT IGNORE into ${table}: ${other.Level} ${other.Code}: ${other.Message} (only duplicate keys may be ignored)`);
+          if (w.length !== units.length - r.affectedRows) throw this.fail(`INSERT IGNORE into ${table}: ${w.length} duplicate-key warnings for ${units.length - r.affectedRows} rejected rows`);
+        }
+        return r.affectedRows;
+      } catch (e) {
+        // a retry that meets its own rows: the first attempt committed before the connection dropped
+        if (!(retry && isDuplicateKey(e))) throw e;
+        return units.length;
+      } finally {
+        if (units.length > 1) {
+          try {
+            c.unprepare(sql);
+          } catch {
+            // the connection is gone; so is the statement
+          }
+        }
+      }
+    });
+    t.written += units.length;
+    t.rejected += units.length - inserted;
+    if (inserted !== units.length) this.cell?.log(`typed insert into ${table}: ${units.length - inserted} of ${units.length} records rejected (natural key already stored)`);
+  }
+
+  private async deleteTyped(u: UnitRef): Promise<OpStatus> {
+    const t = this.typed!;
+    const table = this.tables[u.container]!;
+    let key: MariadbParam = u.id;
+    if (t.layout.keys === "natural") {
+      const k = t.keyOf.get(u.id);
+      if (k === undefined) throw this.fail(`delete of ${u.id}: this connector never inserted it, so its natural key is unknown`);
+      key = k;
+    }
+    const keyId = Buffer.isBuffer(key) ? key.toString("hex") : String(key);
+    const deleted = await this.conn.run(`delete of ${u.id} from ${table}`, async (c, retry) => {
+      const [r] = await c.execute<mysql.ResultSetHeader>(typedDeleteSql(this.db, table, t.layout), [key]);
+      return retry && r.affectedRows === 0 ? 1 : r.affectedRows;
+    });
+    // natural keys: a later duplicate of an already deleted record finds nothing, legitimately
+    const already = t.layout.keys === "natural" && deleted === 0 && t.deleted.has(keyId);
+    if (deleted !== 1 && !already) throw this.fail(`delete of ${u.id} (key ${keyId}) from ${table} removed ${deleted} rows`);
+    if (t.layout.keys === "natural") t.deleted.add(keyId);
+    return OK;
+  }
+
+  async storedRecords(): Promise<number | null> {
+    if (!this.typed) return null;
+    let n = 0;
+    for (const t of this.tables) n += Number((await this.query<{ n: string }>(`SELECT COUNT(*) AS n FROM ${qualified(this.db, t)}`, `count ${t}`))[0]!.n);
+    return n;
+  }
+
+  async *readRecords(): AsyncIterable<RecordValues> {
+    const t = this.typed;
+    if (!t) throw this.fail("readRecords: not a typed cell");
+    for (const table of this.tables) {
+      let after: MariadbParam | undefined;
+      for (;;) {
+        const sql = typedSelectSql(this.db, table, t.layout, READ_PAGE_ROWS, after !== undefined);
+        const rows = await this.conn.run(`read records of ${table}`, async (c) => {
+          const [r] = await c.execute<mysql.RowDataPacket[]>(sql, after === undefined ? [] : [after]);
+          return r as Record<string, unknown>[];
+        });
+        for (const r of rows) yield decodeTypedRow(t.layout, r);
+        if (rows.length < READ_PAGE_ROWS) break;
+        after = pageKey(t.layout, rows[rows.length - 1]!);
+      }
+    }
   }
 
   /**
@@ -209,6 +361,11 @@ export class MariadbSystem implements LabSystem {
 
   async snapshot(): Promise<unknown> {
     const tableOptions = VARIANT_TABLE_OPTIONS[this.variant];
-    return readMariadbSnapshot(this.conn, { ...this.cellTables(), tableOptions, tablePrefix: this.tablePrefix(this.cell!) });
+    const snap = await readMariadbSnapshot(this.conn, { ...this.cellTables(), tableOptions, tablePrefix: this.tablePrefix(this.cell!) });
+    const t = this.typed;
+    if (!t) return snap;
+    const l = t.layout;
+    const typed = { schema: l.schema.name, keys: l.keys, primary_key: l.keyColumn ? "_lab_key" : l.fieldColumns[l.pkField], records_written: t.written, rejected_duplicates: t.rejected };
+    return { ...(snap as object), typed };
   }
 }
