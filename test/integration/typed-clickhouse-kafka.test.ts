@@ -75,3 +75,29 @@ describe("ClickHouse current engine (chdb bridge) typed cells", () => {
     });
   }
 });
+
+describe("Kafka typed cells", () => {
+  const options = () => contractTarget("kafka").options;
+  for (const payload of TYPED_PAYLOADS) {
+    it(`${payload} U0 and U90: bulk, surrogate keys, natural keys kept on a delete topic and replaced on a compacted one`, async () => {
+      for (const fraction of FRACTIONS) {
+        for (const [keys, variant, collision] of [
+          ["surrogate", "delete_none", "kept"],
+          ["natural", "delete_lz4", "kept"],
+          ["natural", "compact_zstd", "replaced"],
+        ] as const) {
+          const o = { payload, fraction, keys, path: "bulk", variant } as const;
+          expectLossless(await typedRoundTrip("kafka", options(), o), o, collision);
+        }
+      }
+    });
+  }
+  for (const payload of TYPED_PAYLOADS) {
+    it(`${payload} U90 per record: surrogate keys on a compacted topic (all kept), natural keys replaced`, async () => {
+      for (const [keys, variant, collision] of [["surrogate", "compact_none", "replaced"], ["natural", "compact_lz4", "replaced"]] as const) {
+        const o = { payload, fraction: 0.9, keys, path: "perfile", variant, units: 20 } as const;
+        expectLossless(await typedRoundTrip("kafka", options(), o), o, collision);
+      }
+    });
+  }
+});

@@ -54,8 +54,11 @@ interface ZstdSimple {
   compress(data: Uint8Array, level?: number): Uint8Array | null;
   decompress(data: Uint8Array): Uint8Array | null;
 }
+interface ZstdStreaming {
+  decompress(data: Uint8Array, sizeHint?: number): Uint8Array | null;
+}
 interface ZstdCodecModule {
-  ZstdCodec: { run(cb: (zstd: { Simple: new () => ZstdSimple }) => void): void };
+  ZstdCodec: { run(cb: (zstd: { Simple: new () => ZstdSimple; Streaming: new () => ZstdStreaming }) => void): void };
 }
 
 /** Compression level of the zstd codec (librdkafka's and the Java client's default is 3). */
@@ -66,12 +69,25 @@ interface Encoder {
   buffer: Buffer;
 }
 
-let zstdSimple: Promise<ZstdSimple> | undefined;
-function zstd(): Promise<ZstdSimple> {
-  zstdSimple ??= new Promise((resolve) => {
-    (require("zstd-codec") as ZstdCodecModule).ZstdCodec.run((z) => resolve(new z.Simple()));
+let zstdCodecs: Promise<{ simple: ZstdSimple; streaming: ZstdStreaming }> | undefined;
+function zstdBoth(): Promise<{ simple: ZstdSimple; streaming: ZstdStreaming }> {
+  zstdCodecs ??= new Promise((resolve) => {
+    (require("zstd-codec") as ZstdCodecModule).ZstdCodec.run((z) => resolve({ simple: new z.Simple(), streaming: new z.Streaming() }));
   });
-  return zstdSimple;
+  return zstdCodecs;
+}
+async function zstd(): Promise<ZstdSimple> {
+  return (await zstdBoth()).simple;
+}
+
+/**
+ * Decompress one zstd frame. Simple needs the frame's content size in its header; frames written
+ * by a streaming compressor have none — the broker's own (zstd-jni) when the log cleaner rewrites a
+ * compacted batch — and Simple answers null for them: those go through the streaming decoder.
+ */
+export async function zstdDecompress(data: Uint8Array): Promise<Buffer> {
+  const { simple, streaming } = await zstdBoth();
+  return toBuffer(simple.decompress(data) ?? streaming.decompress(data), "zstd decompress");
 }
 
 function toBuffer(b: Uint8Array | number[] | null, what: string): Buffer {
@@ -92,7 +108,7 @@ export function registerKafkaCodecs(): void {
   });
   CompressionCodecs[CompressionTypes.ZSTD] = () => ({
     compress: async (encoder: Encoder) => toBuffer((await zstd()).compress(encoder.buffer, ZSTD_LEVEL), "zstd compress"),
-    decompress: async (data: Buffer) => toBuffer((await zstd()).decompress(data), "zstd decompress"),
+    decompress: async (data: Buffer) => zstdDecompress(data),
   });
 }
 

@@ -200,6 +200,12 @@ export class KafkaClients {
     }
   }
 
+  /** The kafkajs client (consumers for reading typed cells back). */
+  client(): InstanceType<typeof Kafka> {
+    if (!this.kafka) throw new SystemError(this.system, this.endpoint, "not connected (call connect() first)");
+    return this.kafka;
+  }
+
   get(): KafkaClientSet {
     if (!this.admin || !this.producer || !this.logDirsAdmin) throw new SystemError(this.system, this.endpoint, "not connected (call connect() first)");
     return { admin: this.admin, producer: this.producer, logDirs: this.logDirsAdmin };

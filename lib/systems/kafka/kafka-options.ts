@@ -6,6 +6,7 @@ import type { SystemDefinition } from "../contract.js";
 import { KafkaConnectionSchema, kafkaEndpoint } from "./kafka-connection.js";
 import { KafkaSystem } from "./kafka-system.js";
 import { KAFKA_VARIANTS } from "./kafka-topics.js";
+import { KAFKA_TYPED_MAPPING } from "./kafka-typed.js";
 
 export const KafkaOptionsSchema = KafkaConnectionSchema.extend({
   /** Partitions per topic (one topic per container). */
@@ -25,13 +26,16 @@ export const KafkaOptionsSchema = KafkaConnectionSchema.extend({
 }).strict();
 export type KafkaOptions = z.infer<typeof KafkaOptionsSchema>;
 
-const capabilities = declareCapabilities("kafka", {
+const declared = declareCapabilities("kafka", {
   variants: KAFKA_VARIANTS,
   maintenance: {
     compact_wait:
       "roll every partition's active segment (short segment.ms + a marker record), let the log cleaner / retention check run, and poll DescribeLogDirs until sizes settle (bounded)",
   },
 });
+// Typed cells: declared for the default variant (delete_none: a natural-key duplicate is kept); the
+// instance resolves it per cell once prepare() knows the variant (compact_*: replaced).
+const capabilities = { ...declared, typed: { collision: "kept" as const, mapping: KAFKA_TYPED_MAPPING } };
 
 export const kafkaDefinition: SystemDefinition<KafkaOptions> = {
   name: "kafka",

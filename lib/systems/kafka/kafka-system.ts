@@ -10,7 +10,10 @@ import { ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from "@plat
 import { join } from "node:path";
 import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import {
+  OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef,
+} from "../contract.js";
+import { decodeRecord } from "../../generators/records.js";
 import { kafkajsCompression, registerKafkaCodecs } from "./kafka-codecs.js";
 import { KafkaClients, type KafkaClientSet } from "./kafka-connection.js";
 import { KafkaLedger } from "./kafka-ledger.js";
@@ -20,10 +23,13 @@ import {
   cellTopicPattern, compactionOverrides, KAFKA_VARIANTS, parseVariant, ROLL_MARKER_KEY, ROLL_SEGMENT_MS, settleWindowMs, topicConfigs,
   type TopicVariant,
 } from "./kafka-topics.js";
+import { decodeTypedValue, encodeTypedValue, typedKey } from "./kafka-typed.js";
 
 const { ConfigResourceTypes: KafkajsResourceTypes } = kafkajs;
 const SYSTEM = "kafka";
 const ACKS_ALL = -1;
+/** How long reading a cell's topics back to their end offsets may take. */
+const READ_BACK_MS = 30_000;
 /** How long topic creation/deletion may take to show in metadata before we give up. */
 const TOPIC_WAIT_MS = 30_000;
 
@@ -36,14 +42,26 @@ export class KafkaSystem implements LabSystem {
   private variant?: TopicVariant;
   private topics: string[] = [];
   private readonly ledger = new KafkaLedger();
+  /** The typed cell (absent: a blob cell). */
+  private typed?: TypedCell;
 
   constructor(
     private readonly options: KafkaOptions,
     private readonly lab: LabNamespace,
-    readonly capabilities: Capabilities,
+    private readonly declared: Capabilities,
   ) {
     registerKafkaCodecs();
     this.kafka = new KafkaClients(SYSTEM, options);
+  }
+
+  /**
+   * The declared capabilities; once prepare() knows the cell's variant, typed.collision says what a
+   * natural-key duplicate meets on it: kept on a delete-policy topic, replaced on a compacted one
+   * (compaction keeps the latest message per key; settle() of a typed compact cell runs it).
+   */
+  get capabilities(): Capabilities {
+    if (!this.declared.typed || !this.variant) return this.declared;
+    return { ...this.declared, typed: { ...this.declared.typed, collision: this.variant.cleanupPolicy === "compact" ? "replaced" : "kept" } };
   }
 
   private get endpoint(): string {
@@ -79,6 +97,7 @@ export class KafkaSystem implements LabSystem {
     if (!variant) throw new SystemError(SYSTEM, this.endpoint, `unknown variant "${cell.variant}" — use one of: ${Object.keys(KAFKA_VARIANTS).join(", ")}`);
     this.cell = cell;
     this.variant = variant;
+    this.typed = cell.typed;
     this.topics = Array.from({ length: cell.containers }, (_, k) => this.lab.objectName(cell.cellKey, `c${k}`));
     const { admin } = this.clients();
     const cluster = await this.call("describe cluster", () => admin.describeCluster());
@@ -195,8 +214,17 @@ export class KafkaSystem implements LabSystem {
     return out;
   }
 
-  private message(u: Pick<Unit, "sha256" | "payload">): Message {
-    return { key: u.sha256.toString("hex"), value: u.payload };
+  /** Blob cells: key = hex SHA-256, value = the payload. Typed cells: key = unit id or natural key, value = the record as JSON (kafka-typed.ts). */
+  private message(u: Pick<Unit, "id" | "sha256" | "payload">): Message {
+    const t = this.typed;
+    if (!t) return { key: u.sha256.toString("hex"), value: u.payload };
+    const values = decodeRecord(t.schema, u.payload);
+    return { key: typedKey(t.schema, t.keys, u.id, values), value: encodeTypedValue(t.schema, values) };
+  }
+
+  /** Logical bytes of a produced message for L1 (blob: 64 + payload, as before; typed: key + value). */
+  private messageBytes(u: Unit, m: Message): number {
+    return this.typed ? Buffer.byteLength(m.key as string) + (m.value as Buffer).length : 64 + u.payload.length;
   }
 
   private get compression(): number {
@@ -231,7 +259,7 @@ export class KafkaSystem implements LabSystem {
         let list = chunk.get(u.container);
         if (!list) chunk.set(u.container, (list = []));
         list.push(m);
-        bytes += 64 + u.payload.length;
+        bytes += this.messageBytes(u, m);
         if (bytes >= limit) {
           dispatch(chunk, bytes);
           chunk = new Map();
@@ -257,7 +285,7 @@ export class KafkaSystem implements LabSystem {
       producer.send({ topic, acks: ACKS_ALL, timeout: this.options.requestTimeoutMs, compression: this.compression, messages: [m] }),
     );
     if (!meta || meta.baseOffset === undefined) throw new SystemError(SYSTEM, this.endpoint, `produce ${u.id}: no offset in the acknowledgement`);
-    this.ledger.add({ id: u.id, container: u.container, key: m.key as string, partition: meta.partition, offset: Number(meta.baseOffset), bytes: 64 + u.payload.length });
+    this.ledger.add({ id: u.id, container: u.container, key: m.key as string, partition: meta.partition, offset: Number(meta.baseOffset), bytes: this.messageBytes(u, m) });
     return OK;
   }
 
@@ -266,7 +294,7 @@ export class KafkaSystem implements LabSystem {
     const placed = this.ledger.placement(u.id);
     if (this.variant!.cleanupPolicy === "compact") {
       // The key this unit was written with; a ref may come without its hash (the runner does not rehash for deletes).
-      const key = placed?.key ?? (u.sha256.length === 32 ? u.sha256.toString("hex") : undefined);
+      const key = placed?.key ?? (this.typed ? (this.typed.keys === "surrogate" ? u.id : undefined) : u.sha256.length === 32 ? u.sha256.toString("hex") : undefined);
       if (!key) throw new SystemError(SYSTEM, this.endpoint, `delete ${u.id}: its key is unknown (not written by insert() in this cell, and the ref has no SHA-256)`);
       // A tombstone: the cleaner drops every record with this key (and later the tombstone).
       await this.call(`tombstone ${u.id}`, () =>
@@ -290,22 +318,34 @@ export class KafkaSystem implements LabSystem {
     return OK;
   }
 
-  /** Nothing to wait for: with acks=all every batch is in its log segment (and in DescribeLogDirs) when acknowledged; compaction is the maintenance stage's job. */
+  /**
+   * Blob cells: nothing to wait for (with acks=all every batch is in its log segment, and in
+   * DescribeLogDirs, when acknowledged; compaction is the maintenance stage's job). Typed cells on a
+   * compacted topic: a natural-key duplicate is replaced only when the cleaner compacts the rolled
+   * segment, so settle rolls the segments and waits for the cleaner (one compact_wait round): the
+   * records held no longer depend on when the cleaner happens to run.
+   */
   async settle(): Promise<OpStatus> {
+    if (this.typed && this.variant?.cleanupPolicy === "compact" && this.topics.length > 0) await this.compactRounds(1);
     return OK;
   }
 
   async maintenance(name: string): Promise<OpStatus> {
     if (name !== "compact_wait") throw new SystemError(SYSTEM, this.endpoint, `unknown maintenance "${name}" — use compact_wait`);
+    // Compacted topics take two rounds: the first pass drops superseded records and stamps
+    // tombstones with their delete horizon; only a later pass (which needs a dirty segment
+    // again: the second marker) drops the tombstones themselves.
+    await this.compactRounds(this.variant!.cleanupPolicy === "compact" ? 2 : 1);
+    return OK;
+  }
+
+  /** Roll every partition's active segment `rounds` times under the compaction overrides, waiting for sizes to settle after each. */
+  private async compactRounds(rounds: number): Promise<void> {
     const overrides = compactionOverrides(this.variant!);
     const before = await this.topicConfigs();
     await this.alterTopicConfigs(Object.fromEntries(this.topics.map((t) => [t, overrides])));
     try {
       await this.waitForTopicConfig("segment.ms", String(ROLL_SEGMENT_MS));
-      // Compacted topics take two rounds: the first pass drops superseded records and stamps
-      // tombstones with their delete horizon; only a later pass (which needs a dirty segment
-      // again: the second marker) drops the tombstones themselves.
-      const rounds = this.variant!.cleanupPolicy === "compact" ? 2 : 1;
       for (let round = 0; round < rounds; round++) {
         await sleep(ROLL_SEGMENT_MS + 200);
         await this.produceRollMarkers();
@@ -317,7 +357,6 @@ export class KafkaSystem implements LabSystem {
       for (const t of this.topics) restore[t] = Object.fromEntries(Object.keys(overrides).map((k) => [k, before[t]?.[k] ?? null]));
       await this.alterTopicConfigs(restore);
     }
-    return OK;
   }
 
   private async alterTopicConfigs(byTopic: Record<string, Record<string, string | null>>): Promise<void> {
@@ -395,6 +434,80 @@ export class KafkaSystem implements LabSystem {
         throw new SystemError(SYSTEM, this.endpoint, `log sizes did not settle within ${this.options.settleTimeoutMs / 1000}s (still changing, last ${last} bytes) — raise options.settleTimeoutMs`);
       }
       await sleep(250);
+    }
+  }
+
+  // ---- typed records ----------------------------------------------------------------------
+
+  /** Typed cells: records readable in the cell's topics (messages with a value, segment-roll markers excluded), read to the end offsets. */
+  async storedRecords(): Promise<number | null> {
+    if (!this.typed) return null;
+    let n = 0;
+    await this.readBack(() => {
+      n++;
+    });
+    return n;
+  }
+
+  /** Typed cells: every record readable in the cell's topics, decoded from its JSON value. */
+  async *readRecords(): AsyncIterable<RecordValues> {
+    const t = this.typed;
+    if (!t) throw new SystemError(SYSTEM, this.endpoint, "readRecords: not a typed cell");
+    const values: Buffer[] = [];
+    await this.readBack((v) => {
+      values.push(v);
+    });
+    for (const v of values) yield decodeTypedValue(t.schema, v);
+  }
+
+  /**
+   * Consume every partition of the cell's topics from its start to the high watermark read first,
+   * with a lab-named consumer group that is deleted afterwards; `each` gets every value that is a
+   * record (not a tombstone, not a segment-roll marker). Compacted partitions have offset gaps:
+   * a partition is done once a batch reaches its last offset (the last message is never compacted
+   * away here: it is the latest of its key, or the roll marker in the active segment).
+   */
+  private async readBack(each: (value: Buffer) => void): Promise<void> {
+    const { admin } = this.clients();
+    const ends = new Map<string, bigint>();
+    for (const topic of this.topics) {
+      const offsets = await this.call(`fetch offsets of ${topic}`, () => admin.fetchTopicOffsets(topic));
+      for (const p of offsets) if (BigInt(p.high) > BigInt(p.low)) ends.set(`${topic}/${p.partition}`, BigInt(p.high));
+    }
+    if (ends.size === 0) return;
+    const kafka = this.kafka.client();
+    const groupId = this.lab.objectName(this.cell!.cellKey, "read", Math.random().toString(36).slice(2, 8));
+    const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxBytesPerPartition: this.options.maxMessageBytes });
+    const left = new Set(ends.keys());
+    try {
+      await this.call("connect consumer", () => consumer.connect());
+      await this.call("subscribe", () => consumer.subscribe({ topics: this.topics, fromBeginning: true }));
+      await this.call(`read back ${this.topics.join(",")}`, () => new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`partitions ${[...left].join(", ")} not read to their end offsets within ${READ_BACK_MS / 1000}s`)), READ_BACK_MS);
+        consumer.run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            const k = `${batch.topic}/${batch.partition}`;
+            const end = ends.get(k);
+            for (const m of batch.messages) {
+              if (end !== undefined && BigInt(m.offset) >= end) break;
+              if (m.value === null || m.key?.toString() === ROLL_MARKER_KEY) continue;
+              each(m.value);
+            }
+            const last = batch.messages.length ? BigInt(batch.messages[batch.messages.length - 1]!.offset) : -1n;
+            if (end !== undefined && last >= end - 1n && left.delete(k) && left.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        }).catch((e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        });
+      }));
+    } finally {
+      await consumer.disconnect().catch(() => {});
+      await admin.deleteGroups([groupId]).catch(() => {});
     }
   }
 
