@@ -131,7 +131,7 @@ export class RedisSystem implements LabSystem {
     return t.keys === "natural" && t.schema.fields.some((f) => f.nullable);
   }
 
-  /** The record's key and HSET arguments; remembers the unit's key for delete. */
+  /** The record's key and HSET arguments; remembers a natural-keyed unit's key for delete. */
   private recordOf(u: Unit): { key: string; args: (string | Buffer)[] } {
     const t = this.typed!;
     const values = decodeRecord(t.schema, u.payload);
