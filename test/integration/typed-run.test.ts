@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { edrTable } from "../../lib/analysis/edr.js";
 import { loadFrames, rowsOf } from "../../lib/analysis/frames.js";
 import { formatSummary, summaryLines } from "../../lib/analysis/summary.js";
+import { thesisFigures } from "../../lib/analysis/thesis.js";
 import { Dataset } from "../../lib/generators/dataset.js";
 import { tableRows } from "../../lib/results/arrow-io.js";
 import { loadBundles } from "../../lib/results/bundle.js";
@@ -99,5 +100,9 @@ describe.each(SYSTEMS)("a typed run on %s (insertion both, keys both)", (SYSTEM)
     const edr = rowsOf<{ insertion: string; keys: string; payload: string; grade: string; stage: string; metric: string }>(edrTable(frames.results))
       .filter((x) => x.payload === "structured_json" && x.grade === "U90" && x.stage === "bulk_insert" && x.metric === "edr_cluster");
     expect(edr.map((x) => `${x.insertion}/${x.keys}`).sort()).toEqual(["blob/", "typed/natural", "typed/surrogate"]);
+    // Figures: one legend entry per insertion·keys series.
+    const edrFig = thesisFigures(frames).figures.find((f) => f.name === "edr-cluster-structured_json")!;
+    const legend = JSON.stringify(edrFig);
+    for (const label of [`${SYSTEM} · blob`, `${SYSTEM} · typed·surrogate`, `${SYSTEM} · typed·natural`]) expect(legend).toContain(label);
   }, 600_000);
 });
