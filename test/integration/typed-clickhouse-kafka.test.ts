@@ -2,7 +2,15 @@
 // (scripts/services.sh up clickhouse kafka chdb): every synthetic payload at U0 and U90 with
 // surrogate and natural keys, through the bulk path and per record, settled, counted by the
 // system and read back losslessly (test/helpers/typed-harness.ts compares digests).
+import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
+import { decodeRecord } from "../../lib/generators/records.js";
+import type { CellContext, Unit } from "../../lib/systems/contract.js";
+import { LabNamespace } from "../../lib/systems/namespace.js";
 import { systemDefinition } from "../../lib/systems/registry.js";
 import { contractTarget } from "../helpers/contract-systems.js";
 import { loadServicesEnv } from "../helpers/services-env.js";
@@ -97,6 +105,56 @@ describe("Kafka typed cells", () => {
       for (const [keys, variant, collision] of [["surrogate", "compact_none", "replaced"], ["natural", "compact_lz4", "replaced"]] as const) {
         const o = { payload, fraction: 0.9, keys, path: "perfile", variant, units: 20 } as const;
         expectLossless(await typedRoundTrip("kafka", options(), o), o, collision);
+      }
+    });
+  }
+});
+
+// The round trip above reads with the connector's own RowBinary decoder: here the server itself
+// says what it holds (its column types, its text form of every UUID, its µs of every timestamp),
+// so a byte-order or unit mistake made the same way on write and read cannot pass.
+describe("ClickHouse typed columns as the server sees them", () => {
+  const servers = [
+    { label: "18.16", options: () => contractTarget("clickhouse").options, admin: () => [env.DEDUP_CLICKHOUSE_PORT, env.DEDUP_CLICKHOUSE_ADMIN_USER, env.DEDUP_CLICKHOUSE_ADMIN_PASSWORD] },
+    { label: "chdb", options: chdbOptions, admin: () => [env.DEDUP_CHDB_PORT, env.DEDUP_CHDB_ADMIN_USER, env.DEDUP_CHDB_ADMIN_PASSWORD] },
+  ];
+  for (const s of servers) {
+    it(`${s.label}: structured_json column types, UUID text and timestamp µs equal the generator's`, async () => {
+      const lab = new LabNamespace();
+      const ds = new Dataset(DatasetSpecSchema.parse({ payload: "structured_json", units: 30, size: { min: 1024, max: 1024 }, fraction: 0.5, insertion: "typed" }));
+      const schema = ds.recordSchema!;
+      const sys = systemDefinition("clickhouse").create(s.options(), lab);
+      const cell: CellContext = {
+        lab, cellKey: "v" + Math.random().toString(36).slice(2, 8), variant: "mergetree_lz4", containers: ds.containers,
+        workDir: mkdtempSync(join(tmpdir(), "dedup-lab-typed-")), log: () => {}, typed: { schema, keys: "natural" },
+      };
+      const [port, user, password] = s.admin();
+      const admin = createClient({ url: `http://127.0.0.1:${port}`, username: user, password, log: { level: ClickHouseLogLevel.OFF } });
+      await sys.connect();
+      try {
+        await sys.prepare(cell);
+        await sys.bulkInsert((async function* () {
+          for (const b of ds.batches(64 * 1024)) yield b as Unit[];
+        })());
+        const modern = s.label === "chdb";
+        const table = `${lab.sqlName}.${lab.tableName("units", cell.cellKey, "c0")}`;
+        const types = await (await admin.query({ query: `SELECT name, type FROM system.columns WHERE database = '${lab.sqlName}' AND table = '${lab.tableName("units", cell.cellKey, "c0")}' `, format: "JSONEachRow" })).json<{ name: string; type: string }>();
+        expect(types.map((t) => `${t.name} ${t.type}`)).toEqual([
+          "id UUID", "name String", "email Nullable(String)", "city String", "age Int64", "balance Float64",
+          `created_at ${modern ? "DateTime64(6)" : "Int64"}`, "tags String", `active ${modern ? "Bool" : "UInt8"}`,
+        ]);
+        const micros = modern ? "toString(toUnixTimestamp64Micro(created_at))" : "toString(created_at)";
+        const rows = await (await admin.query({ query: `SELECT toString(id) AS id, ${micros} AS us, toString(balance) AS b, isNull(email) AS nul FROM ${table}`, format: "JSONEachRow" })).json<{ id: string; us: string; nul: number }>();
+        const want = [...ds.units()].map((u) => decodeRecord(schema, u.payload)).map((v) => `${v[0]} ${v[6]} ${v[2] === null ? 1 : 0}`).sort();
+        expect(rows.map((r) => `${r.id} ${r.us} ${Number(r.nul)}`).sort()).toEqual(want);
+        expect(sys.capabilities.typed?.collision).toBe("kept");
+        const text = sys.capabilities.typed!.mapping;
+        if (modern) expect(text).not.toMatch(/on ClickHouse/);
+        else expect(text).toMatch(/on ClickHouse 18\.16.*Int64 µs.*UInt8/);
+      } finally {
+        await sys.cleanup(cell.cellKey);
+        await sys.close();
+        await admin.close();
       }
     });
   }
