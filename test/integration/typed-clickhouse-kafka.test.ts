@@ -159,3 +159,40 @@ describe("ClickHouse typed columns as the server sees them", () => {
     });
   }
 });
+
+// delete() of typed units: by the cell's key (unit id, or the natural key the unit was written with).
+describe("typed deletes", () => {
+  async function deleteAll(name: string, options: unknown, variant: string, keys: "surrogate" | "natural"): Promise<{ before: number | null; after: number | null; read: number }> {
+    const lab = new LabNamespace();
+    const ds = new Dataset(DatasetSpecSchema.parse({ payload: "uuid_keys", units: 12, size: { min: 1024, max: 1024 }, fraction: 0.5, insertion: "typed" }));
+    const sys = systemDefinition(name).create(options, lab);
+    const cell: CellContext = {
+      lab, cellKey: "d" + Math.random().toString(36).slice(2, 8), variant, containers: ds.containers,
+      workDir: mkdtempSync(join(tmpdir(), "dedup-lab-typed-")), log: () => {}, typed: { schema: ds.recordSchema!, keys },
+    };
+    await sys.connect();
+    try {
+      await sys.prepare(cell);
+      for (const u of ds.units()) expect((await sys.insert(u)).code).toBe("ok");
+      const before = await sys.storedRecords!();
+      for (const u of ds.units()) expect((await sys.delete(u)).code).toBe("ok");
+      await sys.settle();
+      const after = await sys.storedRecords!();
+      let read = 0;
+      for await (const _ of sys.readRecords!()) read++;
+      return { before, after, read };
+    } finally {
+      await sys.cleanup(cell.cellKey);
+      await sys.close();
+    }
+  }
+  it("ClickHouse: surrogate and natural keys, every record gone", async () => {
+    expect(await deleteAll("clickhouse", contractTarget("clickhouse").options, "mergetree_lz4", "surrogate")).toEqual({ before: 12, after: 0, read: 0 });
+    expect(await deleteAll("clickhouse", contractTarget("clickhouse").options, "mergetree_zstd", "natural")).toEqual({ before: 12, after: 0, read: 0 });
+  });
+  it("Kafka: DeleteRecords on a delete topic, tombstones on a compacted one", async () => {
+    expect(await deleteAll("kafka", contractTarget("kafka").options, "delete_none", "surrogate")).toEqual({ before: 12, after: 0, read: 0 });
+    const compact = await deleteAll("kafka", contractTarget("kafka").options, "compact_none", "natural");
+    expect(compact).toEqual({ before: 12, after: 0, read: 0 });
+  });
+});
