@@ -4,7 +4,7 @@
 // layout, its DDL, parameters and the read-back decoding.
 //
 // Mapping: int64 → BIGINT, float64 → DOUBLE (binary protocol: the IEEE-754 bits both ways;
-// MariaDB cannot store NaN or ±Infinity, such a record fails with an error), text → LONGTEXT
+// MariaDB cannot store NaN or ±Infinity and turns −0 into 0: such a record fails with an error), text → LONGTEXT
 // utf8mb4_bin, uuid → BINARY(16) (its 128 bits; works on every server version, unlike the
 // UUID type of 10.7+), timestamp → DATETIME(6) (µs, UTC wall time, years 1000–9999; 8 B),
 // json → JSON (MariaDB's JSON is LONGTEXT utf8mb4_bin with a json_valid check: kept verbatim),
@@ -153,6 +153,7 @@ export function fieldParam(t: FieldType, v: RecordValues[number]): MariadbParam 
       return (v as bigint).toString();
     case "float64":
       if (!Number.isFinite(v as number)) throw new Error(`float64 value ${v}: MariaDB's DOUBLE cannot store NaN or ±Infinity`);
+      if (Object.is(v, -0)) throw new Error("float64 value -0: MariaDB's DOUBLE stores it as 0, the record would come back different");
       return v as number;
     case "timestamp":
       return datetimeText(v as bigint);
