@@ -70,6 +70,8 @@ export interface Capabilities {
   /**
    * Typed insertion (absent: blob only). `collision` is what a natural-key duplicate meets; `mapping`
    * one line naming the typed layout (the README's mapping table), e.g. "table: uuid, text, jsonb, …".
+   * `collision` may depend on the cell's variant (ClickHouse MergeTree keeps, ReplacingMergeTree
+   * replaces; a Kafka delete topic keeps, a compacted one replaces): read it after prepare().
    */
   typed?: { collision: CollisionBehaviour; mapping: string };
 }
