@@ -72,9 +72,9 @@ export { assignShards, checkAssignment, formatShard, parseShard, planShards, sha
 export { cellEstimateSeconds } from "./runner/plan.js";
 export { checkSameStudy, mergedRunId, planMerge, readMergeSources, writeMerged, type MergePlan, type MergeResult, type MergeSource } from "./results/merge.js";
 
-// Typed records (issue 14, first step): schemas, L0 logical bytes, seeded record datasets
+// Typed records (issue 14): schemas, L0 logical bytes, seeded record datasets, the insertion and keys dimensions
 export {
-  encodeRecord, fieldLogicalBytes, FIELD_TYPES, recordDigest, recordLogicalBytes, recordsEqual, RecordTotalsBuilder, validateRecord,
+  decodeRecord, encodeRecord, fieldLogicalBytes, naturalKey, FIELD_TYPES, recordDigest, recordLogicalBytes, recordsEqual, RecordTotalsBuilder, validateRecord,
   type FieldSpec, type FieldTotals, type FieldType, type FieldValue, type RecordSchema, type RecordTotals, type RecordValues,
 } from "./generators/records.js";
 export {
@@ -85,3 +85,6 @@ export {
   FORMAT_NAMES, GHARCHIVE_SCHEMA, GUTENBERG_SCHEMA, openBankTransactions, openCsv, openForumPosts, openGhArchive, openGutenberg, openRandomNumbers,
   openSqliteTable, openXlsx, readAllRecords, realRecordTotals, RECORD_PARSERS, sqliteTables, type ParsedRecords, type RecordFormat,
 } from "./data/records.js";
+export { INSERTIONS, insertionModes, KEY_CHOICES, keyModes } from "./runner/config.js";
+export { insertionLabel } from "./results/schema.js";
+export { KEY_MODES, type CollisionBehaviour, type KeyMode, type TypedCell } from "./systems/contract.js";
