@@ -346,3 +346,19 @@ export function naturalKey(schema: RecordSchema, values: RecordValues, digest?: 
   }
   return (digest ?? recordDigest(schema, values)).toString("hex");
 }
+
+/**
+ * A timestamp field value (µs since the epoch) as UTC calendar parts: `date` the whole second (a Date)
+ * and `micros` the six fraction digits — floor division, so times before 1970 keep a positive fraction.
+ * Connectors that send timestamps as text build their server's literal from it.
+ */
+export function timestampParts(us: bigint): { date: Date; year: number; micros: string } {
+  let sec = us / 1_000_000n;
+  let frac = us % 1_000_000n;
+  if (frac < 0n) {
+    frac += 1_000_000n;
+    sec -= 1n;
+  }
+  const date = new Date(Number(sec) * 1000);
+  return { date, year: date.getUTCFullYear(), micros: String(frac).padStart(6, "0") };
+}

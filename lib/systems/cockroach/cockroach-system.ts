@@ -107,13 +107,7 @@ export class CockroachSystem extends PostgresSystem {
   override async bulkInsert(batches: AsyncIterable<Unit[]>): Promise<OpStatus> {
     if (this.typed) return this.typedMultiRowInsert(batches);
     for await (const batch of batches) {
-      const byContainer = new Map<number, Unit[]>();
-      for (const u of batch) {
-        const list = byContainer.get(u.container);
-        if (list) list.push(u);
-        else byContainer.set(u.container, [u]);
-      }
-      for (const [container, units] of byContainer) {
+      for (const [container, units] of byContainer(batch)) {
         for (const chunk of chunkForInsert(units, this.co.insertMaxRows, this.co.insertMaxBytes)) {
           await this.once("bulk insert (multi-row INSERT)", (c) => c.query(multiRowInsertSql(this.table(container), chunk.length), multiRowInsertValues(chunk)));
         }
@@ -129,13 +123,7 @@ export class CockroachSystem extends PostgresSystem {
     let written = 0;
     let inserted = 0;
     for await (const batch of batches) {
-      const byContainer = new Map<number, Unit[]>();
-      for (const u of batch) {
-        const list = byContainer.get(u.container);
-        if (list) list.push(u);
-        else byContainer.set(u.container, [u]);
-      }
-      for (const [container, units] of byContainer) {
+      for (const [container, units] of byContainer(batch)) {
         for (const chunk of chunkForInsert(units, maxRows, this.co.insertMaxBytes)) {
           const params = chunk.flatMap((u) => typedParams(l, u, this.typedRecord(u)));
           const r = await this.once("typed bulk insert (multi-row INSERT)", (c) => c.query(typedInsertSql(this.table(container), l, chunk.length), params));
@@ -221,4 +209,15 @@ export class CockroachSystem extends PostgresSystem {
       }),
     );
   }
+}
+
+/** A batch's units by the container (table) they go to, in order of first appearance. */
+function byContainer(batch: Unit[]): Map<number, Unit[]> {
+  const out = new Map<number, Unit[]>();
+  for (const u of batch) {
+    const list = out.get(u.container);
+    if (list) list.push(u);
+    else out.set(u.container, [u]);
+  }
+  return out;
 }

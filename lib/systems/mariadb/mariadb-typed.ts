@@ -9,7 +9,7 @@
 // UUID type of 10.7+), timestamp → DATETIME(6) (µs, UTC wall time, years 1000–9999; 8 B),
 // json → JSON (MariaDB's JSON is LONGTEXT utf8mb4_bin with a json_valid check: kept verbatim),
 // bytes → LONGBLOB, bool → BOOLEAN (TINYINT(1)).
-import { naturalKey, type FieldType, type RecordSchema, type RecordValues } from "../../generators/records.js";
+import { naturalKey, timestampParts, type FieldType, type RecordSchema, type RecordValues } from "../../generators/records.js";
 import type { KeyMode, Unit } from "../contract.js";
 import { ident, qualified } from "./mariadb-sql.js";
 
@@ -126,16 +126,10 @@ export type MariadbParam = string | number | boolean | Buffer | null;
 
 /** µs since the epoch as DATETIME(6) text (UTC wall time). */
 export function datetimeText(us: bigint): string {
-  let sec = us / 1_000_000n;
-  let frac = us % 1_000_000n;
-  if (frac < 0n) {
-    frac += 1_000_000n;
-    sec -= 1n;
-  }
-  const d = new Date(Number(sec) * 1000);
-  const y = d.getUTCFullYear();
-  if (!(y >= 1000 && y <= 9999)) throw new Error(`timestamp ${us} µs is outside DATETIME's years 1000–9999`);
-  return `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 19)}.${String(frac).padStart(6, "0")}`;
+  const { date, year, micros } = timestampParts(us);
+  if (!(year >= 1000 && year <= 9999)) throw new Error(`timestamp ${us} µs is outside DATETIME's years 1000–9999`);
+  const iso = date.toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${micros}`;
 }
 
 /** DATETIME(6) text back to µs since the epoch. */

@@ -10,7 +10,7 @@
 // verbatim, so the record reads back byte-identical; jsonb would reorder keys and drop
 // whitespace, changing the record), bytes → bytea, bool → boolean. CockroachDB has no verbatim
 // JSON type (its JSON is JSONB), so there json fields are STRING columns.
-import { naturalKey, type FieldType, type RecordSchema, type RecordValues } from "../../generators/records.js";
+import { naturalKey, timestampParts, type FieldType, type RecordSchema, type RecordValues } from "../../generators/records.js";
 import type { KeyMode, Unit } from "../contract.js";
 import { ident } from "./postgres-sql.js";
 
@@ -151,16 +151,9 @@ export function floatText(v: number): string {
 
 /** A timestamp (µs since the epoch) as ISO 8601 in UTC with all six fraction digits. */
 export function timestampText(us: bigint): string {
-  let sec = us / 1_000_000n;
-  let frac = us % 1_000_000n;
-  if (frac < 0n) {
-    frac += 1_000_000n;
-    sec -= 1n;
-  }
-  const d = new Date(Number(sec) * 1000);
-  const y = d.getUTCFullYear();
-  if (!(y >= 1 && y <= 9999)) throw new Error(`timestamp ${us} µs is outside the years 1–9999 the typed table can take as text`);
-  return `${d.toISOString().slice(0, 19)}.${String(frac).padStart(6, "0")}+00:00`;
+  const { date, year, micros } = timestampParts(us);
+  if (!(year >= 1 && year <= 9999)) throw new Error(`timestamp ${us} µs is outside the years 1–9999 the typed table can take as text`);
+  return `${date.toISOString().slice(0, 19)}.${micros}+00:00`;
 }
 
 /** A field value as a query parameter for pg (text, or a Buffer sent as binary bytea). */
