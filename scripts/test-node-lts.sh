@@ -88,8 +88,8 @@ node -e 'require("zeromq")'
 node bin/dedup-lab.js kernel install
 
 # 5. The suites: every unit test, every integration file that needs no local server (no
-#    loadServicesEnv / services.sh), which covers the runner/CLI, data and figure tests and the notebooks.
-mapfile -t FILES < <(ls test/unit/*.test.ts; grep -L "loadServicesEnv\|services\.sh" test/integration/*.test.ts | grep -v "/notebooks")
+#    loadServicesEnv / services.sh / the contract targets of the servers), which covers the runner/CLI, data and figure tests and the notebooks.
+mapfile -t FILES < <(ls test/unit/*.test.ts; grep -L "loadServicesEnv\|services\.sh\|contract-systems" test/integration/*.test.ts | grep -v "/notebooks")
 mapfile -t NOTEBOOKS < <(ls test/integration/notebooks*.test.ts)
 step "vitest on Node $VERSION: $((${#FILES[@]} + ${#NOTEBOOKS[@]})) files: ${FILES[*]} ${NOTEBOOKS[*]}"
 status=0

@@ -1,5 +1,5 @@
-// Typed insertion (issue 14) through the real local SQL servers: PostgreSQL, the CockroachDB
-// stand-in (TLS PostgreSQL) and MariaDB. Every synthetic payload × U0/U90 × surrogate/natural
+// Typed insertion (issue 14) through the real local SQL servers (scripts/services.sh up postgres
+// postgres-tls mariadb): PostgreSQL, the CockroachDB stand-in (TLS PostgreSQL) and MariaDB. Every synthetic payload × U0/U90 × surrogate/natural
 // keys × bulk/per-record path: every record is stored (surrogate) or exactly the duplicates are
 // rejected (natural), and reading the table back gives the generator's records, field for field.
 import { describe, expect, it } from "vitest";
