@@ -112,8 +112,13 @@ describe("mariadb connector", () => {
       expect(primary(sizes.perfile, "L1")!).toBeGreaterThan(0.9 * logical);
       expect(primary(sizes.bulk, "L2")!).toBeGreaterThan(0.9 * logical);
       expect(primary(sizes.prepared, "L1")!).toBeLessThan(logical / 4);
-      // OPTIMIZE rebuilds the emptied tables: the files shrink back.
-      expect(primary(sizes.maintained, "L2")!).toBeLessThan(primary(sizes.deleted, "L2")!);
+      // OPTIMIZE rebuilds the emptied tables: the files shrink back. In a page-compressed
+      // tablespace purge already punches holes into freed pages (MDEV-15528), so when the
+      // flush came before the reading the deleted stage is at the floor and OPTIMIZE cannot
+      // go lower (seen in CI: 65536 both) — the file size still shows the rebuild.
+      if (variant === "page_compressed") expect(primary(sizes.maintained, "L2")!).toBeLessThanOrEqual(primary(sizes.deleted, "L2")!);
+      else expect(primary(sizes.maintained, "L2")!).toBeLessThan(primary(sizes.deleted, "L2")!);
+      expect(primary(sizes.maintained, "L2")!).toBeLessThan(primary(sizes.bulk, "L2")! / 4);
       expect(reading(sizes.maintained, "file_size")!).toBeLessThan(reading(sizes.perfile, "file_size")!);
       const after = snapshots.at(-1) as { variables: Record<string, string>; table_status: { Create_options?: string }[] };
       expect(after.variables.version).toMatch(/MariaDB/);
