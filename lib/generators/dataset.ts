@@ -4,13 +4,13 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
-import type { Unit } from "./unit.js";
+import type { Unit, UnitRef } from "./unit.js";
 import { COPY_POLICIES, planDuplicates, type DuplicationPlan } from "./plan.js";
 import { payloadExtension, payloadType, type PayloadSource } from "./payloads.js";
 import { seedFrom } from "./prng.js";
 import { sizeForKey, validateSizeSpec } from "./sizes.js";
 import { RecordDataset } from "./records-synthetic.js";
-import { encodeRecord, recordLogicalBytes, type RecordSchema } from "./records.js";
+import { decodeRecord, encodeRecord, recordLogicalBytes, type RecordSchema } from "./records.js";
 
 export const GENERATOR_VERSION = "dedup-lab-gen/1";
 
@@ -225,6 +225,23 @@ export class Dataset {
 
   *units(from = 0, to = this.length): Generator<Unit> {
     for (let i = from; i < to; i++) yield this.unit(i);
+  }
+
+  /** Delete refs of every unit, in order, without payloads; a typed unit's ref carries its record. */
+  *refs(): Generator<UnitRef> {
+    const seen = new Set<number>();
+    const seenInContainer = new Set<number>();
+    for (let i = 0; i < this.length; i++) {
+      const { payload, ...ref } = this.unit(i);
+      if (!this.records) {
+        yield ref;
+        continue;
+      }
+      const inContainer = ref.group * this.containers + ref.container;
+      yield { ...ref, record: { values: decodeRecord(this.records.schema, payload), repeat: seen.has(ref.group), repeatInContainer: seenInContainer.has(inContainer) } };
+      seen.add(ref.group);
+      seenInContainer.add(inContainer);
+    }
   }
 
   /** Units in batches of at most `maxBytes` (at least one unit each): memory stays flat. */

@@ -32,8 +32,8 @@ export async function runStage(stage: Stage, measured: MeasuredSystem, ds: Datas
     case "perfile_insert":
       return measured.insertEach(check(ds.units()));
     case "perfile_delete":
-      // Regenerated (outside the timer) so the ref carries the unit's hash, as the contract promises.
-      return measured.deleteEach(check(ds.units()));
+      // Regenerated (outside the timer) so the ref carries the unit's hash and, typed, its record.
+      return measured.deleteEach(check(ds.refs()));
     case "maintenance":
       return measured.maintenance(cell.system.maintenance);
   }

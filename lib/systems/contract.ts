@@ -3,10 +3,10 @@
 // matrix, and only ever touches names it gets from the LabNamespace it is handed.
 import type { z } from "zod";
 import type { RecordSchema, RecordValues } from "../generators/records.js";
-import type { Unit, UnitRef } from "../generators/unit.js";
+import type { RecordRef, Unit, UnitRef } from "../generators/unit.js";
 import type { LabNamespace } from "./namespace.js";
 
-export type { Unit, UnitRef, RecordSchema, RecordValues };
+export type { RecordRef, Unit, UnitRef, RecordSchema, RecordValues };
 
 /**
  * How a typed cell keys its records. surrogate: every record gets its own id (the unit id), so every
@@ -105,6 +105,12 @@ export function notImplemented(note: string): OpStatus {
   return { code: "not_implemented", note };
 }
 
+/** A typed delete ref's record, or the error `fail` makes of a one-line message naming what is missing. */
+export function recordOf(u: UnitRef, fail: (message: string) => Error): RecordRef {
+  if (!u.record) throw fail(`delete of ${u.id}: the ref carries no record (typed cells delete by Dataset.refs(), whose refs carry each unit's record)`);
+  return u.record;
+}
+
 export interface LabSystem {
   readonly name: string;
   /** Declared capabilities before connect(), the server's resolved ones after it (see Capabilities). */
@@ -117,6 +123,7 @@ export interface LabSystem {
   /** Write a stream of units as the system's native bulk path does. Every operation answers OK or notImplemented(note). */
   bulkInsert(units: AsyncIterable<Unit[]>): Promise<OpStatus>;
   insert(unit: Unit): Promise<OpStatus>;
+  /** Typed cells: the ref carries its record (recordOf); a natural-key repeat (RecordRef) legitimately finds nothing. */
   delete(unit: UnitRef): Promise<OpStatus>;
   maintenance(name: string): Promise<OpStatus>;
   /**

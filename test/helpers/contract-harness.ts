@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
 import { DEFAULT_SETTLE, settle } from "../../lib/runner/settle.js";
-import type { Capabilities, CellContext, LabSystem, OpStatus, SizeReading, Stage, Unit } from "../../lib/systems/contract.js";
+import type { Capabilities, CellContext, LabSystem, OpStatus, SizeReading, Stage, Unit, UnitRef } from "../../lib/systems/contract.js";
 import { LabNamespace } from "../../lib/systems/namespace.js";
 
 export type SizePoint = "prepared" | "bulk" | "reset" | "perfile" | "deleted" | "maintained";
@@ -90,9 +90,9 @@ export async function runCellThrough(system: LabSystem, opts: DriveOptions = {})
     const supports = (s: Stage) => capabilities.stages.includes(s);
     const written = (s: Stage) => opts.afterStage?.(s, system, "written");
     const after = (s: Stage) => opts.afterStage?.(s, system, "settled");
-    const perUnit = async (s: Stage, op: (u: Unit) => Promise<OpStatus>) => {
+    const perUnit = async <U extends UnitRef>(s: Stage, op: (u: U) => Promise<OpStatus>, units: Iterable<U>) => {
       if (!supports(s)) return;
-      for (const u of ds.units()) {
+      for (const u of units) {
         const st = await op(u);
         statuses[s].push(st);
         if (st.code !== "ok") break;
@@ -108,11 +108,11 @@ export async function runCellThrough(system: LabSystem, opts: DriveOptions = {})
     await after("bulk_insert");
     await system.reset();
     await read("reset");
-    await perUnit("perfile_insert", (u) => system.insert(u));
+    await perUnit("perfile_insert", (u) => system.insert(u), ds.units());
     await written("perfile_insert");
     await read("perfile");
     await after("perfile_insert");
-    await perUnit("perfile_delete", (u) => system.delete(u));
+    await perUnit("perfile_delete", (u) => system.delete(u), ds.refs());
     await written("perfile_delete");
     await read("deleted");
     await after("perfile_delete");

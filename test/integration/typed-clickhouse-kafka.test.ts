@@ -175,7 +175,7 @@ describe("typed deletes", () => {
       await sys.prepare(cell);
       for (const u of ds.units()) expect((await sys.insert(u)).code).toBe("ok");
       const before = await sys.storedRecords!();
-      for (const u of ds.units()) expect((await sys.delete(u)).code).toBe("ok");
+      for (const u of ds.refs()) expect((await sys.delete(u)).code).toBe("ok");
       await sys.settle();
       const after = await sys.storedRecords!();
       let read = 0;

@@ -96,11 +96,14 @@ async function lifecycle(name: string, o: { payload: string; keys: "surrogate" |
       const p = sizes.find((s) => s.layer === layer && s.primary);
       expect(p?.bytes).toBeGreaterThan(0);
     }
-    for (const u of dataset.units()) expect((await system.delete(u)).code).toBe("ok");
+    // Deletes by the runner's refs: each carries its record, and whether its natural key is gone already.
+    const refs = [...dataset.refs()];
+    expect(refs.filter((r) => o.keys === "natural" && r.record!.repeatInContainer)).toHaveLength(collided);
+    for (const r of refs) expect((await system.delete(r)).code).toBe("ok");
     await system.settle();
     expect(await system.storedRecords!()).toBe(0);
-    const after = (await system.snapshot()) as { typed: Record<string, number> };
-    expect(after.typed.deletes_of_absent_records).toBe(collided);
+    // Exact, not lenient: a first delete that finds nothing is an error.
+    await expect(system.delete(refs[0]!)).rejects.toThrow(new RegExp(`^${name} at .*(removed 0 rows \\(expected 1\\)|ENOENT)`));
     await system.reset();
     expect(await system.storedRecords!()).toBe(0);
     return { expected, collided };

@@ -100,7 +100,7 @@ describe("typed cells: variants, sizes and deletes", () => {
             expect(reading(sizes, "pg_total_relation_size")?.bytes).toBeGreaterThan(0);
           }
           if (name === "mariadb") expect(reading(sizes, "allocated_size")?.bytes).toBeGreaterThan(0);
-          for (const u of ds.units()) expect((await system.delete(u)).code).toBe("ok");
+          for (const u of ds.refs()) expect((await system.delete(u)).code).toBe("ok");
           await system.settle();
           expect(await system.storedRecords!()).toBe(0);
           // reset empties the table and starts the key bookkeeping afresh

@@ -2,6 +2,7 @@
 // equal an independent recount, seeds that reproduce and differ, and the L0 definition.
 import { describe, expect, it } from "vitest";
 import { RecordDataset, SYNTHETIC_RECORD_SCHEMAS } from "../../lib/generators/records-synthetic.js";
+import { Dataset, DatasetSpecSchema } from "../../lib/generators/dataset.js";
 import {
   encodeRecord,
   recordDigest,
@@ -211,5 +212,38 @@ describe("L0 logical bytes and the canonical encoding", () => {
     expect(bad(4, 2n ** 63n)).toThrow(/outside int64/);
     expect(bad(7, "{not json")).toThrow(/not valid JSON/);
     expect(() => validateRecord(schema, rec.slice(1))).toThrow(/8 values/);
+  });
+});
+
+describe("delete refs of a typed dataset (Dataset.refs)", () => {
+  it("carry each unit's record and hash, no payload; repeat marks every later unit of a group, repeatInContainer those in the same container", () => {
+    const ds = new Dataset(DatasetSpecSchema.parse({ payload: "uuid_keys", units: 300, size: { min: 64, max: 64 }, fraction: 0.7, insertion: "typed", placement: "across", containers: 3 }));
+    const units = [...ds.units()];
+    const refs = [...ds.refs()];
+    expect(refs).toHaveLength(units.length);
+    const firstOfGroup = new Map<number, number>();
+    const firstInContainer = new Set<string>();
+    for (const [i, r] of refs.entries()) {
+      const u = units[i]!;
+      expect(r).not.toHaveProperty("payload");
+      expect([r.id, r.index, r.size, r.group, r.container]).toEqual([u.id, u.index, u.size, u.group, u.container]);
+      expect(r.sha256.equals(u.sha256)).toBe(true);
+      expect(encodeRecord(ds.recordSchema!, r.record!.values).equals(u.payload)).toBe(true);
+      expect(r.record!.repeat).toBe(firstOfGroup.has(u.group));
+      expect(r.record!.repeatInContainer).toBe(firstInContainer.has(`${u.group}/${u.container}`));
+      if (!firstOfGroup.has(u.group)) firstOfGroup.set(u.group, i);
+      firstInContainer.add(`${u.group}/${u.container}`);
+    }
+    expect(refs.filter((r) => r.record!.repeat)).toHaveLength(ds.totals.duplicate_items);
+    // across 3 containers some duplicates land in another container than their group's first
+    expect(refs.filter((r) => r.record!.repeatInContainer).length).toBeLessThan(ds.totals.duplicate_items);
+  });
+
+  it("blob refs carry no record", () => {
+    const ds = new Dataset(DatasetSpecSchema.parse({ payload: "random_binary", units: 20, size: { min: 64, max: 64 }, fraction: 0.5 }));
+    for (const r of ds.refs()) {
+      expect(r.record).toBeUndefined();
+      expect(r).not.toHaveProperty("payload");
+    }
   });
 });

@@ -15,7 +15,7 @@ import { PassThrough, Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
 import {
-  OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type Unit, type UnitRef,
+  OK, notImplemented, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type Unit, type UnitRef,
 } from "../contract.js";
 import { decodeRecord } from "../../generators/records.js";
 import { ClickhouseConnection, type ServerFeatures } from "./clickhouse-connection.js";
@@ -50,8 +50,6 @@ export class ClickhouseSystem implements LabSystem {
   private readonly db: string;
   /** The typed cell's table layout (absent: a blob cell). */
   private layout?: TypedLayout;
-  /** Typed natural-key cells: the key each unit was written with (a UnitRef has no payload to derive it from). */
-  private readonly keysById = new Map<string, string>();
 
   constructor(
     private readonly lab: LabNamespace,
@@ -155,7 +153,6 @@ export class ClickhouseSystem implements LabSystem {
     this.layout = cell.typed
       ? typedLayout(cell.typed.schema, cell.typed.keys, { dateTime64: versionAtLeast(f.version, 20, 1), bool: versionAtLeast(f.version, 21, 12) })
       : undefined;
-    this.keysById.clear();
     await this.command(createDatabaseSql(this.db), `create database ${this.db}`);
     for (const t of this.tables) {
       await this.command(dropTableSql(this.db, t), `drop leftover table ${t}`);
@@ -246,12 +243,10 @@ export class ClickhouseSystem implements LabSystem {
     }
   }
 
-  /** A typed cell's RowBinary row of unit `u` (one record); natural keys remember the unit's key for delete(). */
+  /** A typed cell's RowBinary row of unit `u` (one record). */
   private typedRow(u: Unit): Buffer {
     const layout = this.layout!;
-    const values = decodeRecord(layout.schema, u.payload);
-    if (layout.keys === "natural") this.keysById.set(u.id, keyValue(layout, u.id, values));
-    return encodeTypedRow(layout, u.id, values);
+    return encodeTypedRow(layout, u.id, decodeRecord(layout.schema, u.payload));
   }
 
   async insert(u: Unit): Promise<OpStatus> {
@@ -293,8 +288,7 @@ export class ClickhouseSystem implements LabSystem {
     let sql = deleteSql(this.db, table, u.id);
     if (this.layout) {
       // natural keys: every row with this unit's key goes (its duplicates share it)
-      const key = this.layout.keys === "surrogate" ? u.id : this.keysById.get(u.id);
-      if (key === undefined) throw this.fail(`delete of ${u.id} from ${table}: its natural key is unknown (not written in this cell)`);
+      const key = this.layout.keys === "surrogate" ? u.id : keyValue(this.layout, u.id, recordOf(u, (m) => this.fail(m)).values);
       sql = `ALTER TABLE ${qualified(this.db, table)} DELETE WHERE ${keyCondition(this.layout, key, literal)}`;
     }
     await this.command(sql, `delete of ${u.id} from ${table}`, sync ? { mutations_sync: "2" } : undefined);

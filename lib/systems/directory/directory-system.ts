@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { SystemError, errorMessage } from "../../errors.js";
 import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { containerDir, freshDirectory, labDirectory, syncDirectory, writeRecordFile, writeUnitFile } from "./directory-connection.js";
 import { decodeRecordFile, encodeRecordFile, recordFileName } from "./directory-typed.js";
 import type { DirectoryOptions } from "./directory-options.js";
@@ -21,10 +21,8 @@ export class DirectorySystem implements LabSystem {
   readonly name = "directory";
   private dir = "";
   private cell?: CellContext;
-  /** Typed natural cells: each group's file name (delete gets only a UnitRef); collisions met. */
-  private groupFiles = new Map<number, string>();
+  /** Typed natural cells: collisions met. */
   private replaced = 0;
-  private deletesOfAbsent = 0;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -39,22 +37,13 @@ export class DirectorySystem implements LabSystem {
     this.cell = cell;
     this.dir = labDirectory(this.options.root, cell.workDir, this.lab.objectName(cell.cellKey));
     await freshDirectory(this.dir, cell.containers);
-    this.resetTyped();
-  }
-
-  private resetTyped(): void {
-    this.groupFiles.clear();
     this.replaced = 0;
-    this.deletesOfAbsent = 0;
   }
 
-  private path(u: UnitRef): string {
+  /** A blob unit's file, or a typed record's: named by its unit id (surrogate) or natural key. */
+  private path(u: UnitRef, values: RecordValues = []): string {
     const typed = this.cell?.typed;
-    if (!typed) return join(containerDir(this.dir, u.container), u.id);
-    if (typed.keys === "surrogate") return join(containerDir(this.dir, u.container), `${u.id}.json`);
-    const name = this.groupFiles.get(u.group);
-    if (!name) throw new SystemError("directory", this.dir, `delete of ${u.id}: no record of group ${u.group} was written in this cell`);
-    return join(containerDir(this.dir, u.container), name);
+    return join(containerDir(this.dir, u.container), typed ? recordFileName(typed.keys, u.id, typed.schema, values, u.sha256) : u.id);
   }
 
   /** A blob unit's file, or (typed) its record's JSON file under the cell's key: a natural duplicate rewrites it. */
@@ -63,10 +52,8 @@ export class DirectorySystem implements LabSystem {
     const fsync = this.cell!.variant === "fsync";
     if (!typed) return writeUnitFile(this.dir, this.path(u), u.payload, fsync);
     const values = decodeRecord(typed.schema, u.payload);
-    const name = recordFileName(typed.keys, u.id, typed.schema, values, u.sha256);
+    const path = this.path(u, values);
     const natural = typed.keys === "natural";
-    if (natural) this.groupFiles.set(u.group, name);
-    const path = join(containerDir(this.dir, u.container), name);
     if (await writeRecordFile(this.dir, path, encodeRecordFile(typed.schema, values), fsync, natural)) this.replaced++;
   }
 
@@ -81,17 +68,20 @@ export class DirectorySystem implements LabSystem {
   }
 
   /**
-   * Blob and surrogate cells unlink the unit's own file. Natural cells unlink the record's file (the
-   * group's natural key, remembered at write): it may already be gone when another unit of the group
-   * was deleted before — counted, not an error.
+   * Blob and surrogate cells unlink the unit's own file. Natural cells unlink the record's file
+   * under the ref's natural key: a repeat of a record already deleted finds it gone.
    */
   async delete(u: UnitRef): Promise<OpStatus> {
+    const fail = (m: string, cause?: unknown) => new SystemError("directory", this.dir, m, cause === undefined ? undefined : { cause });
+    const record = this.cell?.typed?.keys === "natural" ? recordOf(u, fail) : undefined;
+    const path = this.path(u, record?.values);
     try {
-      await unlink(this.path(u));
+      await unlink(path);
     } catch (e) {
-      if (this.cell?.typed?.keys === "natural" && (e as NodeJS.ErrnoException).code === "ENOENT") this.deletesOfAbsent++;
-      else throw new SystemError("directory", this.dir, errorMessage(e), { cause: e });
+      if (record?.repeatInContainer && (e as NodeJS.ErrnoException).code === "ENOENT") return OK;
+      throw fail(errorMessage(e), e);
     }
+    if (record?.repeatInContainer) throw fail(`delete of ${u.id}: ${path} was still there, though an earlier unit with the same natural key was deleted`);
     return OK;
   }
 
@@ -131,7 +121,7 @@ export class DirectorySystem implements LabSystem {
 
   async reset(): Promise<void> {
     await freshDirectory(this.dir, this.cell!.containers);
-    this.resetTyped();
+    this.replaced = 0;
   }
 
   async sizes(): Promise<SizeReading[]> {
@@ -142,7 +132,7 @@ export class DirectorySystem implements LabSystem {
     const s = (await readDirectorySnapshot(this.dir)) as Record<string, unknown>;
     const typed = this.cell?.typed;
     if (!typed) return s;
-    return { ...s, typed: { keys: typed.keys, replaced_duplicates: this.replaced, deletes_of_absent_records: this.deletesOfAbsent } };
+    return { ...s, typed: { keys: typed.keys, replaced_duplicates: this.replaced } };
   }
 
   async cleanup(scope?: string): Promise<void> {

@@ -5,7 +5,7 @@ import { DuckDBBlobValue, type DuckDBAppender, type DuckDBConnection, type DuckD
 import { SystemError } from "../../errors.js";
 import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { closeDuckdb, duckdbFiles, duckdbPath, openDuckdb, removeDuckdbFiles } from "./duckdb-connection.js";
 import { readDuckdbSizes, readDuckdbSnapshot } from "./duckdb-sizes.js";
 import { createTableSql, deleteSql, insertSql } from "./duckdb-sql.js";
@@ -17,13 +17,11 @@ export class DuckdbSystem implements LabSystem {
   private conn?: DuckDBConnection;
   private cell?: CellContext;
   private path = "";
-  /** Typed cells: the table layout, prepared statements, each group's natural key (delete gets only a UnitRef), collisions met. */
+  /** Typed cells: the table layout, prepared statements, collisions met. */
   private typed?: DuckdbTypedLayout;
   private typedInserts: DuckDBPreparedStatement[] = [];
   private typedDeletes: DuckDBPreparedStatement[] = [];
-  private groupKeys = new Map<number, DuckdbKey>();
   private rejected = 0;
-  private deletesOfAbsent = 0;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -52,9 +50,7 @@ export class DuckdbSystem implements LabSystem {
     this.path = duckdbPath(cell.workDir, this.lab.sqlName);
     ({ instance: this.instance, conn: this.conn } = await openDuckdb(this.path));
     this.typed = cell.typed ? new DuckdbTypedLayout(cell.typed.schema, cell.typed.keys) : undefined;
-    this.groupKeys.clear();
     this.rejected = 0;
-    this.deletesOfAbsent = 0;
     await this.createTables();
   }
 
@@ -71,13 +67,11 @@ export class DuckdbSystem implements LabSystem {
     }
   }
 
-  /** A typed unit's record and the key it is stored under (natural keys remembered per group for delete). */
+  /** A typed unit's record and the key it is stored under. */
   private record(u: Unit): { key: DuckdbKey; values: RecordValues } {
     const l = this.typed!;
     const values = decodeRecord(l.schema, u.payload);
-    const key = l.keyValue(u.index, values, u.sha256);
-    if (l.keys === "natural") this.groupKeys.set(u.group, key);
-    return { key, values };
+    return { key: l.keyValue(u.index, values, u.sha256), values };
   }
 
   /**
@@ -157,19 +151,17 @@ export class DuckdbSystem implements LabSystem {
 
   /**
    * Surrogate cells delete the unit's row by its index. Natural cells delete the record under the
-   * unit's natural key, remembered per group at insert (byte-identical records share group and key):
-   * the row may already be gone when another unit of the group was deleted before — counted, not an error.
+   * ref's natural key: a repeat of a record already deleted finds nothing.
    */
   async delete(u: UnitRef): Promise<OpStatus> {
     if (this.typed) {
-      const natural = this.typed.keys === "natural";
-      const key = natural ? this.groupKeys.get(u.group) : { type: "int64" as const, value: BigInt(u.index) };
-      if (!key) throw new SystemError("duckdb", this.path, `delete of ${u.id}: no record of group ${u.group} was inserted in this cell`);
+      const fail = (m: string) => new SystemError("duckdb", this.path, m);
+      const record = this.typed.keys === "natural" ? recordOf(u, fail) : undefined;
       const p = this.typedDeletes[u.container]!;
-      this.typed.bindKey(p, key);
+      this.typed.bindKey(p, this.typed.keyValue(u.index, record?.values ?? [], u.sha256));
       const n = Number((await p.run()).rowsChanged);
-      if (natural && n === 0) this.deletesOfAbsent++;
-      else if (n !== 1) throw new SystemError("duckdb", this.path, `delete of ${u.id} removed ${n} rows`);
+      const expected = record?.repeatInContainer ? 0 : 1;
+      if (n !== expected) throw fail(`delete of ${u.id} removed ${n} rows (expected ${expected})`);
       return OK;
     }
     const r = await this.conn!.run(deleteSql(this.table(u.container)), [u.id]);
@@ -218,7 +210,7 @@ export class DuckdbSystem implements LabSystem {
   async snapshot(): Promise<unknown> {
     const s = (await readDuckdbSnapshot(this.conn!, this.table(0))) as Record<string, unknown>;
     if (!this.typed) return s;
-    return { ...s, typed: { keys: this.typed.keys, rejected_duplicates: this.rejected, deletes_of_absent_records: this.deletesOfAbsent } };
+    return { ...s, typed: { keys: this.typed.keys, rejected_duplicates: this.rejected } };
   }
 
   async cleanup(): Promise<void> {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
 import {
-  OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef,
+  OK, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef,
 } from "../contract.js";
 import { decodeRecord } from "../../generators/records.js";
 import { kafkajsCompression, registerKafkaCodecs } from "./kafka-codecs.js";
@@ -293,9 +293,13 @@ export class KafkaSystem implements LabSystem {
     const topic = this.topic(u.container);
     const placed = this.ledger.placement(u.id);
     if (this.variant!.cleanupPolicy === "compact") {
-      // The key this unit was written with; a ref may come without its hash (the runner does not rehash for deletes).
-      const key = placed?.key ?? (this.typed ? (this.typed.keys === "surrogate" ? u.id : undefined) : u.sha256.length === 32 ? u.sha256.toString("hex") : undefined);
-      if (!key) throw new SystemError(SYSTEM, this.endpoint, `delete ${u.id}: its key is unknown (not written by insert() in this cell, and the ref has no SHA-256)`);
+      // The key this unit was written with: a typed record's (its natural key is in the ref's record), a blob's content hash.
+      const t = this.typed;
+      const fail = (m: string) => new SystemError(SYSTEM, this.endpoint, m);
+      const key = t
+        ? typedKey(t.schema, t.keys, u.id, t.keys === "natural" ? recordOf(u, fail).values : [])
+        : (placed?.key ?? (u.sha256.length === 32 ? u.sha256.toString("hex") : undefined));
+      if (!key) throw fail(`delete ${u.id}: its key is unknown (not written by insert() in this cell, and the ref has no SHA-256)`);
       // A tombstone: the cleaner drops every record with this key (and later the tombstone).
       await this.call(`tombstone ${u.id}`, () =>
         this.clients().producer.send({ topic, acks: ACKS_ALL, timeout: this.options.requestTimeoutMs, compression: this.compression, messages: [{ key, value: null }] }),

@@ -6,7 +6,7 @@
 import type mysql from "mysql2/promise";
 import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
-import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, notImplemented, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { MariadbConnection, isDuplicateKey } from "./mariadb-connection.js";
 import type { MariadbOptions } from "./mariadb-options.js";
 import { readMariadbSizes, readMariadbSnapshot, type MariadbCellTables } from "./mariadb-sizes.js";
@@ -26,11 +26,9 @@ const READ_PAGE_ROWS = 1000;
 /** MariaDB's ER_DUP_ENTRY: the only warning an INSERT IGNORE of a typed cell may leave. */
 const DUP_ENTRY = 1062;
 
-/** Typed-cell bookkeeping: the layout, the collision counts, each unit's key for deletes. */
+/** Typed-cell bookkeeping: the layout and the collision counts. */
 interface TypedState {
   layout: MariadbTypedLayout;
-  keyOf: Map<string, MariadbParam>;
-  deleted: Set<string>;
   written: number;
   rejected: number;
 }
@@ -95,7 +93,7 @@ export class MariadbSystem implements LabSystem {
     this.cell = cell;
     this.tables = Array.from({ length: cell.containers }, (_, c) => this.lab.tableName("units", cell.cellKey, `c${c}`));
     const variant = this.variant;
-    this.typed = cell.typed ? { layout: mariadbTypedLayout(cell.typed.schema, cell.typed.keys), keyOf: new Map(), deleted: new Set(), written: 0, rejected: 0 } : undefined;
+    this.typed = cell.typed ? { layout: mariadbTypedLayout(cell.typed.schema, cell.typed.keys), written: 0, rejected: 0 } : undefined;
     await this.query(createDatabaseSql(this.db), `create database ${this.db}`);
     for (const t of this.tables) {
       await this.query(dropTableSql(this.db, t), `drop leftover table ${t}`);
@@ -237,7 +235,6 @@ export class MariadbSystem implements LabSystem {
         throw this.fail(`record ${u.id} (${u.size} B) exceeds max_allowed_packet=${this.maxAllowedPacket} — raise max_allowed_packet on the server`);
       }
       const values = decodeRecord(l.schema, u.payload);
-      if (l.keys === "natural") t.keyOf.set(u.id, keyParam(l, u, values));
       try {
         params.push(...typedParams(l, u, values));
       } catch (e) {
@@ -279,21 +276,16 @@ export class MariadbSystem implements LabSystem {
   private async deleteTyped(u: UnitRef): Promise<OpStatus> {
     const t = this.typed!;
     const table = this.tables[u.container]!;
-    let key: MariadbParam = u.id;
-    if (t.layout.keys === "natural") {
-      const k = t.keyOf.get(u.id);
-      if (k === undefined) throw this.fail(`delete of ${u.id}: this connector never inserted it, so its natural key is unknown`);
-      key = k;
-    }
+    const record = t.layout.keys === "natural" ? recordOf(u, (m) => this.fail(m)) : undefined;
+    const key: MariadbParam = record ? keyParam(t.layout, u, record.values) : u.id;
     const keyId = Buffer.isBuffer(key) ? key.toString("hex") : String(key);
     const deleted = await this.conn.run(`delete of ${u.id} from ${table}`, async (c, retry) => {
       const [r] = await c.execute<mysql.ResultSetHeader>(typedDeleteSql(this.db, table, t.layout), [key]);
       return retry && r.affectedRows === 0 ? 1 : r.affectedRows;
     });
     // natural keys: a later duplicate of an already deleted record finds nothing, legitimately
-    const already = t.layout.keys === "natural" && deleted === 0 && t.deleted.has(keyId);
+    const already = record?.repeatInContainer === true && deleted === 0;
     if (deleted !== 1 && !already) throw this.fail(`delete of ${u.id} (key ${keyId}) from ${table} removed ${deleted} rows`);
-    if (t.layout.keys === "natural") t.deleted.add(keyId);
     return OK;
   }
 

@@ -8,11 +8,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
 import type * as Minio from "minio";
 import { decodeRecord } from "../../generators/records.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef } from "../contract.js";
+import { OK, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef } from "../contract.js";
 import { MinioConnection } from "./minio-connection.js";
 import type { MinioOptions } from "./minio-options.js";
 import { bucketDirs, readMinioSizes, readMinioSnapshot, scannerUsage } from "./minio-sizes.js";
-import { keyObjectName, recordContainer, recordFromJson, recordJson, recordObjectName } from "./minio-typed.js";
+import { recordContainer, recordFromJson, recordJson, recordObjectName } from "./minio-typed.js";
 
 export const MiB = 1024 * 1024;
 /** Payload bytes of concurrent bulk PUTs: keeps memory flat when units are large. */
@@ -30,11 +30,6 @@ export class MinioSystem implements LabSystem {
   readonly name = "minio";
   private readonly conn: MinioConnection;
   private cell?: CellContext;
-  /**
-   * Typed cells with natural keys: each written unit's record object (delete gets a UnitRef, which
-   * carries no record; a surrogate-keyed object is named by the unit id in its unit's bucket).
-   */
-  private readonly recordObjects = new Map<string, RecordObject>();
 
   constructor(
     private readonly lab: LabNamespace,
@@ -90,19 +85,21 @@ export class MinioSystem implements LabSystem {
     return this.cell?.typed;
   }
 
-  /** A typed unit's record object and its JSON document; remembers the object for delete. */
-  private recordOf(u: Unit): RecordObject & { body: Buffer } {
+  /** Where a typed unit's record object lives: named by its unit id (surrogate) or natural key. */
+  private recordObject(u: UnitRef, values: RecordValues): RecordObject {
     const t = this.typed!;
-    const values = decodeRecord(t.schema, u.payload);
     const name = recordObjectName(t.keys, t.schema, u.id, values, u.sha256);
-    const bucket = this.lab.objectName(this.cell!.cellKey, `c${recordContainer(t.keys, u.container, name, this.cell!.containers)}`);
-    if (t.keys === "natural") this.recordObjects.set(u.id, { bucket, name });
-    return { bucket, name, body: recordJson(t.schema, values) };
+    return { bucket: this.lab.objectName(this.cell!.cellKey, `c${recordContainer(t.keys, u.container, name, this.cell!.containers)}`), name };
+  }
+
+  /** A typed unit's record object and its JSON document. */
+  private documentOf(u: Unit): RecordObject & { body: Buffer } {
+    const values = decodeRecord(this.typed!.schema, u.payload);
+    return { ...this.recordObject(u, values), body: recordJson(this.typed!.schema, values) };
   }
 
   async prepare(cell: CellContext): Promise<void> {
     this.cell = cell;
-    this.recordObjects.clear();
     for (const bucket of this.buckets()) {
       // Leftovers of an earlier attempt of this cell go first, so versioning starts as configured.
       await this.dropBucket(bucket);
@@ -127,7 +124,7 @@ export class MinioSystem implements LabSystem {
 
   /** A typed unit: its record's JSON document, one PUT (a natural key's duplicate overwrites the same object). */
   private async putRecord(u: Unit): Promise<void> {
-    const r = this.recordOf(u);
+    const r = this.documentOf(u);
     try {
       if (r.body.length > this.options.partSize) await this.putMultipart(r.bucket, r.name, r.body);
       else await this.s3.putObject(r.bucket, r.name, r.body, r.body.length, { "Content-Type": "application/json" });
@@ -197,19 +194,10 @@ export class MinioSystem implements LabSystem {
     return OK;
   }
 
-  /** A typed unit's record object: `<unit id>.json` in its bucket (surrogate), else remembered from its insert or derived from its record when the ref carries one. */
-  private recordObjectOf(u: UnitRef): RecordObject {
-    if (this.typed!.keys === "surrogate") return { bucket: this.bucket(u), name: keyObjectName(u.id) };
-    const known = this.recordObjects.get(u.id);
-    if (known) return known;
-    if (!(u as Partial<Unit>).payload) throw this.conn.error(`delete ${u.id}: this cell never wrote that record, and the ref carries no record to derive its name from`);
-    const { bucket, name } = this.recordOf(u as Unit);
-    return { bucket, name };
-  }
-
   /** DELETE is idempotent in S3: a natural key's second delete (its duplicate's) finds the object gone and succeeds. */
   async delete(u: UnitRef): Promise<OpStatus> {
-    const { bucket, name } = this.typed ? this.recordObjectOf(u) : { bucket: this.bucket(u), name: u.id };
+    const t = this.typed;
+    const { bucket, name } = !t ? { bucket: this.bucket(u), name: u.id } : this.recordObject(u, t.keys === "natural" ? recordOf(u, (m) => this.conn.error(m)).values : []);
     try {
       await this.s3.removeObject(bucket, name);
     } catch (e) {
@@ -247,7 +235,6 @@ export class MinioSystem implements LabSystem {
   }
 
   async reset(): Promise<void> {
-    this.recordObjects.clear();
     for (const bucket of this.buckets()) await this.emptyBucket(bucket);
   }
 

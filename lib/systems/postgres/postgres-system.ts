@@ -10,7 +10,7 @@ import { from as copyFrom, type CopyStreamQuery } from "pg-copy-streams";
 import { SystemError } from "../../errors.js";
 import type { LabNamespace } from "../namespace.js";
 import { decodeRecord, type RecordValues } from "../../generators/records.js";
-import { OK, notImplemented, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, notImplemented, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { PgConnection, endpointOf, wireError, type WireOptions } from "./postgres-connection.js";
 import { readPostgresSizes, readPostgresSnapshot, type L1Source } from "./postgres-sizes.js";
 import {
@@ -28,13 +28,9 @@ const STAGE_FLUSH_BYTES = 64 << 20;
 /** Rows per page when reading typed records back. */
 const READ_PAGE_ROWS = 1000;
 
-/** Typed-cell bookkeeping: what was written and rejected, and each unit's key for deletes. */
+/** Typed-cell bookkeeping: the layout, and what was written and rejected. */
 interface TypedState {
   layout: PgTypedLayout;
-  /** Natural keys: unit id → key parameter (a delete gets only the unit's reference). */
-  keyOf: Map<string, string>;
-  /** Natural keys: keys already deleted (a later duplicate's delete finds nothing, legitimately). */
-  deleted: Set<string>;
   written: number;
   rejected: number;
 }
@@ -167,7 +163,7 @@ export class PostgresSystem implements LabSystem {
       if (problem) throw this.fail(problem);
       if (cell.typed) {
         const digest = cell.variant === "hash_index" || cell.variant === "hash_index_nodedup";
-        this.typed = { layout: pgTypedLayout(cell.typed.schema, cell.typed.keys, this.flavour(), digest), keyOf: new Map(), deleted: new Set(), written: 0, rejected: 0 };
+        this.typed = { layout: pgTypedLayout(cell.typed.schema, cell.typed.keys, this.flavour(), digest), written: 0, rejected: 0 };
       }
       // The namespace is shared by every cell and run; only this cell's own tables are replaced.
       for (const s of this.namespaceCreateSql()) await c.query(s);
@@ -185,17 +181,13 @@ export class PostgresSystem implements LabSystem {
 
   async reset(): Promise<void> {
     await this.retrying("resetting the lab tables", (c) => this.createTables(c));
-    if (this.typed) Object.assign(this.typed, { keyOf: new Map(), deleted: new Set(), written: 0, rejected: 0 });
+    if (this.typed) Object.assign(this.typed, { written: 0, rejected: 0 });
   }
 
   // --- typed cells ----------------------------------------------------------------------------
 
-  /** A typed unit's record, and (natural keys) its key remembered for a later delete. */
   protected typedRecord(u: Unit): RecordValues {
-    const t = this.typed!;
-    const values = decodeRecord(t.layout.schema, u.payload);
-    if (t.layout.keys === "natural") t.keyOf.set(u.id, typedKey(t.layout, u, values));
-    return values;
+    return decodeRecord(this.typed!.layout.schema, u.payload);
   }
 
   /** Counts written and rejected records (natural keys: ON CONFLICT DO NOTHING) and records the stage's collisions in the notes. */
@@ -293,18 +285,14 @@ export class PostgresSystem implements LabSystem {
   /** Deletes the unit's row by the key the cell uses; natural keys: a duplicate whose record was already deleted finds nothing. */
   protected async typedDelete(u: UnitRef): Promise<OpStatus> {
     const t = this.typed!;
-    let key = u.id;
-    if (t.layout.keys === "natural") {
-      const k = t.keyOf.get(u.id);
-      if (k === undefined) throw this.fail(`delete of ${u.id}: this connector never inserted it, so its natural key is unknown`);
-      key = k;
-    }
+    const natural = t.layout.keys === "natural";
+    const record = natural ? recordOf(u, (m) => this.fail(m)) : undefined;
+    const key = record ? typedKey(t.layout, u, record.values) : u.id;
     const r = await this.once(`deleting ${u.id}`, (c) =>
       c.query({ name: `dedup_lab_tdel_${this.cell!.cellKey}_c${u.container}`, text: typedDeleteSql(this.table(u.container), t.layout), values: [key] }),
     );
-    const already = t.layout.keys === "natural" && r.rowCount === 0 && t.deleted.has(key);
+    const already = record?.repeatInContainer === true && r.rowCount === 0;
     if (r.rowCount !== 1 && !already) throw this.fail(`delete of ${u.id} (key ${key}) from ${this.table(u.container)} removed ${r.rowCount} rows (expected 1)`);
-    if (t.layout.keys === "natural") t.deleted.add(key);
     return OK;
   }
 

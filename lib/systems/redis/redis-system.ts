@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LabNamespace } from "../namespace.js";
 import { decodeRecord } from "../../generators/records.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef } from "../contract.js";
+import { OK, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type RecordValues, type SizeReading, type TypedCell, type Unit, type UnitRef } from "../contract.js";
 import { RedisConnection } from "./redis-connection.js";
 import { escapeGlob, infoFields, persistenceBusy, persistenceCounter, persistenceState, persistenceStatusField, type PersistenceKind } from "./redis-info.js";
 import type { RedisOptions } from "./redis-options.js";
@@ -31,14 +31,7 @@ export class RedisSystem implements LabSystem {
   readonly name = "redis";
   private readonly conn: RedisConnection;
   private cell?: CellContext;
-  /**
-   * Typed cells with natural keys: each written unit's record key (delete gets a UnitRef, which
-   * carries no record; a surrogate key is the unit id itself), and the keys this connector wrote
-   * and has not deleted (a natural key shared by duplicates is deleted once: the second DEL must
-   * find nothing). Memory: two strings per record. And the connector's own counts from replies.
-   */
-  private readonly recordKeys = new Map<string, string>();
-  private readonly held = new Set<string>();
+  /** Typed cells: the connector's own counts from HSET replies. */
   private counts = { records_written: 0, replaced: 0 };
 
   constructor(
@@ -112,8 +105,6 @@ export class RedisSystem implements LabSystem {
   }
 
   private forgetRecords(): void {
-    this.recordKeys.clear();
-    this.held.clear();
     this.counts = { records_written: 0, replaced: 0 };
   }
 
@@ -131,13 +122,16 @@ export class RedisSystem implements LabSystem {
     return t.keys === "natural" && t.schema.fields.some((f) => f.nullable);
   }
 
-  /** The record's key and HSET arguments; remembers a natural-keyed unit's key for delete. */
-  private recordOf(u: Unit): { key: string; args: (string | Buffer)[] } {
+  /** The key a typed unit's record is stored under: its unit id (surrogate) or its natural key. */
+  private recordKey(u: UnitRef, values: RecordValues): string {
     const t = this.typed!;
-    const values = decodeRecord(t.schema, u.payload);
-    const key = this.lab.key(this.cell!.cellKey, recordKeyPart(t.keys, t.schema, u.id, values, u.sha256));
-    if (t.keys === "natural") this.recordKeys.set(u.id, key);
-    return { key, args: hashArgs(t.schema, values) };
+    return this.lab.key(this.cell!.cellKey, recordKeyPart(t.keys, t.schema, u.id, values, u.sha256));
+  }
+
+  /** The record's key and HSET arguments. */
+  private hashOf(u: Unit): { key: string; args: (string | Buffer)[] } {
+    const values = decodeRecord(this.typed!.schema, u.payload);
+    return { key: this.recordKey(u, values), args: hashArgs(this.typed!.schema, values) };
   }
 
   /**
@@ -146,7 +140,7 @@ export class RedisSystem implements LabSystem {
    * replaced one is counted; anything else (a leftover or a half-written hash) fails the operation.
    */
   private queueRecord(p: { del(k: string): unknown; hset(k: string, ...a: (string | Buffer)[]): unknown }, u: Unit): (replies: unknown[], at: number) => number {
-    const { key, args } = this.recordOf(u);
+    const { key, args } = this.hashOf(u);
     const byDelete = this.replaceByDelete;
     if (byDelete) p.del(key);
     p.hset(key, ...args);
@@ -158,7 +152,6 @@ export class RedisSystem implements LabSystem {
       if (!existed && added !== fields) throw this.conn.error(`HSET ${key} added ${added} of ${fields} fields (a partial hash was there)`);
       this.counts.records_written++;
       if (existed) this.counts.replaced++;
-      if (this.typed!.keys === "natural") this.held.add(key);
       return byDelete ? 2 : 1;
     };
   }
@@ -221,22 +214,12 @@ export class RedisSystem implements LabSystem {
     return OK;
   }
 
-  /** A typed unit's record key: its unit id (surrogate), else remembered from its insert or derived from its record when the ref carries one. */
-  private recordKeyOf(u: UnitRef): string {
-    if (this.typed!.keys === "surrogate") return this.lab.key(this.cell!.cellKey, u.id);
-    const known = this.recordKeys.get(u.id);
-    if (known) return known;
-    const payload = (u as Partial<Unit>).payload;
-    if (!payload) throw this.conn.error(`delete ${u.id}: this cell never wrote that record, and the ref carries no record to derive its key from`);
-    return this.recordOf(u as Unit).key;
-  }
-
   async delete(u: UnitRef): Promise<OpStatus> {
-    const wrote = this.recordKeys.has(u.id);
-    const key = this.typed ? this.recordKeyOf(u) : this.key(u);
+    const record = this.typed?.keys === "natural" ? recordOf(u, (m) => this.conn.error(m)) : undefined;
+    const key = !this.typed ? this.key(u) : this.recordKey(u, record?.values ?? []);
     // A natural key shared by duplicates holds one hash: the first unit's delete removes it, the
-    // others find nothing. (A natural-key unit this connector did not write itself may find either.)
-    const expected = this.typed?.keys === "natural" && !this.held.has(key) ? (wrote ? [0] : [0, 1]) : [1];
+    // others find nothing.
+    const expected = record?.repeat ? 0 : 1;
     const cmd = this.cell!.variant === "unlink" ? "UNLINK" : "DEL";
     let removed: number;
     try {
@@ -244,8 +227,7 @@ export class RedisSystem implements LabSystem {
     } catch (e) {
       throw this.conn.fail(`${cmd} ${key}`, e);
     }
-    if (!expected.includes(removed)) throw this.conn.error(`${cmd} ${key} removed ${removed} keys (expected ${expected.join(" or ")})`);
-    this.held.delete(key);
+    if (removed !== expected) throw this.conn.error(`${cmd} ${key} removed ${removed} keys (expected ${expected})`);
     return OK;
   }
 

@@ -5,7 +5,7 @@ import type Database from "better-sqlite3";
 import { SystemError } from "../../errors.js";
 import { decodeRecord, type RecordValues } from "../../generators/records.js";
 import type { LabNamespace } from "../namespace.js";
-import { OK, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
+import { OK, recordOf, type Capabilities, type CellContext, type LabSystem, type OpStatus, type SizeReading, type Unit, type UnitRef } from "../contract.js";
 import { openSqlite, removeSqliteFiles, sqliteFiles, sqlitePath } from "./sqlite-connection.js";
 import { readSqliteSizes, readSqliteSnapshot } from "./sqlite-sizes.js";
 import { countSql, createTableSql, deleteSql, insertSql } from "./sqlite-sql.js";
@@ -18,11 +18,9 @@ export class SqliteSystem implements LabSystem {
   private path = "";
   private insertStmts: Database.Statement[] = [];
   private deleteStmts: Database.Statement[] = [];
-  /** Typed cells: the table layout, each group's natural key (delete gets only a UnitRef), collisions met. */
+  /** Typed cells: the table layout, collisions met. */
   private typed?: SqliteTypedLayout;
-  private groupKeys = new Map<number, unknown>();
   private rejected = 0;
-  private deletesOfAbsent = 0;
 
   constructor(
     private readonly lab: LabNamespace,
@@ -50,9 +48,7 @@ export class SqliteSystem implements LabSystem {
     this.path = sqlitePath(cell.workDir, this.lab.sqlName);
     this.db = openSqlite(this.path, cell.variant);
     this.typed = cell.typed ? new SqliteTypedLayout(cell.typed.schema, cell.typed.keys) : undefined;
-    this.groupKeys.clear();
     this.rejected = 0;
-    this.deletesOfAbsent = 0;
     this.createTables();
   }
 
@@ -77,7 +73,6 @@ export class SqliteSystem implements LabSystem {
     }
     const values = decodeRecord(l.schema, u.payload);
     const key = l.keyValue(u.index, values, u.sha256);
-    if (l.keys === "natural") this.groupKeys.set(u.group, key);
     const r = this.insertStmts[u.container]!.run(...l.row(key as never, values));
     if (r.changes === 0) this.rejected++;
   }
@@ -98,19 +93,16 @@ export class SqliteSystem implements LabSystem {
 
   /**
    * Blob and surrogate cells delete the unit's own row. Natural cells delete the record under the
-   * unit's natural key, remembered per group at insert (byte-identical records share group and key):
-   * the row may already be gone when another unit of the group was deleted before — counted, not an error.
+   * ref's natural key: a repeat of a record already deleted finds nothing.
    */
   async delete(u: UnitRef): Promise<OpStatus> {
     const l = this.typed;
-    if (l?.keys === "natural") {
-      if (!this.groupKeys.has(u.group)) throw new SystemError("sqlite", this.path, `delete of ${u.id}: no record of group ${u.group} was inserted in this cell`);
-      const r = this.deleteStmts[u.container]!.run(this.groupKeys.get(u.group));
-      if (r.changes === 0) this.deletesOfAbsent++;
-      return OK;
-    }
-    const r = this.deleteStmts[u.container]!.run(l ? BigInt(u.index) : u.id);
-    if (r.changes !== 1) throw new SystemError("sqlite", this.path, `delete of ${u.id} removed ${r.changes} rows`);
+    const fail = (m: string) => new SystemError("sqlite", this.path, m);
+    const record = l?.keys === "natural" ? recordOf(u, fail) : undefined;
+    const key = l ? l.keyValue(u.index, record?.values ?? [], u.sha256) : u.id;
+    const r = this.deleteStmts[u.container]!.run(key);
+    const expected = record?.repeatInContainer ? 0 : 1;
+    if (r.changes !== expected) throw fail(`delete of ${u.id} removed ${r.changes} rows (expected ${expected})`);
     return OK;
   }
 
@@ -156,7 +148,7 @@ export class SqliteSystem implements LabSystem {
   async snapshot(): Promise<unknown> {
     const s = readSqliteSnapshot(this.db!, this.tables()) as Record<string, unknown>;
     if (!this.typed) return s;
-    return { ...s, typed: { keys: this.typed.keys, rejected_duplicates: this.rejected, deletes_of_absent_records: this.deletesOfAbsent } };
+    return { ...s, typed: { keys: this.typed.keys, rejected_duplicates: this.rejected } };
   }
 
   async cleanup(): Promise<void> {
