@@ -479,7 +479,8 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
 /**
  * (e) Size over time per stage, one line per cell × layer × replica, coloured by system, dashed by
  * layer. Measured sizes only (a volume's capacity is a configured limit, not a measurement, and
- * would flatten the change). Each line shows its change since the stage's first sample, so the
+ * would flatten the change). Each line shows its change since the stage's first sample (in new
+ * bundles the settled baseline, recorded at the stage's start), so the
  * axis is scaled to the change even when layers sit at very different levels (the hover gives
  * the absolute size); a dotted line marks where the stage ended and the settle polls began.
  * Null when there is no time series.
@@ -487,6 +488,7 @@ export function throughputFigure(throughput: Frame, opts: SliceOption = {}): Fig
 export function timeseriesFigure(ts: Frame, title = "Size over time per stage", opts: { size?: PrintSize } = {}): FigureSpec | null {
   const pts = rowsOf<TimeseriesPoint>(ts).filter((p) => !/capacity/i.test(p.metric));
   if (!pts.length) return null;
+  const fromBaseline = pts.some((p) => p.source === "baseline");
   const stages = distinct<string>(ts, "stage", stageOrder).filter((st) => pts.some((p) => p.stage === st));
   const systems = [...new Set(pts.map((p) => p.system))];
   const metrics = [...new Set(pts.map((p) => p.metric))].sort();
@@ -522,7 +524,10 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage", 
       const { system, cell_id: cellId, metric, replica } = line[0]!;
       const start = line[0]!.value;
       data.push({
-        type: "scatter", mode: "lines", name: system, legendgroup: system, showlegend: !shown.has(system), xaxis: ax.x, yaxis: ax.y,
+        // Few samples (a short stage: the baseline and the settle polls): markers show where the
+        // readings are, so a straight segment between two of them does not pass for a measured ramp.
+        type: "scatter", mode: line.length <= 20 ? "lines+markers" : "lines", marker: { size: 3.5 },
+        name: system, legendgroup: system, showlegend: !shown.has(system), xaxis: ax.x, yaxis: ax.y,
         x: line.map((p) => p.t_s), y: line.map((p) => (p.value - start) / unit.div),
         line: { color: systemColor(system), width: 1.5, dash: dashes[metrics.indexOf(metric) % dashes.length] }, opacity: 0.85,
         customdata: line.map((p) => fmt3(p.value / absUnit.div)),
@@ -556,7 +561,7 @@ export function timeseriesFigure(ts: Frame, title = "Size over time per stage", 
     title,
     caption:
       `Measured size over time during each stage, one line per cell, layer${metrics.length > 1 ? " (line style)" : ""} and replica, coloured by system (${systems.join(", ")}); no capacity line. ` +
-      `Each line is its size minus its size at the stage's first sample, so the axis is scaled to the change (hover: the absolute size). Time is relative to the first sample of the stage` +
+      `Each line is its size minus its size at the stage's first sample${fromBaseline ? " — the settled baseline at the stage's start —" : ""}, so the axis is scaled to the change (hover: the absolute size). Time is relative to the ${fromBaseline ? "stage's start" : "first sample of the stage"}` +
       `${boundaries ? "; the dotted line marks where the stage ended and the settle polls began" : ""}.`,
     data, layout, width: size.width, height,
   };

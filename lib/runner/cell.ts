@@ -24,7 +24,7 @@ import { CellRows, joinReasons, recordDataset, recordMeasurement, recordRecords,
 import { recordPotential } from "./potential-rows.js";
 import { BatchFeeder } from "./batch-feeder.js";
 import { cellWorkDirPrefix } from "./cleanup.js";
-import { DEFAULT_SETTLE, layerValues, settle, StageSampler, timeToReclaim, type Settled } from "./settle.js";
+import { DEFAULT_SETTLE, layerValues, samplesOf, settle, StageSampler, timeToReclaim, type Settled } from "./settle.js";
 import { Interrupted, runStage } from "./stages.js";
 
 const sh = promisify(exec);
@@ -281,7 +281,9 @@ export async function runCell(cell: Cell, cfg: RunConfig, env: CellEnv): Promise
           out.add(s, "time_to_reclaim_s", ttr, "s", { layer, reason: ttr === null ? "the layer did not change after the stage" : "" });
         }
       }
-      const series = [...sampler.samples, ...settled.samples];
+      // The baseline opens every line at the stage's start: a stage shorter than the sampling
+      // interval has no sampler samples, and its change would otherwise start at the first settle poll.
+      const series = [...samplesOf(before, "baseline", phase.start), ...sampler.samples, ...settled.samples];
       if (l3!.series) {
         try {
           for (const x of await l3!.series(system, phase)) series.push(x);

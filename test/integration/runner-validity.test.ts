@@ -99,6 +99,19 @@ describe("validity follows from reasons", () => {
     const { readFile } = await import("node:fs/promises");
     const ts = tableFromIPC(await readFile(join(dir, "timeseries.arrow")));
     expect(ts.numRows).toBeGreaterThan(0);
+    // Every series of a stage opens with the settled baseline at the stage's start (a sub-second
+    // stage has no sampler samples; without it its change would start at the first settle poll).
+    const points = ts.toArray().map((r) => r.toJSON() as { cell_id: string; stage: string; metric: string; replica: string; source: string; t: number; value: number });
+    const starts = new Map(rows.filter((r) => r.metric === "stage_start").map((r) => [`${r.cell_id}/${r.stage}`, r.value]));
+    const series = new Map<string, typeof points>();
+    for (const p of points) series.set(`${p.cell_id}/${p.stage}/${p.metric}/${p.replica}`, [...(series.get(`${p.cell_id}/${p.stage}/${p.metric}/${p.replica}`) ?? []), p]);
+    expect(series.size).toBeGreaterThan(0);
+    for (const [key, ps] of series) {
+      const first = ps.reduce((a, b) => (Number(b.t) < Number(a.t) ? b : a));
+      expect(first.source, key).toBe("baseline");
+      expect(Number(first.t), key).toBe(starts.get(`${first.cell_id}/${first.stage}`));
+      expect(ps.filter((p) => p.source === "baseline"), key).toHaveLength(1);
+    }
   });
 });
 
