@@ -206,7 +206,7 @@ export function baseLayout(title: string, subtitle?: string, legendPx = 0, width
       ...(sub.length ? { subtitle: { text: sub.join("<br>"), font: { size: SMALL_SIZE, color: "#444" } } } : {}),
       x: 0.5,
       xanchor: "center",
-      xref: "paper",
+      xref: "container", // the figure, not the plot area: wrapped to the figure width, and centred where a wide left margin (row labels) would push it off the page
       y: 1,
       yref: "container",
       yanchor: "top",
