@@ -11,7 +11,8 @@
 //   3. the analysis' share of a run: an embedded run (sqlite, duckdb, directory; 2 grades) timed
 //      end to end, against the potential_s rows it recorded.
 // Needs the reference venv: bash scripts/setup-python-ref.sh (run here when missing) and `npm run build` (step 3).
-// Run: npx tsx bench/potential.ts [--gib 1] [--no-run] [--cdc-only]
+// Run: npx tsx bench/potential.ts [--gib 1] [--rounds 5] [--no-run] [--cdc-only]
+// (--rounds: alternating reference/ours rounds, best of each; on a shared VM single runs vary by ±30 %)
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +30,8 @@ const arg = (name: string) => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const gib = Number(arg("--gib") ?? "1");
+const rounds = Number(arg("--rounds") ?? "5");
+if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be a whole number ≥ 1 (got "${arg("--rounds")}") — pass --rounds 5`);
 const UNIT = 1 << 20;
 const n = Math.round((gib * 2 ** 30) / UNIT);
 const total = n * UNIT;
@@ -55,7 +58,7 @@ try {
   closeSync(fd);
   ds.close();
 
-  console.log("1. FastCDC 2020 cut points, each 1 MiB unit cut on its own (best of 3, Python and JavaScript runs alternating)");
+  console.log(`1. FastCDC 2020 cut points, each 1 MiB unit cut on its own (best of ${rounds}, Python and JavaScript runs alternating)`);
   const py = `
 import json, sys, time, hashlib, pyfastcdc
 data = open(sys.argv[1], "rb").read()
@@ -86,7 +89,7 @@ print(json.dumps({"Bps": len(data) / s, "cpuBps": len(data) / cpu, "cuts": h.hex
     let refCpuBest = 0;
     let digest = "";
     let refDigest = "";
-    for (let k = 0; k < 3; k++) {
+    for (let k = 0; k < rounds; k++) {
       // The reference first, then ours, three times: both see the same machine load.
       const r = JSON.parse(execFileSync(python, [join(dir, "ref.py"), file, String(avg)], { encoding: "utf8" })) as { Bps: number; cpuBps: number; cuts: string };
       refBest = Math.max(refBest, r.Bps);
