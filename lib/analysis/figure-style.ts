@@ -108,14 +108,16 @@ export function textPx(text: string, fontPx = FONT_SIZE): number {
 }
 
 /** Height of a horizontal legend of these entries wrapped at the figure's width, px. */
-export function legendHeight(labels: string[], size: PrintSize): number {
+export function legendHeight(labels: string[], size: PrintSize, plotWidthPx = size.width - 20): number {
+  // plotly wraps a horizontal legend centred over the panels at the plot area's width: a figure
+  // with a wide left margin (row labels) passes its narrower plot width.
   let lines = 1;
   let x = 0;
   for (const l of labels) {
     // Symbol, gap and DejaVu Sans text as plotly sets them: measured against rendered legends, the
     // 0.6 em text estimate plus 40 px fell short by a row (sizes figure at 360 pt: 3 rows, 2 reserved).
     const w = 46 + 1.08 * textPx(l, FONT_SIZE);
-    if (x > 0 && x + w > size.width - 20) { lines++; x = 0; }
+    if (x > 0 && x + w > plotWidthPx) { lines++; x = 0; }
     x += w;
   }
   return lines * (FONT_SIZE + 7) + 6;

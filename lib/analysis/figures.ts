@@ -8,7 +8,7 @@
 import { UsageError } from "../errors.js";
 import { EDR_METRICS, INSERT_STAGES, type EdrMetric, type EdrRow } from "./edr.js";
 import {
-  axisIds, axisStyle, baseLayout, byteUnit, figureHeight, fmt3, FONT_SIZE, gridDomains, gridTop, legendHeight, PANEL_TITLE_PX, panelColumns, panelTitle, printSize,
+  axisIds, axisStyle, baseLayout, byteUnit, figureHeight, fmt3, FONT_SIZE, gridDomains, gridTop, legendHeight, MARGIN, PANEL_TITLE_PX, panelColumns, panelTitle, printSize,
   SMALL_SIZE, spansDecades, textPx, TICK_SIZE, valueAxis, type FigureSpec, type PrintSize,
 } from "./figure-style.js";
 import { distinct, gradeOrder, rowsOf, STAGE_LABELS, stageOrder, type Frame } from "./frames.js";
@@ -797,7 +797,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
   const gradeRows = Math.ceil(Math.max(grades.length, 1) / cols);
   const nr = gradeRows * Math.max(stages.length, 1);
   const legend = [...potentials.map((q) => `potential: ${potLabel(q)}`), ...boundaries.map((b) => (b === "L0→L3" ? "measured total L0→L3 (95 % CI)" : `measured ${b}`))];
-  const layout = baseLayout("Measured reduction vs the dataset's potential", slice.label, legendHeight(legend, size), size.width);
+  const layout = baseLayout("Measured reduction vs the dataset's potential", slice.label, legendHeight(legend, size, size.width - (labelPx + 8) - MARGIN.r), size.width);
   const m: Margin = { ...marginOf(layout), l: labelPx + 8, b: 40 };
   const rowGapPx = PANEL_TITLE_PX + TICK_SIZE + 16; // tick labels (+ tick length) under a panel, the next title above
   // A system row holds four symbols offset vertically: ≥ 28 px.
