@@ -229,7 +229,7 @@ export class Dataset {
 
   /** Delete refs of every unit, in order, without payloads; a typed unit's ref carries its record. */
   *refs(): Generator<UnitRef> {
-    const seen = new Set<number>();
+    // A typed unit is one plan item: "an earlier unit had this record" is the plan's own !isOriginal.
     const seenInContainer = new Set<number>();
     for (let i = 0; i < this.length; i++) {
       const { payload, ...ref } = this.unit(i);
@@ -238,8 +238,7 @@ export class Dataset {
         continue;
       }
       const inContainer = ref.group * this.containers + ref.container;
-      yield { ...ref, record: { values: decodeRecord(this.records.schema, payload), repeat: seen.has(ref.group), repeatInContainer: seenInContainer.has(inContainer) } };
-      seen.add(ref.group);
+      yield { ...ref, record: { values: decodeRecord(this.records.schema, payload), repeat: !this.plan.isOriginal(i), repeatInContainer: seenInContainer.has(inContainer) } };
       seenInContainer.add(inContainer);
     }
   }
