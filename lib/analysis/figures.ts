@@ -85,6 +85,26 @@ function leftOutCaption(note?: string): string {
   return note ? ` ${note.charAt(0).toUpperCase()}${note.slice(1)}.` : "";
 }
 
+/**
+ * " No factor — reason A: place 1, place 2, … 5 more; reason B: place 3." (with the leading space) or
+ * "" when none: grouped by reason, so a reason shared by many cells (an instance-wide layer) is said
+ * once and a caption stays within its page.
+ */
+export function noFactorNote(items: { where: string; reason: string }[], maxReasons = 3, maxPlaces = 4): string {
+  if (!items.length) return "";
+  const byReason = new Map<string, Set<string>>();
+  for (const { where, reason } of items) {
+    const r = reason || "no valid value";
+    byReason.set(r, (byReason.get(r) ?? new Set<string>()).add(where));
+  }
+  const groups = [...byReason].sort((a, b) => b[1].size - a[1].size);
+  const shown = groups.slice(0, maxReasons).map(([reason, places]) => {
+    const p = [...places];
+    return `${reason}: ${p.slice(0, maxPlaces).join(", ")}${p.length > maxPlaces ? `, … ${p.length - maxPlaces} more` : ""}`;
+  });
+  return ` No factor — ${shown.join("; ")}${groups.length > maxReasons ? `; … ${groups.length - maxReasons} more reasons` : ""}.`;
+}
+
 // ---------------------------------------------------------------- (a) EDR
 
 /** Every builder accepts the slice it draws (for names and captions); by default it is read from the rows. */
@@ -645,7 +665,7 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
   // Symmetric log range: the same colour means the same factor in every panel; at least 2× either way.
   const zmax = Math.max(Math.log10(2), ...finiteCenters, ...ideals.map((v) => Math.log10(v)));
   const tickFactors = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((v) => Math.abs(Math.log10(v)) <= zmax + 1e-9);
-  const missing: string[] = [];
+  const noFactor: { where: string; reason: string }[] = [];
   for (const { stage, grade, i, d, ax, firstInRow } of gradeStagePanels(stages, grades, cols, domains)) {
     const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
     const cell = (s: SystemSeries, b: string) => inPanel.find((r) => r.boundary === b && seriesKey(r) === seriesKey(s));
@@ -683,7 +703,7 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
         const r = cell(s, b);
         if (r && r.n > 0) continue;
         holes.push({ x: b, y: yLabels[k]! });
-        if (r && b !== "L0→L3") missing.push(`${s.label} ${grade} ${STAGE_LABELS[stage] ?? stage} ${b}: ${r.reason || "no valid value"}`);
+        if (r && b !== "L0→L3") noFactor.push({ where: `${s.label} ${grade} ${STAGE_LABELS[stage] ?? stage} ${b}`, reason: r.reason });
       }
     });
     if (holes.length) {
@@ -736,7 +756,7 @@ export function reductionFigure(red: Frame, opts: ReductionFigureOptions = {}): 
       `L2→L3 = DB-physical / storage-physical per replica (replication divided out), and the total L0→L3 (= EDR per replica), from the bytes the stored dataset occupies at each layer at the end of the stage, net of the empty cell. ` +
       `Factor > 1: reduction (blue), < 1: inflation or overhead (vermillion), log colour scale; each cell: ${nNote}, computed per repeat and aggregated on the log scale (95 % Student-t CI in the hover). ` +
       `Outlined: the boundary where the dominant reduction happened (largest factor, if ≥ ${WHERE_THRESHOLD}×; none outlined = nowhere). Panel titles: the ideal ratio, logical / unique bytes (manifest). ` +
-      `—: no factor. Workload: ${slice.label}.${missing.length ? ` No factor: ${[...new Set(missing)].slice(0, 6).join("; ")}${missing.length > 6 ? `; … ${missing.length - 6} more` : ""}.` : ""}${leftOutCaption(opts.leftOut)}`,
+      `—: no factor. Workload: ${slice.label}.${noFactorNote(noFactor)}${leftOutCaption(opts.leftOut)}`,
     data, layout, width, height,
   };
 }
@@ -810,7 +830,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
   const values = rows.filter((r) => Number.isFinite(r.center) && r.center > 0 && (r.kind === "measured" || potentials.includes(r.quantity))).flatMap((r) => [r.center, ...(r.kind === "measured" && hasInterval(r) ? [r.lower, r.upper] : [])]);
   const lo = Math.min(0.5, ...values) / 1.3;
   const hi = Math.max(2, ...values) * 1.3;
-  const missing: string[] = [];
+  const noFactor: { where: string; reason: string }[] = [];
   const bottomRow: number[][] = [];
   for (const { stage, grade, i, row, d, ax, firstInRow } of gradeStagePanels(stages, grades, cols, domains)) {
     const inPanel = rows.filter((r) => r.stage === stage && r.grade === grade);
@@ -837,7 +857,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
       const pts = series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))
         .filter((p) => p.r && p.r.n > 0 && p.r.center > 0);
       for (const p of series.map((s, k) => ({ s, k, r: inPanel.find((x) => x.kind === "measured" && x.quantity === b && seriesKey(x) === seriesKey(s)) }))) {
-        if (p.r && !(p.r.n > 0) && b !== "L0→L3") missing.push(`${p.s.label} ${grade} ${b}: ${p.r.reason || "no valid value"}`);
+        if (p.r && !(p.r.n > 0) && b !== "L0→L3") noFactor.push({ where: `${p.s.label} ${grade} ${b}`, reason: p.r.reason });
       }
       const total = b === "L0→L3";
       data.push({
@@ -875,7 +895,7 @@ export function potentialFigure(pf: Frame, opts: PotentialFigureOptions = {}): F
       `Measured vs potential. Black symbols: the reduction factor the system achieved at each layer boundary (L0→L1 ○ written → DB-logical, L1→L2 □ DB-logical → DB-physical, L2→L3 ◇ DB-physical → storage per replica, ● the total L0→L3 = EDR per replica), from the bytes the stored dataset occupies at each layer, ${measuredNote}. ` +
       `Coloured bars: what the dataset's bytes allow (computed once per dataset, outside every clock): the unit-level ideal (logical / distinct units), fixed-block dedup at 4 KiB and FastCDC 2020 (average 8 KiB, min 2 KiB, max 32 KiB, normalization 1) dedup (logical / distinct chunks, each unit chunked on its own), ` +
       `zstd level 3 of the distinct data (independent 128 KiB segments) and dedup+zstd-3 (logical / compressed distinct units). Log axis; grey line: 1× (no reduction). Workload: ${slice.label}.` +
-      (missing.length ? ` No factor: ${[...new Set(missing)].slice(0, 4).join("; ")}${missing.length > 4 ? `; … ${missing.length - 4} more` : ""}.` : "") +
+      noFactorNote(noFactor) +
       leftOutCaption(opts.leftOut),
     data, layout, width, height,
   };

@@ -549,3 +549,18 @@ describe("thesis tables", () => {
     expect(latexEscape("a 95 % interval")).toBe("a 95~\\% interval");
   });
 });
+
+describe("caption: cells without a factor", () => {
+  it("groups places by reason, most frequent first, and counts what it leaves out", async () => {
+    const { noFactorNote } = await import("../../lib/analysis/figures.js");
+    expect(noFactorNote([])).toBe("");
+    const shared = "L2: instance-wide";
+    const items = [
+      ...["a", "b", "c", "d", "e", "f"].map((w) => ({ where: w, reason: shared })),
+      { where: "g", reason: "" },
+      { where: "h", reason: "r3" },
+      { where: "i", reason: "r4" },
+    ];
+    expect(noFactorNote(items)).toBe(" No factor — L2: instance-wide: a, b, c, d, … 2 more; no valid value: g; r3: h; … 1 more reasons.");
+  });
+});
